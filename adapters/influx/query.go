@@ -1,0 +1,123 @@
+package influx
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+)
+
+// Reader runs Flux queries. InfluxDB 1.8 ships an old Flux engine (v0.65),
+// so queries here stick to range/filter/last/aggregateWindow/pivot, which it
+// has (shared/deps.md section 5); every query is tested against it.
+type Reader struct {
+	client influxdb2.Client
+	org    string
+	bucket string
+}
+
+// NewReader returns a query client for bucket.
+func NewReader(url, token, org, bucket string) *Reader {
+	return &Reader{client: influxdb2.NewClient(url, token), org: org, bucket: bucket}
+}
+
+// Close releases the client.
+func (r *Reader) Close() { r.client.Close() }
+
+// LastValue is the newest value of one field of one series.
+type LastValue struct {
+	Measurement string
+	Field       string
+	Tags        map[string]string
+	Time        time.Time
+	Value       any
+}
+
+// Last returns the newest value of each series of measurement (all fields)
+// within lookback, optionally restricted to one site.
+func (r *Reader) Last(ctx context.Context, measurement, site string, lookback time.Duration) ([]LastValue, error) {
+	q := fmt.Sprintf(`from(bucket: %q)
+  |> range(start: -%ds)
+  |> filter(fn: (r) => r._measurement == %q%s)
+  |> last()`, r.bucket, int(lookback.Seconds()), measurement, siteFilter(site))
+	return r.lastValues(ctx, q)
+}
+
+func siteFilter(site string) string {
+	if site == "" {
+		return ""
+	}
+	return fmt.Sprintf(" and r.site == %q", site)
+}
+
+func (r *Reader) lastValues(ctx context.Context, q string) ([]LastValue, error) {
+	res, err := r.client.QueryAPI(r.org).Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("flux query on %s: %w", r.bucket, err)
+	}
+	defer res.Close()
+	var out []LastValue
+	for res.Next() {
+		rec := res.Record()
+		tags := map[string]string{}
+		for k, v := range rec.Values() {
+			if strings.HasPrefix(k, "_") || k == "result" || k == "table" {
+				continue
+			}
+			if s, ok := v.(string); ok {
+				tags[k] = s
+			}
+		}
+		out = append(out, LastValue{
+			Measurement: rec.Measurement(), Field: rec.Field(), Tags: tags,
+			Time: rec.Time(), Value: rec.Value(),
+		})
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("flux query on %s: %w", r.bucket, err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if ka, kb := tagKey(a.Tags), tagKey(b.Tags); ka != kb {
+			return ka < kb
+		}
+		return a.Field < b.Field
+	})
+	return out, nil
+}
+
+func tagKey(t map[string]string) string {
+	keys := make([]string, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + t[k] + ",")
+	}
+	return b.String()
+}
+
+// CountBy returns the number of points of measurement/field since start,
+// keyed by the value of tag (e.g. "meter").
+func (r *Reader) CountBy(ctx context.Context, measurement, field, tag string, start time.Time) (map[string]int64, error) {
+	q := fmt.Sprintf(`from(bucket: %q)
+  |> range(start: %s)
+  |> filter(fn: (r) => r._measurement == %q and r._field == %q)
+  |> group(columns: [%q])
+  |> count()`, r.bucket, start.UTC().Format(time.RFC3339Nano), measurement, field, tag)
+	vals, err := r.lastValues(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, v := range vals {
+		n, _ := v.Value.(int64)
+		out[v.Tags[tag]] += n
+	}
+	return out, nil
+}

@@ -1,0 +1,250 @@
+// Package influx is setsuden's only talker to InfluxDB: the write path (a
+// queue in front of influxdb-client-go so an outage loses nothing), Flux
+// queries for the UI and rules, and a supervisor for a local influxd.
+package influx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/setsuden/setsuden/collector/point"
+)
+
+// WriterConfig configures the write path.
+type WriterConfig struct {
+	URL    string
+	Token  string // v2 token, or "user:pass" / "" for InfluxDB 1.8
+	Org    string
+	Bucket string // "db/rp" for InfluxDB 1.8
+	// BatchSize is the most points sent in one request.
+	BatchSize int
+	// FlushInterval is how often queued points are sent.
+	FlushInterval time.Duration
+	// Timeout bounds one HTTP write.
+	Timeout time.Duration
+	// QueueMax is the most points held while InfluxDB is unreachable; past
+	// it the oldest are dropped, counted and logged.
+	QueueMax int
+	Logger   *slog.Logger
+	// Registerer receives the writer's metrics; nil means none.
+	Registerer prometheus.Registerer
+}
+
+// Writer queues points and delivers them in order, in batches, retrying
+// with backoff while InfluxDB is away. We do not use the client's own
+// non-blocking WriteAPI: its retry buffer is counted in batches and lost
+// ~100% of points in a 10-minute outage (shared/research/collection.md
+// §0.1, §3.4). We use WriteAPIBlocking and own the queue and the retries.
+type Writer struct {
+	cfg    WriterConfig
+	client influxdb2.Client
+	api    api.WriteAPIBlocking
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	queue []string // line protocol, oldest first
+	kick  chan struct{}
+
+	written  prometheus.Counter
+	errs     prometheus.Counter
+	dropped  prometheus.Counter
+	depth    prometheus.GaugeFunc
+	lastErr  error
+	lastOKAt time.Time
+}
+
+// NewWriter validates cfg and returns a writer; call Run to deliver.
+func NewWriter(cfg WriterConfig) (*Writer, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("influx writer: url is empty")
+	}
+	if cfg.Bucket == "" {
+		return nil, errors.New("influx writer: bucket is empty")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 5000
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.QueueMax <= 0 {
+		cfg.QueueMax = 1_000_000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	opts := influxdb2.DefaultOptions().
+		SetPrecision(time.Nanosecond).
+		SetHTTPRequestTimeout(uint(max(1, cfg.Timeout/time.Second)))
+	c := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
+	w := &Writer{
+		cfg:    cfg,
+		client: c,
+		api:    c.WriteAPIBlocking(cfg.Org, cfg.Bucket),
+		log:    cfg.Logger.With("component", "influx-writer", "url", cfg.URL, "bucket", cfg.Bucket),
+		kick:   make(chan struct{}, 1),
+		written: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "setsuden_points_written_total", Help: "Points accepted by InfluxDB."}),
+		errs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "setsuden_write_errors_total", Help: "Failed write requests to InfluxDB (the points stay queued)."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "setsuden_points_dropped_total", Help: "Points dropped because the write queue hit its bound (oldest first)."}),
+	}
+	w.depth = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "setsuden_write_queue_points", Help: "Points waiting to be written to InfluxDB."},
+		func() float64 { return float64(w.QueueLen()) })
+	if cfg.Registerer != nil {
+		for _, m := range w.Metrics() {
+			if err := cfg.Registerer.Register(m); err != nil {
+				return nil, fmt.Errorf("influx writer metrics: %w", err)
+			}
+		}
+	}
+	return w, nil
+}
+
+// Write validates and queues points; it never blocks on the network. A point
+// that cannot be encoded is rejected with an error naming it; the others in
+// the same call are still queued.
+func (w *Writer) Write(_ context.Context, pts []point.Point) error {
+	lines := make([]string, 0, len(pts))
+	var errs []error
+	for _, p := range pts {
+		if err := p.Validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		lines = append(lines, LineProtocol(p))
+	}
+	w.mu.Lock()
+	w.queue = append(w.queue, lines...)
+	var drop int
+	if over := len(w.queue) - w.cfg.QueueMax; over > 0 {
+		drop = over
+		w.queue = append(w.queue[:0:0], w.queue[over:]...)
+	}
+	n := len(w.queue)
+	w.mu.Unlock()
+	if drop > 0 {
+		w.dropped.Add(float64(drop))
+		w.log.Error("write queue full: DROPPED oldest points", "dropped", drop, "queue_max", w.cfg.QueueMax)
+	}
+	if n >= w.cfg.BatchSize {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LineProtocol encodes one point.
+func LineProtocol(p point.Point) string {
+	wp := write.NewPoint(p.Measurement, p.Tags, p.Fields, p.Time)
+	return write.PointToLineProtocol(wp, time.Nanosecond)
+}
+
+// QueueLen is the number of points not yet accepted by InfluxDB.
+func (w *Writer) QueueLen() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue)
+}
+
+// Run delivers queued points until ctx is cancelled, then tries once more
+// (bounded by Timeout) to flush what is left.
+func (w *Writer) Run(ctx context.Context) error {
+	t := time.NewTicker(w.cfg.FlushInterval)
+	defer t.Stop()
+	backoff := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
+			defer cancel()
+			if err := w.Flush(fctx); err != nil && w.QueueLen() > 0 {
+				w.log.Warn("stopping with points still queued", "points", w.QueueLen(), "err", err)
+			}
+			return nil
+		case <-t.C:
+		case <-w.kick:
+		}
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+				continue
+			case <-time.After(backoff):
+			}
+		}
+		if err := w.Flush(ctx); err != nil {
+			backoff = min(max(2*backoff, w.cfg.FlushInterval), 30*time.Second)
+			continue
+		}
+		backoff = 0
+	}
+}
+
+// Flush sends every queued point, oldest first, in batches. It stops at the
+// first failed batch, which stays at the head of the queue.
+func (w *Writer) Flush(ctx context.Context) error {
+	for {
+		w.mu.Lock()
+		n := min(len(w.queue), w.cfg.BatchSize)
+		batch := w.queue[:n:n]
+		w.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		wctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+		err := w.api.WriteRecord(wctx, strings.Join(batch, "\n"))
+		cancel()
+		if err != nil {
+			w.errs.Inc()
+			w.mu.Lock()
+			first := w.lastErr == nil
+			w.lastErr = err
+			w.mu.Unlock()
+			if first {
+				w.log.Warn("InfluxDB write failed; points stay queued and are retried", "points", w.QueueLen(), "err", err)
+			}
+			return fmt.Errorf("write %d points to %s bucket %s: %w", n, w.cfg.URL, w.cfg.Bucket, err)
+		}
+		w.mu.Lock()
+		// The queue may have dropped from its head meanwhile; remove only
+		// what is still the batch we sent.
+		k := 0
+		for k < n && k < len(w.queue) && w.queue[k] == batch[k] {
+			k++
+		}
+		w.queue = w.queue[k:]
+		recovered := w.lastErr != nil
+		w.lastErr, w.lastOKAt = nil, time.Now()
+		w.mu.Unlock()
+		w.written.Add(float64(n))
+		if recovered {
+			w.log.Info("InfluxDB writes recovered", "queued", w.QueueLen())
+		}
+	}
+}
+
+// Close releases the client.
+func (w *Writer) Close() { w.client.Close() }
+
+// Metrics returns the writer's collectors: written, write errors, dropped,
+// queue depth (in that order).
+func (w *Writer) Metrics() []prometheus.Collector {
+	return []prometheus.Collector{w.written, w.errs, w.dropped, w.depth}
+}

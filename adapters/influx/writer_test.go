@@ -1,0 +1,159 @@
+package influx_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/setsuden/setsuden/adapters/influx"
+	"github.com/setsuden/setsuden/collector/point"
+	"github.com/setsuden/setsuden/internal/testinflux"
+)
+
+func powerPoints(meter string, n int, start time.Time) []point.Point {
+	pts := make([]point.Point, n)
+	for i := range pts {
+		pts[i] = point.Point{Measurement: "power",
+			Tags:   map[string]string{"site": "dc1", "meter": meter},
+			Fields: map[string]any{"kw": 10 + float64(i)/100, "kwh": float64(i)},
+			Time:   start.Add(time.Duration(i) * time.Second)}
+	}
+	return pts
+}
+
+func TestWriterWritesAndReaderReads(t *testing.T) {
+	d := testinflux.Start(t)
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	w, err := influx.NewWriter(influx.WriterConfig{URL: d.URL, Bucket: d.Bucket(), BatchSize: 100, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	start := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
+	if err := w.Write(ctx, append(powerPoints("pdu-a", 250, start), powerPoints("pdu-b", 150, start)...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(w.Metrics()[0]); got != 400 {
+		t.Errorf("points_written_total = %v, want 400", got)
+	}
+	r := influx.NewReader(d.URL, "", "", d.Bucket())
+	defer r.Close()
+	counts, err := r.CountBy(ctx, "power", "kw", "meter", start.Add(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["pdu-a"] != 250 || counts["pdu-b"] != 150 {
+		t.Errorf("counts = %v, want pdu-a 250, pdu-b 150", counts)
+	}
+	last, err := r.Last(ctx, "power", "dc1", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	for _, v := range last {
+		got[v.Tags["meter"]+"/"+v.Field] = v.Value
+	}
+	if got["pdu-a/kw"] != 12.49 || got["pdu-b/kwh"] != 149.0 {
+		t.Errorf("last values = %v", got)
+	}
+}
+
+func TestWriterRejectsBadPointButKeepsOthers(t *testing.T) {
+	w, err := influx.NewWriter(influx.WriterConfig{URL: "http://127.0.0.1:1", Bucket: "x/y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := powerPoints("m", 3, time.Now())
+	pts[1].Fields["bad"] = []int{1}
+	err = w.Write(context.Background(), pts)
+	if err == nil || !strings.Contains(err.Error(), `field "bad"`) {
+		t.Errorf("err = %v, want one naming field \"bad\"", err)
+	}
+	if w.QueueLen() != 2 {
+		t.Errorf("queue = %d, want the 2 good points", w.QueueLen())
+	}
+}
+
+func TestWriterKeepsPointsThroughOutage(t *testing.T) {
+	d := testinflux.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := influx.NewWriter(influx.WriterConfig{URL: d.URL, Bucket: d.Bucket(), BatchSize: 50,
+		FlushInterval: 50 * time.Millisecond, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := w.Write(ctx, powerPoints("before", 100, start)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return w.QueueLen() == 0 }, "first batch delivered")
+
+	port := strings.TrimPrefix(d.URL, "http://127.0.0.1:")
+	d.Kill()
+	if err := w.Write(ctx, powerPoints("during", 500, start)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if w.QueueLen() != 500 {
+		t.Fatalf("queue during outage = %d, want 500", w.QueueLen())
+	}
+	var p int
+	fmt.Sscan(port, &p)
+	d2, err := influx.StartInfluxd(context.Background(), influx.InfluxdConfig{Dir: d.Dir(), Port: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Stop()
+	waitFor(t, func() bool { return w.QueueLen() == 0 }, "queue drained after influxd came back")
+	cancel()
+	<-done
+	r := influx.NewReader(d2.URL, "", "", d2.Bucket())
+	defer r.Close()
+	counts, err := r.CountBy(context.Background(), "power", "kw", "meter", start.Add(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["before"] != 100 || counts["during"] != 500 {
+		t.Errorf("counts after outage = %v, want before=100 during=500 (nothing lost)", counts)
+	}
+}
+
+func TestWriterDropsOldestAtBound(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	w, err := influx.NewWriter(influx.WriterConfig{URL: "http://127.0.0.1:1", Bucket: "x/y", QueueMax: 10, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Write(context.Background(), powerPoints("m", 25, time.Now()))
+	if w.QueueLen() != 10 {
+		t.Errorf("queue = %d, want bound 10", w.QueueLen())
+	}
+	if got := testutil.ToFloat64(w.Metrics()[2]); got != 15 {
+		t.Errorf("dropped = %v, want 15", got)
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

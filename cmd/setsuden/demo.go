@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/setsuden/setsuden/adapters/influx"
+	"github.com/setsuden/setsuden/adapters/sim"
+	"github.com/setsuden/setsuden/config"
+)
+
+// demoMeters are the simulated meters: two IT PDUs of different size and the
+// facility's cooling feed. The curves are the simulator's daily load shape.
+var demoMeters = []struct {
+	name           string
+	baseKW, peakKW float64
+	tags           map[string]string
+}{
+	{"pdu-a1", 18, 26, map[string]string{"room": "A", "rack": "A01", "category": "it"}},
+	{"pdu-a2", 11, 17, map[string]string{"room": "A", "rack": "A02", "category": "it"}},
+	{"crac-1", 9, 15, map[string]string{"room": "A", "category": "cooling"}},
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the web UI")
+	dataDir := fs.String("data", "demo-data", "directory for the demo's InfluxDB data and simulated hosts")
+	influxd := fs.String("influxd", "", "influxd binary (default: $SETSUDEN_INFLUXD, .tools/bin/influxd, PATH)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	cfg := config.Default()
+	cfg.Site.Name, cfg.Site.Timezone = "demo", "Asia/Tokyo"
+	cfg.Server.Listen = *listen
+	log := newLogger(cfg.Log, stderr)
+	tz, err := time.LoadLocation(cfg.Site.Timezone)
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(*dataDir)
+	if err != nil {
+		return err
+	}
+
+	db, err := influx.StartInfluxd(ctx, influx.InfluxdConfig{Binary: *influxd, Dir: filepath.Join(dir, "influxdb")})
+	if err != nil {
+		return fmt.Errorf("local InfluxDB: %w", err)
+	}
+	defer db.Stop()
+	log.Info("influxd started", "url", db.URL, "bucket", db.Bucket(), "pid", db.Pid())
+	// Tests and curious operators find the demo's database here.
+	if err := os.WriteFile(filepath.Join(dir, "influx.url"), []byte(db.URL+"\n"), 0o644); err != nil {
+		return err
+	}
+	cfg.Influx.URL, cfg.Influx.Bucket = db.URL, db.Bucket()
+
+	for i, m := range demoMeters {
+		srv, err := sim.StartMeter(ctx, sim.MeterSpec{Addr: "127.0.0.1:0", UnitID: 1,
+			Curve: sim.LoadCurve{BaseKW: m.baseKW, PeakKW: m.peakKW, Seed: int64(i + 1), Location: tz}})
+		if err != nil {
+			return fmt.Errorf("simulated meter %s: %w", m.name, err)
+		}
+		defer srv.Close()
+		cfg.Modbus.Devices = append(cfg.Modbus.Devices, config.ModbusDevice{
+			Name: m.name, Model: "setsuden-sim-pm", Transport: "tcp", Address: srv.Addr(), UnitID: 1,
+			Interval: 2 * time.Second, Timeout: time.Second, Retries: 1, Tags: m.tags,
+		})
+	}
+	hosts, err := sim.WriteInventory(filepath.Join(dir, "hosts"), sim.InventorySpec{Hosts: 4, VMsPerHost: 5, Seed: 1, CPUs: 32, MemoryGiB: 128})
+	if err != nil {
+		return fmt.Errorf("simulated hosts: %w", err)
+	}
+	for _, h := range hosts {
+		cfg.Libvirt.Hosts = append(cfg.Libvirt.Hosts, config.LibvirtHost{Name: h.Name, URI: h.URI, Interval: 5 * time.Second})
+	}
+	if probs := cfg.Validate(config.Options{}); len(probs) > 0 {
+		return fmt.Errorf("demo configuration: %w", probs)
+	}
+
+	p, err := buildPipeline(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	// The influxd supervisor: if the database dies, the demo stops loudly
+	// instead of queueing forever.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-db.Done():
+			log.Error("influxd exited unexpectedly; stopping the demo", "log", filepath.Join(dir, "influxdb", "influxd.log"))
+			cancel()
+		case <-runCtx.Done():
+		}
+	}()
+	return p.serve(runCtx, func(addr string) {
+		fmt.Fprintf(stdout, "setsuden ready: http://%s\n", addr)
+	})
+}

@@ -1,0 +1,69 @@
+// Command setsuden is the whole product in one binary: collectors, rules,
+// the web UI and the CLI tools, as subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time: -ldflags "-X main.version=v0.1.0".
+var version = "dev"
+
+const usage = `setsuden — datacenter power, cooling and SLA monitoring with automatic peak cut
+
+Usage:
+  setsuden demo     [--listen 127.0.0.1:8080] [--data DIR]   everything local: influxd, simulated meters and hosts, UI
+  setsuden run      --config FILE                            production: collect into an external InfluxDB and serve the UI
+  setsuden validate --config FILE                            check a configuration; every problem as FILE:LINE: field: what is wrong
+  setsuden version                                           print the version
+
+Run 'setsuden COMMAND -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks a command-line mistake (exit 2).
+var errUsage = errors.New("usage")
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "setsuden: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "setsuden %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}

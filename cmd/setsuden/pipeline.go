@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/setsuden/setsuden/adapters/influx"
+	"github.com/setsuden/setsuden/adapters/libvirt"
+	"github.com/setsuden/setsuden/adapters/modbus"
+	"github.com/setsuden/setsuden/collector"
+	"github.com/setsuden/setsuden/collector/point"
+	"github.com/setsuden/setsuden/config"
+	"github.com/setsuden/setsuden/server"
+	"github.com/setsuden/setsuden/web"
+)
+
+// pipeline is the running product: sources -> collector -> write queue ->
+// InfluxDB -> live view -> web UI. `run` and `demo` build the same one.
+type pipeline struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	reg    *prometheus.Registry
+	writer *influx.Writer
+	reader *influx.Reader
+	coll   *collector.Collector
+	hosts  []*libvirt.Host
+	meters []*modbus.Meter
+	srv    *server.Server
+	live   *server.Live
+}
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pipeline, error) {
+	p := &pipeline{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	token := cfg.Influx.Token
+	var err error
+	p.writer, err = influx.NewWriter(influx.WriterConfig{
+		URL: cfg.Influx.URL, Token: token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
+		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval, Timeout: cfg.Influx.Timeout,
+		Logger: log, Registerer: p.reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.reader = influx.NewReader(cfg.Influx.URL, token, cfg.Influx.Org, cfg.Influx.Bucket)
+
+	models, err := modbus.LoadModels(cfg.Modbus.ModelDirs...)
+	if err != nil {
+		return nil, fmt.Errorf("meter models: %w", err)
+	}
+	var sources []collector.Scheduled
+	for _, d := range cfg.Modbus.Devices {
+		m, err := modbus.NewMeter(modbus.MeterConfig{
+			Name: d.Name, Model: models[d.Model], Transport: d.Transport, Address: d.Address,
+			UnitID: byte(d.UnitID), Timeout: d.Timeout, Retries: d.Retries, Tags: d.Tags,
+			Serial: modbus.SerialConfig{BaudRate: d.Serial.BaudRate, DataBits: d.Serial.DataBits,
+				Parity: d.Serial.Parity, StopBits: d.Serial.StopBits},
+		})
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("modbus device %q: %w", d.Name, err)
+		}
+		p.meters = append(p.meters, m)
+		sources = append(sources, collector.Scheduled{Source: m, Interval: d.Interval, Kind: "modbus"})
+	}
+	var emit func(point.Point)
+	for _, h := range cfg.Libvirt.Hosts {
+		host := libvirt.NewHost(libvirt.HostConfig{Name: h.Name, URI: h.URI, Tags: h.Tags,
+			OnEvent: func(pt point.Point) { emit(pt) }})
+		p.hosts = append(p.hosts, host)
+		sources = append(sources, collector.Scheduled{Source: host, Interval: h.Interval, Kind: "libvirt"})
+	}
+	p.coll, err = collector.New(collector.Config{Site: cfg.Site.Name, Sink: p.writer, Logger: log, Registerer: p.reg}, sources)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	emit = func(pt point.Point) { p.coll.Emit(context.Background(), pt) }
+	p.live = server.NewLive(cfg.Site.Name, latestReader{p.reader}, p.coll.Statuses, 2*time.Second, log)
+	p.srv = server.New(server.Config{
+		Site: cfg.Site.Name, Version: version, Live: p.live, Gatherer: p.reg,
+		Static: web.Assets(), Logger: log,
+		Health: func(ctx context.Context) error {
+			if n := p.writer.QueueLen(); n > 100_000 {
+				return fmt.Errorf("%d points waiting for InfluxDB", n)
+			}
+			return nil
+		},
+	})
+	return p, nil
+}
+
+// serve runs everything until ctx ends; ready is called with the UI address
+// once the listener is open.
+func (p *pipeline) serve(ctx context.Context, ready func(addr string)) error {
+	defer p.close()
+	ln, err := net.Listen("tcp", p.cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen %s: %w", p.cfg.Server.Listen, err)
+	}
+	if len(p.hosts) > 0 {
+		if err := libvirt.StartEventLoop(ctx); err != nil {
+			p.log.Warn("libvirt event loop unavailable; VM state changes are seen only at polls", "err", err)
+		}
+	}
+	collCtx, stopColl := context.WithCancel(ctx)
+	defer stopColl()
+	writeCtx, stopWriter := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var writerWG sync.WaitGroup
+	writerWG.Add(1)
+	go func() { defer writerWG.Done(); _ = p.writer.Run(writeCtx) }()
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = p.coll.Run(collCtx) }()
+	go func() { defer wg.Done(); p.live.Run(collCtx) }()
+	for _, h := range p.hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h.WatchEvents(collCtx); err != nil && collCtx.Err() == nil {
+				p.log.Warn("libvirt events", "host", h.Name(), "err", err)
+			}
+		}()
+	}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- p.srv.Serve(collCtx, ln) }()
+	ready(ln.Addr().String())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-srvErr:
+		srvErr = nil
+	}
+	stopColl()
+	if srvErr != nil {
+		if err := <-srvErr; err != nil && !errors.Is(err, context.Canceled) {
+			p.log.Warn("server shutdown", "err", err)
+		}
+	}
+	wg.Wait()
+	// The collector has stopped; give the writer its final flush.
+	stopWriter()
+	writerWG.Wait()
+	p.log.Info("stopped", "points_left_in_queue", p.writer.QueueLen())
+	return runErr
+}
+
+func (p *pipeline) close() {
+	for _, m := range p.meters {
+		_ = m.Close()
+	}
+	for _, h := range p.hosts {
+		_ = h.Close()
+	}
+	if p.reader != nil {
+		p.reader.Close()
+	}
+	if p.writer != nil {
+		p.writer.Close()
+	}
+}
+
+// latestReader adapts the InfluxDB reader to the server's small interface.
+type latestReader struct{ r *influx.Reader }
+
+func (l latestReader) Latest(ctx context.Context, measurement, site string, lookback time.Duration) ([]server.Sample, error) {
+	vals, err := l.r.Last(ctx, measurement, site, lookback)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]server.Sample, len(vals))
+	for i, v := range vals {
+		out[i] = server.Sample{Measurement: v.Measurement, Field: v.Field, Tags: v.Tags, Time: v.Time, Value: v.Value}
+	}
+	return out, nil
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/setsuden/setsuden/adapters/modbus"
+	"github.com/setsuden/setsuden/config"
+)
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (YAML)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "setsuden validate: --config FILE is required")
+		return 2
+	}
+	_, err := loadConfig(*path, true)
+	var probs config.Problems
+	switch {
+	case errors.As(err, &probs):
+		for _, p := range probs {
+			fmt.Fprintln(stdout, p.String())
+		}
+		return 1
+	case err != nil:
+		fmt.Fprintf(stdout, "%s: %v\n", *path, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", *path)
+	return 0
+}
+
+// loadConfig loads and validates a file, checking model names against the
+// built-in models and the configured model_dirs.
+func loadConfig(path string, requireInflux bool) (*config.Config, error) {
+	// Two passes: the model directories are part of the configuration.
+	cfg, err := config.Load(path, config.Options{RequireInflux: requireInflux})
+	if err != nil {
+		return nil, err
+	}
+	models, err := modbus.LoadModels(cfg.Modbus.ModelDirs...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: modbus.model_dirs: %w", path, err)
+	}
+	return config.Load(path, config.Options{RequireInflux: requireInflux, KnownModel: func(name string) bool {
+		_, ok := models[name]
+		return ok
+	}})
+}

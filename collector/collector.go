@@ -1,0 +1,258 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/setsuden/setsuden/collector/point"
+)
+
+// Scheduled is a source with its poll interval.
+type Scheduled struct {
+	Source   Source
+	Interval time.Duration
+	// Kind names the source type in errors and metrics: "modbus", "libvirt", ...
+	Kind string
+}
+
+// Config configures a Collector.
+type Config struct {
+	Site string // added as tag "site" to every point
+	Sink Sink
+	// MaxConcurrent bounds polls in flight at once across all sources
+	// (default 256), so thousands of devices cost bounded sockets and memory.
+	MaxConcurrent int
+	// MaxBackoff caps the wait after repeated failures (default 5 min).
+	MaxBackoff time.Duration
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Status is what the collector knows about one source now.
+type Status struct {
+	Name                string    `json:"name"`
+	Kind                string    `json:"kind"`
+	Interval            string    `json:"interval"`
+	LastOK              time.Time `json:"last_ok,omitzero"`
+	LastError           string    `json:"last_error,omitempty"`
+	LastErrorAt         time.Time `json:"last_error_at,omitzero"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	Failed              bool      `json:"failed"`
+}
+
+// Collector polls every source on its own clock-aligned schedule. A source
+// that fails (timeout, exception, garbage) is marked, written as a
+// collector_errors point, and retried with exponential backoff; it never
+// delays any other source, because each source has its own goroutine and
+// only the in-flight polls share the concurrency bound.
+type Collector struct {
+	cfg     Config
+	sources []Scheduled
+	sem     chan struct{}
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	status map[string]*Status
+
+	polls    *prometheus.CounterVec
+	errs     *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New validates the sources and returns a collector.
+func New(cfg Config, sources []Scheduled) (*Collector, error) {
+	if cfg.Sink == nil {
+		return nil, errors.New("collector: no sink")
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 256
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Collector{
+		cfg: cfg, sources: sources,
+		sem:    make(chan struct{}, cfg.MaxConcurrent),
+		log:    cfg.Logger.With("component", "collector"),
+		status: map[string]*Status{},
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "setsuden_polls_total", Help: "Polls of a source, successful or not."}, []string{"source", "kind"}),
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "setsuden_poll_errors_total", Help: "Failed polls of a source."}, []string{"source", "kind"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "setsuden_poll_duration_seconds", Help: "Time one poll of a source took.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}, []string{"kind"}),
+	}
+	for _, s := range sources {
+		name := s.Source.Name()
+		if s.Interval <= 0 {
+			return nil, fmt.Errorf("collector: source %q: interval must be > 0", name)
+		}
+		if _, dup := c.status[name]; dup {
+			return nil, fmt.Errorf("collector: source %q is listed twice", name)
+		}
+		c.status[name] = &Status{Name: name, Kind: s.Kind, Interval: s.Interval.String()}
+	}
+	if cfg.Registerer != nil {
+		for _, m := range []prometheus.Collector{c.polls, c.errs, c.duration} {
+			if err := cfg.Registerer.Register(m); err != nil {
+				return nil, fmt.Errorf("collector metrics: %w", err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// Run polls until ctx is cancelled.
+func (c *Collector) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, s := range c.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.loop(ctx, s)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Statuses returns every source's status, sorted by name.
+func (c *Collector) Statuses() []Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Status, 0, len(c.status))
+	for _, s := range c.status {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (c *Collector) loop(ctx context.Context, s Scheduled) {
+	failures := 0
+	// Align to the interval so samples of all meters share timestamps'
+	// buckets (demand blocks are clock-aligned too).
+	next := time.Now().Truncate(s.Interval).Add(s.Interval)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+		err := c.pollOnce(ctx, s)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			failures++
+		} else {
+			failures = 0
+		}
+		next = nextPoll(time.Now(), s.Interval, failures, c.cfg.MaxBackoff)
+	}
+}
+
+// nextPoll is the next aligned poll time after now; after n consecutive
+// failures it waits interval×2^(n-1), capped at maxBackoff (but never less
+// than one interval).
+func nextPoll(now time.Time, interval time.Duration, failures int, maxBackoff time.Duration) time.Time {
+	wait := interval
+	if failures > 1 {
+		wait = interval << min(failures-1, 20)
+		if wait > maxBackoff || wait <= 0 {
+			wait = max(maxBackoff, interval)
+		}
+	}
+	return now.Add(wait).Truncate(interval)
+}
+
+func (c *Collector) pollOnce(ctx context.Context, s Scheduled) error {
+	name := s.Source.Name()
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.Interval)
+	start := time.Now()
+	pts, err := s.Source.Collect(pctx)
+	cancel()
+	<-c.sem
+	c.duration.WithLabelValues(s.Kind).Observe(time.Since(start).Seconds())
+	c.polls.WithLabelValues(name, s.Kind).Inc()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		c.errs.WithLabelValues(name, s.Kind).Inc()
+		c.markFailed(name, err)
+		// A failed sample is recorded as data, so gaps are explained.
+		_ = c.cfg.Sink.Write(ctx, []point.Point{{
+			Measurement: "collector_errors",
+			Tags:        map[string]string{"site": c.cfg.Site, "source": name, "kind": s.Kind},
+			Fields:      map[string]any{"error": err.Error(), "count": int64(1)},
+			Time:        time.Now(),
+		}})
+		return err
+	}
+	c.tag(pts)
+	if werr := c.cfg.Sink.Write(ctx, pts); werr != nil {
+		c.log.Warn("some points rejected", "source", name, "err", werr)
+	}
+	c.markOK(name)
+	return nil
+}
+
+// Emit writes points that arrive outside the schedule (e.g. libvirt
+// lifecycle events) through the same path.
+func (c *Collector) Emit(ctx context.Context, pts ...point.Point) {
+	c.tag(pts)
+	if err := c.cfg.Sink.Write(ctx, pts); err != nil {
+		c.log.Warn("event points rejected", "err", err)
+	}
+}
+
+func (c *Collector) tag(pts []point.Point) {
+	for i := range pts {
+		if pts[i].Tags == nil {
+			pts[i].Tags = map[string]string{}
+		}
+		pts[i].Tags["site"] = c.cfg.Site
+	}
+}
+
+func (c *Collector) markFailed(name string, err error) {
+	c.mu.Lock()
+	st := c.status[name]
+	st.ConsecutiveFailures++
+	st.Failed = true
+	st.LastError, st.LastErrorAt = err.Error(), time.Now()
+	n := st.ConsecutiveFailures
+	c.mu.Unlock()
+	// Log the first failure and then every tenth, not every tick.
+	if n == 1 || n%10 == 0 {
+		c.log.Warn("poll failed", "source", name, "consecutive_failures", n, "err", err)
+	}
+}
+
+func (c *Collector) markOK(name string) {
+	c.mu.Lock()
+	st := c.status[name]
+	was := st.ConsecutiveFailures
+	st.ConsecutiveFailures, st.Failed, st.LastOK = 0, false, time.Now()
+	c.mu.Unlock()
+	if was > 0 {
+		c.log.Info("source recovered", "source", name, "after_failures", was)
+	}
+}

@@ -1,0 +1,146 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/setsuden/setsuden/collector/point"
+)
+
+type memSink struct {
+	mu  sync.Mutex
+	pts []point.Point
+}
+
+func (m *memSink) Write(_ context.Context, pts []point.Point) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pts = append(m.pts, pts...)
+	return nil
+}
+
+func (m *memSink) count(measurement, tag, val string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, p := range m.pts {
+		if p.Measurement == measurement && p.Tags[tag] == val {
+			n++
+		}
+	}
+	return n
+}
+
+// funcSource is a scheduler test double: the collector's contract with a
+// source is only Name and Collect.
+type funcSource struct {
+	name string
+	fn   func(ctx context.Context) ([]point.Point, error)
+}
+
+func (f funcSource) Name() string { return f.name }
+func (f funcSource) Collect(ctx context.Context) ([]point.Point, error) {
+	return f.fn(ctx)
+}
+
+func okSource(name string) funcSource {
+	return funcSource{name, func(context.Context) ([]point.Point, error) {
+		return []point.Point{{Measurement: "power", Tags: map[string]string{"meter": name},
+			Fields: map[string]any{"kw": 1.5}, Time: time.Now()}}, nil
+	}}
+}
+
+func TestHangingSourceDoesNotDelayOthers(t *testing.T) {
+	sink := &memSink{}
+	reg := prometheus.NewRegistry()
+	hang := funcSource{"hung-meter", func(ctx context.Context) ([]point.Point, error) {
+		<-ctx.Done() // a meter that never answers: only the poll deadline ends it
+		return nil, errors.New("read input registers 0-11: i/o timeout")
+	}}
+	c, err := New(Config{Site: "dc1", Sink: sink, Registerer: reg},
+		[]Scheduled{{okSource("good-meter"), 50 * time.Millisecond, "modbus"}, {hang, 200 * time.Millisecond, "modbus"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1100*time.Millisecond)
+	defer cancel()
+	_ = c.Run(ctx)
+
+	good := sink.count("power", "meter", "good-meter")
+	// 1.1 s at 50 ms is ~22 polls; allow for alignment and scheduling jitter.
+	if good < 16 {
+		t.Errorf("good meter polled %d times in 1.1 s at 50 ms; a hung meter must not delay it", good)
+	}
+	if n := sink.count("collector_errors", "source", "hung-meter"); n < 1 {
+		t.Errorf("hung meter produced %d collector_errors points, want >= 1", n)
+	}
+	if sink.count("power", "site", "dc1") != good {
+		t.Error("site tag missing on collected points")
+	}
+	st := c.Statuses()
+	if len(st) != 2 || st[1].Name != "hung-meter" || !st[1].Failed || st[1].LastError == "" || st[0].Failed {
+		t.Errorf("statuses = %+v", st)
+	}
+	if v := testutil.ToFloat64(c.errs.WithLabelValues("hung-meter", "modbus")); v < 1 {
+		t.Errorf("setsuden_poll_errors_total{source=hung-meter} = %v", v)
+	}
+}
+
+func TestFailingSourceBacksOffAndRecovers(t *testing.T) {
+	sink := &memSink{}
+	var mu sync.Mutex
+	calls, failUntil := 0, 3
+	src := funcSource{"flaky", func(context.Context) ([]point.Point, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls <= failUntil {
+			return nil, errors.New("exception 6 (server device busy)")
+		}
+		return okSource("flaky").Collect(context.Background())
+	}}
+	c, err := New(Config{Site: "s", Sink: sink}, []Scheduled{{src, 20 * time.Millisecond, "modbus"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	_ = c.Run(ctx)
+	// Without backoff 600/20 = 30 calls; with 20,40,80 ms waits after
+	// failures the three failures cost ~140 ms and then polling resumes.
+	if calls < 10 || calls > 30 {
+		t.Errorf("calls = %d", calls)
+	}
+	if st := c.Statuses()[0]; st.Failed || st.LastOK.IsZero() {
+		t.Errorf("source should have recovered: %+v", st)
+	}
+}
+
+func TestNextPollBackoff(t *testing.T) {
+	now := time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		failures int
+		want     time.Duration
+	}{{0, 10 * time.Second}, {1, 10 * time.Second}, {2, 20 * time.Second}, {3, 40 * time.Second},
+		{6, 5 * time.Minute}, {60, 5 * time.Minute}} {
+		got := nextPoll(now, 10*time.Second, tc.failures, 5*time.Minute).Sub(now)
+		if got != tc.want {
+			t.Errorf("failures=%d: wait %v, want %v", tc.failures, got, tc.want)
+		}
+	}
+}
+
+func TestNewRejectsDuplicatesAndBadInterval(t *testing.T) {
+	if _, err := New(Config{Sink: &memSink{}}, []Scheduled{{okSource("a"), time.Second, "x"}, {okSource("a"), time.Second, "x"}}); err == nil {
+		t.Error("duplicate source accepted")
+	}
+	if _, err := New(Config{Sink: &memSink{}}, []Scheduled{{okSource("a"), 0, "x"}}); err == nil {
+		t.Error("zero interval accepted")
+	}
+}

@@ -1,0 +1,39 @@
+// Package point is the one measurement type that flows from the adapters
+// through the collector into InfluxDB. Every source produces points; the
+// write path only ever sees points. docs/schema.md lists the measurements.
+package point
+
+import (
+	"fmt"
+	"time"
+)
+
+// Point is one InfluxDB point. Fields hold float64, int64, uint64, bool or
+// string values only; units are part of the field name (kw, voltage_v, ...).
+type Point struct {
+	Measurement string
+	Tags        map[string]string
+	Fields      map[string]any
+	Time        time.Time
+}
+
+// Validate reports the first reason the point cannot be written.
+func (p Point) Validate() error {
+	if p.Measurement == "" {
+		return fmt.Errorf("point has no measurement")
+	}
+	if len(p.Fields) == 0 {
+		return fmt.Errorf("point %q has no fields", p.Measurement)
+	}
+	for k, v := range p.Fields {
+		switch v.(type) {
+		case float64, int64, uint64, bool, string:
+		default:
+			return fmt.Errorf("point %q field %q has unsupported type %T (want float64, int64, uint64, bool or string)", p.Measurement, k, v)
+		}
+	}
+	if p.Time.IsZero() {
+		return fmt.Errorf("point %q has no timestamp", p.Measurement)
+	}
+	return nil
+}

@@ -1,0 +1,26 @@
+// Package collector polls sources on their own schedules and hands the points
+// to a sink (the durable InfluxDB write path). It depends only on the small
+// interfaces below; the adapters implement them.
+package collector
+
+import (
+	"context"
+
+	"github.com/setsuden/setsuden/collector/point"
+)
+
+// Source is one device or host that can be polled: a Modbus meter, an oBIX
+// point set, a libvirt host. Collect returns the points of one sample; an
+// error marks the whole sample as failed (the collector records it, backs
+// off and keeps every other source on its schedule).
+type Source interface {
+	// Name is unique within a site; it names the source in errors and metrics.
+	Name() string
+	Collect(ctx context.Context) ([]point.Point, error)
+}
+
+// Sink accepts points for durable delivery. Write must not block on the
+// database: it queues and returns.
+type Sink interface {
+	Write(ctx context.Context, pts []point.Point) error
+}

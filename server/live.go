@@ -1,0 +1,229 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/setsuden/setsuden/collector"
+)
+
+// Sample is the newest value of one field of one series, as the store
+// returns it.
+type Sample struct {
+	Measurement string
+	Field       string
+	Tags        map[string]string
+	Time        time.Time
+	Value       any
+}
+
+// LatestReader returns the newest sample of every series of a measurement
+// at a site within lookback. adapters/influx implements it.
+type LatestReader interface {
+	Latest(ctx context.Context, measurement, site string, lookback time.Duration) ([]Sample, error)
+}
+
+// MeterReading is one meter's newest values.
+type MeterReading struct {
+	Meter    string             `json:"meter"`
+	Model    string             `json:"model,omitempty"`
+	Time     time.Time          `json:"time"`
+	Fields   map[string]float64 `json:"fields"`
+	Stale    bool               `json:"stale"`
+	Location map[string]string  `json:"location,omitempty"`
+}
+
+// HostReading is one hypervisor's newest values.
+type HostReading struct {
+	Host   string             `json:"host"`
+	Time   time.Time          `json:"time"`
+	Fields map[string]float64 `json:"fields"`
+	Stale  bool               `json:"stale"`
+}
+
+// Snapshot is what the live page shows.
+type Snapshot struct {
+	Site    string             `json:"site"`
+	Time    time.Time          `json:"time"`
+	TotalKW float64            `json:"total_kw"`
+	Meters  []MeterReading     `json:"meters"`
+	Hosts   []HostReading      `json:"hosts"`
+	Sources []collector.Status `json:"sources,omitempty"`
+	Error   string             `json:"error,omitempty"`
+}
+
+// Live refreshes one snapshot on a period and fans it out: N browsers cost
+// one set of queries per period, not N.
+type Live struct {
+	site     string
+	reader   LatestReader
+	statuses func() []collector.Status
+	period   time.Duration
+	log      *slog.Logger
+
+	mu   sync.Mutex
+	snap Snapshot
+	js   []byte
+	subs map[chan []byte]struct{}
+	done chan struct{}
+}
+
+// NewLive returns a hub; statuses may be nil.
+func NewLive(site string, reader LatestReader, statuses func() []collector.Status, period time.Duration, log *slog.Logger) *Live {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Live{site: site, reader: reader, statuses: statuses, period: period, log: log,
+		subs: map[chan []byte]struct{}{}, done: make(chan struct{}), js: []byte(`{}`)}
+}
+
+// Run refreshes until ctx ends, then closes every subscription.
+func (l *Live) Run(ctx context.Context) {
+	defer close(l.done)
+	t := time.NewTicker(l.period)
+	defer t.Stop()
+	for {
+		l.refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Done is closed when Run has returned.
+func (l *Live) Done() <-chan struct{} { return l.done }
+
+func (l *Live) refresh(ctx context.Context) {
+	qctx, cancel := context.WithTimeout(ctx, l.period*4)
+	defer cancel()
+	snap, err := BuildSnapshot(qctx, l.site, l.reader, time.Now())
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		l.log.Warn("live snapshot failed", "err", err)
+		snap.Error = err.Error()
+	}
+	if l.statuses != nil {
+		snap.Sources = l.statuses()
+	}
+	js, _ := json.Marshal(snap)
+	l.mu.Lock()
+	l.snap, l.js = snap, js
+	for ch := range l.subs {
+		select {
+		case ch <- js:
+		default: // a slow browser misses a frame, never blocks the others
+		}
+	}
+	l.mu.Unlock()
+}
+
+// Current returns the newest snapshot as JSON.
+func (l *Live) Current() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.js
+}
+
+// Subscribe returns a channel of snapshot JSON and a cancel function.
+func (l *Live) Subscribe() (<-chan []byte, func()) {
+	ch := make(chan []byte, 1)
+	l.mu.Lock()
+	l.subs[ch] = struct{}{}
+	ch <- l.js
+	l.mu.Unlock()
+	return ch, func() {
+		l.mu.Lock()
+		delete(l.subs, ch)
+		l.mu.Unlock()
+	}
+}
+
+// staleAfter: a reading older than this is shown as stale, not as live.
+const staleAfter = 2 * time.Minute
+
+// BuildSnapshot assembles the live view from the newest samples.
+func BuildSnapshot(ctx context.Context, site string, r LatestReader, now time.Time) (Snapshot, error) {
+	snap := Snapshot{Site: site, Time: now, Meters: []MeterReading{}, Hosts: []HostReading{}}
+	meters := map[string]*MeterReading{}
+	for _, m := range []string{"power", "temperature"} {
+		samples, err := r.Latest(ctx, m, site, 15*time.Minute)
+		if err != nil {
+			return snap, err
+		}
+		for _, s := range samples {
+			name := s.Tags["meter"]
+			if name == "" {
+				continue
+			}
+			mr := meters[name]
+			if mr == nil {
+				mr = &MeterReading{Meter: name, Model: s.Tags["model"], Fields: map[string]float64{}}
+				meters[name] = mr
+			}
+			if f, ok := toFloat(s.Value); ok {
+				mr.Fields[s.Field] = f
+			}
+			if s.Time.After(mr.Time) {
+				mr.Time = s.Time
+			}
+		}
+	}
+	for _, mr := range meters {
+		mr.Stale = now.Sub(mr.Time) > staleAfter
+		if kw, ok := mr.Fields["kw"]; ok && !mr.Stale {
+			snap.TotalKW += kw
+		}
+		snap.Meters = append(snap.Meters, *mr)
+	}
+	sort.Slice(snap.Meters, func(i, j int) bool { return snap.Meters[i].Meter < snap.Meters[j].Meter })
+
+	samples, err := r.Latest(ctx, "host", site, 15*time.Minute)
+	if err != nil {
+		return snap, err
+	}
+	hosts := map[string]*HostReading{}
+	for _, s := range samples {
+		h := hosts[s.Tags["host"]]
+		if h == nil {
+			h = &HostReading{Host: s.Tags["host"], Fields: map[string]float64{}}
+			hosts[h.Host] = h
+		}
+		if f, ok := toFloat(s.Value); ok {
+			h.Fields[s.Field] = f
+		}
+		if s.Time.After(h.Time) {
+			h.Time = s.Time
+		}
+	}
+	for _, h := range hosts {
+		h.Stale = now.Sub(h.Time) > staleAfter
+		snap.Hosts = append(snap.Hosts, *h)
+	}
+	sort.Slice(snap.Hosts, func(i, j int) bool { return snap.Hosts[i].Host < snap.Hosts[j].Host })
+	return snap, nil
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case bool:
+		if x {
+			return 1, true
+		}
+		return 0, true
+	}
+	return 0, false
+}
