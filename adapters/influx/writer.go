@@ -32,8 +32,12 @@ type WriterConfig struct {
 	FlushInterval time.Duration
 	// Timeout bounds one HTTP write.
 	Timeout time.Duration
-	// QueueMax is the most points held while InfluxDB is unreachable; past
-	// it the oldest are dropped, counted and logged.
+	// QueueDir, when set, keeps the queue on disk (a write-ahead queue:
+	// outages and restarts lose nothing); QueueMaxBytes bounds it.
+	QueueDir      string
+	QueueMaxBytes int64
+	// QueueMax bounds the in-memory queue (QueueDir empty), in points.
+	// Past either bound the oldest points are dropped, counted and logged.
 	QueueMax int
 	Logger   *slog.Logger
 	// Registerer receives the writer's metrics; nil means none.
@@ -51,9 +55,9 @@ type Writer struct {
 	api    api.WriteAPIBlocking
 	log    *slog.Logger
 
-	mu    sync.Mutex
-	queue []string // line protocol, oldest first
+	queue queue
 	kick  chan struct{}
+	mu    sync.Mutex // guards lastErr, lastOKAt
 
 	written  prometheus.Counter
 	errs     prometheus.Counter
@@ -83,15 +87,27 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 	if cfg.QueueMax <= 0 {
 		cfg.QueueMax = 1_000_000
 	}
+	if cfg.QueueMaxBytes <= 0 {
+		cfg.QueueMaxBytes = 1 << 30
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	opts := influxdb2.DefaultOptions().
 		SetPrecision(time.Nanosecond).
 		SetHTTPRequestTimeout(uint(max(1, cfg.Timeout/time.Second)))
+	var q queue = &memQueue{max: cfg.QueueMax}
+	if cfg.QueueDir != "" {
+		dq, err := openDiskQueue(cfg.QueueDir, cfg.QueueMaxBytes)
+		if err != nil {
+			return nil, fmt.Errorf("influx writer: %w", err)
+		}
+		q = dq
+	}
 	c := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
 	w := &Writer{
 		cfg:    cfg,
+		queue:  q,
 		client: c,
 		api:    c.WriteAPIBlocking(cfg.Org, cfg.Bucket),
 		log:    cfg.Logger.With("component", "influx-writer", "url", cfg.URL, "bucket", cfg.Bucket),
@@ -129,20 +145,16 @@ func (w *Writer) Write(_ context.Context, pts []point.Point) error {
 		}
 		lines = append(lines, LineProtocol(p))
 	}
-	w.mu.Lock()
-	w.queue = append(w.queue, lines...)
-	var drop int
-	if over := len(w.queue) - w.cfg.QueueMax; over > 0 {
-		drop = over
-		w.queue = append(w.queue[:0:0], w.queue[over:]...)
+	drop, err := w.queue.Push(lines)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("queue %d points: %w", len(lines), err))
 	}
-	n := len(w.queue)
-	w.mu.Unlock()
 	if drop > 0 {
 		w.dropped.Add(float64(drop))
-		w.log.Error("write queue full: DROPPED oldest points", "dropped", drop, "queue_max", w.cfg.QueueMax)
+		w.log.Error("write queue full: DROPPED oldest points", "dropped", drop,
+			"queue_max_points", w.cfg.QueueMax, "queue_dir", w.cfg.QueueDir, "queue_max_bytes", w.cfg.QueueMaxBytes)
 	}
-	if n >= w.cfg.BatchSize {
+	if w.queue.Len() >= w.cfg.BatchSize {
 		select {
 		case w.kick <- struct{}{}:
 		default:
@@ -154,15 +166,11 @@ func (w *Writer) Write(_ context.Context, pts []point.Point) error {
 // LineProtocol encodes one point.
 func LineProtocol(p point.Point) string {
 	wp := write.NewPoint(p.Measurement, p.Tags, p.Fields, p.Time)
-	return write.PointToLineProtocol(wp, time.Nanosecond)
+	return strings.TrimSuffix(write.PointToLineProtocol(wp, time.Nanosecond), "\n")
 }
 
 // QueueLen is the number of points not yet accepted by InfluxDB.
-func (w *Writer) QueueLen() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.queue)
-}
+func (w *Writer) QueueLen() int { return w.queue.Len() }
 
 // Run delivers queued points until ctx is cancelled, then tries once more
 // (bounded by Timeout) to flush what is left.
@@ -181,6 +189,9 @@ func (w *Writer) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case <-w.kick:
+		}
+		if err := w.queue.Sync(); err != nil {
+			w.log.Error("queue sync failed", "err", err)
 		}
 		if backoff > 0 {
 			select {
@@ -201,15 +212,16 @@ func (w *Writer) Run(ctx context.Context) error {
 // first failed batch, which stays at the head of the queue.
 func (w *Writer) Flush(ctx context.Context) error {
 	for {
-		w.mu.Lock()
-		n := min(len(w.queue), w.cfg.BatchSize)
-		batch := w.queue[:n:n]
-		w.mu.Unlock()
+		batch, first, err := w.queue.Peek(w.cfg.BatchSize)
+		if err != nil {
+			return fmt.Errorf("read write queue: %w", err)
+		}
+		n := len(batch)
 		if n == 0 {
 			return nil
 		}
 		wctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-		err := w.api.WriteRecord(wctx, strings.Join(batch, "\n"))
+		err = w.api.WriteRecord(wctx, strings.Join(batch, "\n"))
 		cancel()
 		if err != nil {
 			w.errs.Inc()
@@ -222,14 +234,12 @@ func (w *Writer) Flush(ctx context.Context) error {
 			}
 			return fmt.Errorf("write %d points to %s bucket %s: %w", n, w.cfg.URL, w.cfg.Bucket, err)
 		}
-		w.mu.Lock()
-		// The queue may have dropped from its head meanwhile; remove only
-		// what is still the batch we sent.
-		k := 0
-		for k < n && k < len(w.queue) && w.queue[k] == batch[k] {
-			k++
+		// The queue may have dropped from its head meanwhile; Ack removes
+		// only what is still the batch we sent.
+		if err := w.queue.Ack(first + uint64(n)); err != nil {
+			return fmt.Errorf("acknowledge %d points in queue: %w", n, err)
 		}
-		w.queue = w.queue[k:]
+		w.mu.Lock()
 		recovered := w.lastErr != nil
 		w.lastErr, w.lastOKAt = nil, time.Now()
 		w.mu.Unlock()
@@ -240,8 +250,14 @@ func (w *Writer) Flush(ctx context.Context) error {
 	}
 }
 
-// Close releases the client.
-func (w *Writer) Close() { w.client.Close() }
+// Close releases the client and closes the queue (a disk queue keeps what
+// is left for the next start).
+func (w *Writer) Close() {
+	w.client.Close()
+	if err := w.queue.Close(); err != nil {
+		w.log.Error("closing write queue", "err", err)
+	}
+}
 
 // Metrics returns the writer's collectors: written, write errors, dropped,
 // queue depth (in that order).

@@ -157,3 +157,60 @@ func waitFor(t *testing.T, ok func() bool, what string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// The fault test of the write path: influxd is killed during collection,
+// the writer is restarted while it is down, influxd comes back: the count
+// of points in InfluxDB equals the count written, exactly.
+func TestDiskQueueSurvivesOutageAndWriterRestart(t *testing.T) {
+	d := testinflux.Start(t)
+	qdir := t.TempDir()
+	newWriter := func(url string) *influx.Writer {
+		w, err := influx.NewWriter(influx.WriterConfig{URL: url, Bucket: "setsuden/autogen", BatchSize: 100,
+			FlushInterval: 50 * time.Millisecond, Timeout: 2 * time.Second, QueueDir: qdir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	w1 := newWriter(d.URL)
+	done1 := make(chan struct{})
+	go func() { _ = w1.Run(ctx1); close(done1) }()
+	_ = w1.Write(ctx1, powerPoints("m1", 300, start))
+	waitFor(t, func() bool { return w1.QueueLen() == 0 }, "first points delivered")
+
+	port := strings.TrimPrefix(d.URL, "http://127.0.0.1:")
+	d.Kill()
+	_ = w1.Write(ctx1, powerPoints("m2", 700, start))
+	time.Sleep(300 * time.Millisecond)
+	cancel1() // the collector stops while InfluxDB is down
+	<-done1
+	w1.Close()
+
+	var p int
+	fmt.Sscan(port, &p)
+	d2, err := influx.StartInfluxd(context.Background(), influx.InfluxdConfig{Dir: d.Dir(), Port: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Stop()
+	w2 := newWriter(d2.URL)
+	defer w2.Close()
+	if w2.QueueLen() != 700 {
+		t.Fatalf("restarted writer found %d queued points, want 700", w2.QueueLen())
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	go func() { _ = w2.Run(ctx2) }()
+	waitFor(t, func() bool { return w2.QueueLen() == 0 }, "queue replayed")
+	r := influx.NewReader(d2.URL, "", "", d2.Bucket())
+	defer r.Close()
+	counts, err := r.CountBy(context.Background(), "power", "kw", "meter", start.Add(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["m1"] != 300 || counts["m2"] != 700 {
+		t.Errorf("counts = %v, want m1=300 m2=700 exactly", counts)
+	}
+}

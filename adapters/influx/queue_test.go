@@ -1,0 +1,130 @@
+package influx
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func lines(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("power,meter=%s kw=%d %d", prefix, i, i)
+	}
+	return out
+}
+
+func TestDiskQueueOrderAckAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	q, err := openDiskQueue(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Push(lines("a", 10)); err != nil {
+		t.Fatal(err)
+	}
+	got, first, err := q.Peek(4)
+	if err != nil || len(got) != 4 || first != 0 || got[3] != "power,meter=a kw=3 3" {
+		t.Fatalf("peek = %v %d %v", got, first, err)
+	}
+	if err := q.Ack(first + 4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Push(lines("b", 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A restart resumes exactly after the acknowledged lines.
+	q2, err := openDiskQueue(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Close()
+	if q2.Len() != 11 {
+		t.Fatalf("len after restart = %d, want 11", q2.Len())
+	}
+	got, first, _ = q2.Peek(100)
+	if first != 4 || got[0] != "power,meter=a kw=4 4" || got[10] != "power,meter=b kw=4 4" {
+		t.Errorf("after restart first=%d got[0]=%q got[10]=%q", first, got[0], got[10])
+	}
+}
+
+func TestDiskQueueCutsTornLine(t *testing.T) {
+	dir := t.TempDir()
+	q, _ := openDiskQueue(dir, 1<<20)
+	_, _ = q.Push(lines("a", 3))
+	_ = q.Close()
+	seg, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	f, _ := os.OpenFile(seg[0], os.O_APPEND|os.O_WRONLY, 0)
+	_, _ = f.WriteString("power,meter=a kw=") // crash mid-write
+	f.Close()
+	q2, err := openDiskQueue(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Close()
+	got, _, _ := q2.Peek(10)
+	if len(got) != 3 {
+		t.Errorf("after torn write: %d lines, want the 3 complete ones", len(got))
+	}
+	_, _ = q2.Push(lines("b", 1))
+	got, _, _ = q2.Peek(10)
+	if len(got) != 4 || got[3] != "power,meter=b kw=0 0" {
+		t.Errorf("append after torn write: %q", got)
+	}
+}
+
+func TestDiskQueueBoundDropsOldestSegments(t *testing.T) {
+	q, _ := openDiskQueue(t.TempDir(), 1<<20) // segments of 64 KiB
+	defer q.Close()
+	total, dropped := 0, 0
+	for i := 0; i < 100; i++ {
+		d, err := q.Push(lines(fmt.Sprintf("m%03d", i), 1000)) // ~30 KB a push
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += 1000
+		dropped += d
+	}
+	if dropped == 0 {
+		t.Fatal("no drops past a 1 MiB bound after ~3 MB")
+	}
+	if q.Len() != total-dropped {
+		t.Errorf("len %d != pushed %d - dropped %d", q.Len(), total, dropped)
+	}
+	var size int64
+	for _, s := range q.segs {
+		size += s.size
+	}
+	if size > 1<<20 {
+		t.Errorf("queue holds %d bytes, bound 1 MiB", size)
+	}
+	got, first, _ := q.Peek(1)
+	// The newest data survives, the oldest went.
+	if first == 0 || got[0] == "power,meter=m000 kw=0 0" {
+		t.Errorf("head after drops = %d %q", first, got)
+	}
+	// An Ack for a batch that was dropped meanwhile removes nothing more.
+	before := q.Len()
+	_ = q.Ack(first - 1)
+	if q.Len() != before {
+		t.Errorf("stale ack removed lines: %d -> %d", before, q.Len())
+	}
+}
+
+func TestMemQueueAckAfterDrop(t *testing.T) {
+	q := &memQueue{max: 5}
+	_, _ = q.Push(lines("a", 5))
+	batch, first, _ := q.Peek(3)
+	if d, _ := q.Push(lines("b", 2)); d != 2 {
+		t.Fatalf("dropped %d, want 2", d)
+	}
+	_ = q.Ack(first + uint64(len(batch)))
+	got, _, _ := q.Peek(10)
+	if len(got) != 4 || got[0] != "power,meter=a kw=3 3" {
+		t.Errorf("after ack = %q", got)
+	}
+}
