@@ -33,6 +33,8 @@ type Config struct {
 	MaxBackoff time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	// Counters restores energy-counter state at start; nil starts fresh.
+	Counters CounterStore
 }
 
 // Status is what the collector knows about one source now.
@@ -58,8 +60,9 @@ type Collector struct {
 	sem     chan struct{}
 	log     *slog.Logger
 
-	mu     sync.Mutex
-	status map[string]*Status
+	mu       sync.Mutex
+	status   map[string]*Status
+	counters *counters
 
 	polls    *prometheus.CounterVec
 	errs     *prometheus.CounterVec
@@ -82,9 +85,10 @@ func New(cfg Config, sources []Scheduled) (*Collector, error) {
 	}
 	c := &Collector{
 		cfg: cfg, sources: sources,
-		sem:    make(chan struct{}, cfg.MaxConcurrent),
-		log:    cfg.Logger.With("component", "collector"),
-		status: map[string]*Status{},
+		sem:      make(chan struct{}, cfg.MaxConcurrent),
+		log:      cfg.Logger.With("component", "collector"),
+		status:   map[string]*Status{},
+		counters: &counters{store: cfg.Counters, state: map[string]CounterState{}},
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "setsuden_polls_total", Help: "Polls of a source, successful or not."}, []string{"source", "kind"}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -207,6 +211,11 @@ func (c *Collector) pollOnce(ctx context.Context, s Scheduled) error {
 		return err
 	}
 	c.tag(pts)
+	if cs, ok := s.Source.(CounterSource); ok {
+		c.counters.apply(ctx, cs.Counters(), pts, func(msg string, args ...any) {
+			c.log.Warn(msg, append(args, "source", name)...)
+		})
+	}
 	if werr := c.cfg.Sink.Write(ctx, pts); werr != nil {
 		c.log.Warn("some points rejected", "source", name, "err", werr)
 	}

@@ -121,3 +121,39 @@ func (r *Reader) CountBy(ctx context.Context, measurement, field, tag string, st
 	}
 	return out, nil
 }
+
+// LastCounter returns the newest raw and total values of a counter series
+// (for collector.CounterStore), looking back 400 days.
+func (r *Reader) LastCounter(ctx context.Context, measurement, field string, tags map[string]string) (raw, total float64, found bool, err error) {
+	var f strings.Builder
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&f, " and r[%q] == %q", k, tags[k])
+	}
+	q := fmt.Sprintf(`from(bucket: %q)
+  |> range(start: -400d)
+  |> filter(fn: (r) => r._measurement == %q and (r._field == %q or r._field == %q)%s)
+  |> last()`, r.bucket, measurement, field, field+"_total", f.String())
+	vals, err := r.lastValues(ctx, q)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	var haveRaw, haveTotal bool
+	for _, v := range vals {
+		x, ok := v.Value.(float64)
+		if !ok {
+			continue
+		}
+		switch v.Field {
+		case field:
+			raw, haveRaw = x, true
+		case field + "_total":
+			total, haveTotal = x, true
+		}
+	}
+	return raw, total, haveRaw && haveTotal, nil
+}

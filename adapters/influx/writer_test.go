@@ -65,6 +65,23 @@ func TestWriterWritesAndReaderReads(t *testing.T) {
 	if got["pdu-a/kw"] != 12.49 || got["pdu-b/kwh"] != 149.0 {
 		t.Errorf("last values = %v", got)
 	}
+
+	// Counter state for a collector restart: newest raw and total.
+	cp := powerPoints("pdu-c", 3, start)
+	for i := range cp {
+		cp[i].Fields["kwh_total"] = 1e6 + float64(i)
+	}
+	_ = w.Write(ctx, cp)
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, total, found, err := r.LastCounter(ctx, "power", "kwh", map[string]string{"site": "dc1", "meter": "pdu-c"})
+	if err != nil || !found || raw != 2 || total != 1e6+2 {
+		t.Errorf("LastCounter = %v %v %v %v, want 2, 1000002, true", raw, total, found, err)
+	}
+	if _, _, found, err := r.LastCounter(ctx, "power", "kwh", map[string]string{"site": "dc1", "meter": "nope"}); found || err != nil {
+		t.Errorf("LastCounter for unknown meter: found=%v err=%v", found, err)
+	}
 }
 
 func TestWriterRejectsBadPointButKeepsOthers(t *testing.T) {

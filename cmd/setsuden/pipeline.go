@@ -90,7 +90,8 @@ func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 		p.hosts = append(p.hosts, host)
 		sources = append(sources, collector.Scheduled{Source: host, Interval: h.Interval, Kind: "libvirt"})
 	}
-	p.coll, err = collector.New(collector.Config{Site: cfg.Site.Name, Sink: p.writer, Logger: log, Registerer: p.reg}, sources)
+	p.coll, err = collector.New(collector.Config{Site: cfg.Site.Name, Sink: p.writer, Logger: log, Registerer: p.reg,
+		Counters: counterStore{p.reader}}, sources)
 	if err != nil {
 		p.close()
 		return nil, err
@@ -194,4 +195,12 @@ func (l latestReader) Latest(ctx context.Context, measurement, site string, look
 		out[i] = server.Sample{Measurement: v.Measurement, Field: v.Field, Tags: v.Tags, Time: v.Time, Value: v.Value}
 	}
 	return out, nil
+}
+
+// counterStore restores energy-counter totals from InfluxDB after a restart.
+type counterStore struct{ r *influx.Reader }
+
+func (c counterStore) LastCounter(ctx context.Context, spec point.Counter, tags map[string]string) (collector.CounterState, bool, error) {
+	raw, total, found, err := c.r.LastCounter(ctx, spec.Measurement, spec.Field, tags)
+	return collector.CounterState{Raw: raw, Total: total}, found, err
 }

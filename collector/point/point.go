@@ -37,3 +37,15 @@ func (p Point) Validate() error {
 	}
 	return nil
 }
+
+// Counter names a field that is a cumulative counter (an energy register):
+// the collector adds a monotonic "<Field>_total" that survives wrap-around
+// at Modulus and meter resets, and flags resets in "<Field>_reset".
+type Counter struct {
+	Measurement string
+	Field       string
+	// Modulus is where the register wraps to zero, in the field's unit
+	// after scaling (e.g. 42949672.96 kWh for a UINT32 of 0.01 kWh); 0 if
+	// it never wraps.
+	Modulus float64
+}

@@ -1,0 +1,106 @@
+package collector
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/setsuden/setsuden/collector/point"
+)
+
+// CounterSource is implemented by sources that report cumulative counters
+// (energy registers).
+type CounterSource interface {
+	Counters() []point.Counter
+}
+
+// CounterState is the last known reading of one counter series.
+type CounterState struct {
+	Raw   float64 // the register as read (after scale)
+	Total float64 // the monotonic value written as <field>_total
+}
+
+// CounterStore restores counter state after a restart (adapters/influx
+// reads the last stored values), so <field>_total stays monotonic across
+// collector restarts.
+type CounterStore interface {
+	LastCounter(ctx context.Context, c point.Counter, tags map[string]string) (CounterState, bool, error)
+}
+
+// wrapShare: a decrease is taken as a wrap-around only if the value that
+// would have been added is under this share of the modulus; anything else
+// is a reset (or a meter swap) and is flagged, never turned into a huge
+// delta.
+const wrapShare = 0.1
+
+// NextCounter advances a counter by one reading. It is a pure function:
+// (state, raw) -> (new state, reset flag).
+//   - first reading (ok=false): Total = Raw;
+//   - raw >= last: Total grows by the difference;
+//   - raw < last, and the register could have wrapped (modulus > 0 and
+//     raw+modulus-last <= wrapShare*modulus): Total grows by that amount;
+//   - otherwise a reset: Total unchanged, reset = true. The energy of that
+//     one interval is unknown; the energy rules integrate power over it.
+func NextCounter(prev CounterState, ok bool, raw, modulus float64) (CounterState, bool) {
+	if !ok {
+		return CounterState{Raw: raw, Total: raw}, false
+	}
+	d := raw - prev.Raw
+	switch {
+	case d >= 0:
+		return CounterState{Raw: raw, Total: prev.Total + d}, false
+	case modulus > 0 && raw+modulus-prev.Raw <= wrapShare*modulus:
+		return CounterState{Raw: raw, Total: prev.Total + raw + modulus - prev.Raw}, false
+	default:
+		return CounterState{Raw: raw, Total: prev.Total}, true
+	}
+}
+
+// counters tracks every counter series of one collector.
+type counters struct {
+	store CounterStore
+	mu    sync.Mutex
+	state map[string]CounterState // key: measurement, field, sorted tags
+}
+
+func counterKey(c point.Counter, tags map[string]string) string {
+	return c.Measurement + "\x00" + c.Field + "\x00" + sortedTags(tags)
+}
+
+// apply adds <field>_total and <field>_reset to the points that carry a
+// counter field.
+func (cs *counters) apply(ctx context.Context, specs []point.Counter, pts []point.Point, log func(msg string, args ...any)) {
+	for _, spec := range specs {
+		for i := range pts {
+			p := &pts[i]
+			if p.Measurement != spec.Measurement {
+				continue
+			}
+			raw, isNum := p.Fields[spec.Field].(float64)
+			if !isNum {
+				continue
+			}
+			key := counterKey(spec, p.Tags)
+			cs.mu.Lock()
+			prev, ok := cs.state[key]
+			cs.mu.Unlock()
+			if !ok && cs.store != nil {
+				st, found, err := cs.store.LastCounter(ctx, spec, p.Tags)
+				if err != nil {
+					log("cannot restore counter state; the total restarts from the register", "field", spec.Field, "tags", p.Tags, "err", err)
+				}
+				prev, ok = st, found && err == nil
+			}
+			next, reset := NextCounter(prev, ok, raw, spec.Modulus)
+			cs.mu.Lock()
+			cs.state[key] = next
+			cs.mu.Unlock()
+			p.Fields[spec.Field+"_total"] = next.Total
+			if reset {
+				p.Fields[spec.Field+"_reset"] = true
+				log("counter reset detected: total kept, interval flagged", "field", spec.Field, "tags", p.Tags,
+					"previous", prev.Raw, "now", raw, "at", p.Time.Format(time.RFC3339))
+			}
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package collector
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/setsuden/setsuden/collector/point"
+)
+
+func TestNextCounter(t *testing.T) {
+	const mod = 42949672.96 // UINT32 of 0.01 kWh
+	for _, tc := range []struct {
+		name      string
+		prev      CounterState
+		ok        bool
+		raw, mod  float64
+		want      float64
+		wantReset bool
+	}{
+		{"first reading starts at the register", CounterState{}, false, 1234.5, mod, 1234.5, false},
+		{"normal growth", CounterState{1000, 5000}, true, 1002.25, mod, 5002.25, false},
+		{"no change", CounterState{1000, 5000}, true, 1000, mod, 5000, false},
+		{"wrap at modulus", CounterState{mod - 1.5, 9e7}, true, 0.5, mod, 9e7 + 2, false},
+		{"reset to zero is flagged, not a huge delta", CounterState{25000, 30000}, true, 0.3, mod, 30000, true},
+		{"decrease without modulus is a reset", CounterState{500, 700}, true, 499, 0, 700, true},
+		{"meter swap to a larger value is growth but a swap to smaller is a reset", CounterState{500, 700}, true, 100, 0, 700, true},
+	} {
+		got, reset := NextCounter(tc.prev, tc.ok, tc.raw, tc.mod)
+		if diff := got.Total - tc.want; diff > 1e-6 || diff < -1e-6 || reset != tc.wantReset || got.Raw != tc.raw {
+			t.Errorf("%s: got %+v reset=%v, want total %v reset=%v", tc.name, got, reset, tc.want, tc.wantReset)
+		}
+	}
+}
+
+type fixedStore map[string]CounterState
+
+func (f fixedStore) LastCounter(_ context.Context, c point.Counter, tags map[string]string) (CounterState, bool, error) {
+	st, ok := f[tags["meter"]]
+	return st, ok, nil
+}
+
+func TestCountersApplyRestoresAndFlags(t *testing.T) {
+	cs := &counters{store: fixedStore{"m1": {Raw: 100, Total: 90100}}, state: map[string]CounterState{}}
+	spec := []point.Counter{{Measurement: "power", Field: "kwh", Modulus: 0}}
+	mk := func(meter string, kwh float64) []point.Point {
+		return []point.Point{{Measurement: "power", Tags: map[string]string{"meter": meter},
+			Fields: map[string]any{"kw": 1.0, "kwh": kwh}, Time: time.Now()}}
+	}
+	var logs []string
+	logf := func(msg string, _ ...any) { logs = append(logs, msg) }
+	p := mk("m1", 101)
+	cs.apply(context.Background(), spec, p, logf)
+	if p[0].Fields["kwh_total"] != 90101.0 {
+		t.Errorf("restored total = %v, want 90101", p[0].Fields["kwh_total"])
+	}
+	p = mk("m1", 3) // meter reset
+	cs.apply(context.Background(), spec, p, logf)
+	if p[0].Fields["kwh_total"] != 90101.0 || p[0].Fields["kwh_reset"] != true || len(logs) != 1 {
+		t.Errorf("after reset: %v, logs %v", p[0].Fields, logs)
+	}
+	p = mk("m2", 7) // unknown to the store: starts at the register
+	cs.apply(context.Background(), spec, p, logf)
+	if p[0].Fields["kwh_total"] != 7.0 {
+		t.Errorf("fresh total = %v", p[0].Fields["kwh_total"])
+	}
+}
