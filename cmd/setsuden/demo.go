@@ -11,6 +11,7 @@ import (
 
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/adapters/sim"
+	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/config"
 )
 
@@ -83,7 +84,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("demo configuration: %w", probs)
 	}
 
-	p, err := buildPipeline(ctx, &cfg, log)
+	p, err := buildPipeline(ctx, &cfg, log, collector.Shard{Count: 1})
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pipeline, error) {
+func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, shard collector.Shard) (*pipeline, error) {
 	p := &pipeline{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -70,6 +70,9 @@ func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 	}
 	var sources []collector.Scheduled
 	for _, d := range cfg.Modbus.Devices {
+		if !shard.Owns(d.Name) {
+			continue
+		}
 		m, err := modbus.NewMeter(modbus.MeterConfig{
 			Name: d.Name, Model: models[d.Model], Transport: d.Transport, Address: d.Address,
 			UnitID: byte(d.UnitID), Timeout: d.Timeout, Retries: d.Retries, Tags: d.Tags,
@@ -85,6 +88,9 @@ func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 	}
 	var emit func(point.Point)
 	for _, h := range cfg.Libvirt.Hosts {
+		if !shard.Owns(h.Name) {
+			continue
+		}
 		host := libvirt.NewHost(libvirt.HostConfig{Name: h.Name, URI: h.URI, Tags: h.Tags,
 			OnEvent: func(pt point.Point) { emit(pt) }})
 		p.hosts = append(p.hosts, host)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/config"
 )
 
@@ -15,7 +16,13 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration file (YAML); see setsuden.example.yaml")
+	shardFlag := fs.String("shard", "", "poll only shard i of n of the sources (e.g. 2/3), for splitting a large site across collector processes")
 	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	shard, err := collector.ParseShard(*shardFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "setsuden run:", err)
 		return errUsage
 	}
 	if *path == "" {
@@ -34,12 +41,13 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, os.Stderr)
-	p, err := buildPipeline(ctx, cfg, log)
+	p, err := buildPipeline(ctx, cfg, log, shard)
 	if err != nil {
 		return err
 	}
 	return p.serve(ctx, func(addr string) {
 		log.Info("setsuden running", "ui", "http://"+addr, "site", cfg.Site.Name,
-			"meters", len(cfg.Modbus.Devices), "hosts", len(cfg.Libvirt.Hosts), "influx", cfg.Influx.URL)
+			"meters", len(cfg.Modbus.Devices), "hosts", len(cfg.Libvirt.Hosts), "influx", cfg.Influx.URL,
+			"shard", fmt.Sprintf("%d/%d", shard.Index+1, shard.Count))
 	})
 }
