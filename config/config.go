@@ -1,0 +1,191 @@
+// Package config is setsuden's one YAML configuration file: its schema, its
+// defaults and its validation. Every problem names the file, the line and
+// the field, and all problems of a file are reported at once:
+//
+//	setsuden.yaml:14: modbus.devices[1].unit_id: 300 is out of range (expected 0..247)
+//
+// setsuden.example.yaml at the repository root documents every option; the
+// tests load it.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Site    Site    `yaml:"site"`
+	Influx  Influx  `yaml:"influx"`
+	Server  Server  `yaml:"server"`
+	Log     Log     `yaml:"log"`
+	Modbus  Modbus  `yaml:"modbus"`
+	Libvirt Libvirt `yaml:"libvirt"`
+}
+
+// Site is the datacenter this process serves.
+type Site struct {
+	// Name becomes the `site` tag of every point.
+	Name string `yaml:"name"`
+	// Timezone is an IANA name (Asia/Tokyo); demand periods and reports use it.
+	Timezone string `yaml:"timezone"`
+}
+
+// Influx is where points go. InfluxDB 2.x takes an API token, an org and a
+// bucket; InfluxDB 1.8's compatibility API takes "user:pass" (or "") as the
+// token and "db/rp" as the bucket.
+//
+// After Load, Token holds the resolved token (${VAR} expanded, or read from
+// TokenFile, which is then empty). String, GoString and LogValue redact it.
+type Influx struct {
+	URL           string        `yaml:"url"`
+	Token         string        `yaml:"token"`
+	TokenFile     string        `yaml:"token_file"`
+	Org           string        `yaml:"org"`
+	Bucket        string        `yaml:"bucket"`
+	BatchSize     int           `yaml:"batch_size"`
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	Timeout       time.Duration `yaml:"timeout"`
+	// QueueDir is the on-disk write queue that outlives outages and
+	// restarts; "" leaves the choice to the command (a data directory).
+	QueueDir      string `yaml:"queue_dir"`
+	QueueMaxBytes int64  `yaml:"queue_max_bytes"`
+}
+
+// Server is the HTTP server (web UI, API, /metrics).
+type Server struct {
+	Listen string `yaml:"listen"`
+}
+
+// Log configures the process's own logs.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn or error
+	Format string `yaml:"format"` // text or json
+}
+
+// Modbus lists the Modbus meters to poll.
+type Modbus struct {
+	// ModelDirs are extra directories of meter-model YAML files, read after
+	// the built-in models.
+	ModelDirs []string       `yaml:"model_dirs"`
+	Devices   []ModbusDevice `yaml:"devices"`
+}
+
+// ModbusDevice is one meter.
+type ModbusDevice struct {
+	// Name is the `meter` tag; unique among all sources.
+	Name  string `yaml:"name"`
+	Model string `yaml:"model"`
+	// Transport is tcp, rtu or rtuovertcp.
+	Transport string `yaml:"transport"`
+	// Address is host:port for tcp and rtuovertcp, a device path for rtu.
+	Address  string        `yaml:"address"`
+	UnitID   int           `yaml:"unit_id"`
+	Interval time.Duration `yaml:"interval"`
+	Timeout  time.Duration `yaml:"timeout"`
+	Retries  int           `yaml:"retries"`
+	// Tags are added to every point of the device.
+	Tags map[string]string `yaml:"tags"`
+	// Serial is the line setting of an rtu device (and only of one).
+	Serial Serial `yaml:"serial"`
+}
+
+// Serial is a serial line's setting. All four are required for rtu: the
+// Modbus specification's default (8E1) and the common practice (8N1)
+// differ, so setsuden does not guess.
+type Serial struct {
+	BaudRate int    `yaml:"baud_rate"`
+	DataBits int    `yaml:"data_bits"`
+	Parity   string `yaml:"parity"` // N, E or O
+	StopBits int    `yaml:"stop_bits"`
+}
+
+// Libvirt lists the hypervisors to watch.
+type Libvirt struct {
+	Hosts []LibvirtHost `yaml:"hosts"`
+}
+
+// LibvirtHost is one hypervisor.
+type LibvirtHost struct {
+	// Name is the `host` tag; unique among all sources.
+	Name     string            `yaml:"name"`
+	URI      string            `yaml:"uri"`
+	Interval time.Duration     `yaml:"interval"`
+	Tags     map[string]string `yaml:"tags"`
+}
+
+// Default returns a configuration with every default filled in and no
+// devices or hosts. Site.Name, and Influx.URL and Bucket for `run`, are left
+// for the caller.
+func Default() Config {
+	return Config{
+		Site: Site{Timezone: "UTC"},
+		Influx: Influx{
+			BatchSize:     5000,
+			FlushInterval: time.Second,
+			Timeout:       10 * time.Second,
+			QueueMaxBytes: 1 << 30,
+		},
+		Server: Server{Listen: "127.0.0.1:8080"},
+		Log:    Log{Level: "info", Format: "text"},
+	}
+}
+
+// DefaultModbusDevice returns a device with every default filled in; a
+// device read from a file starts from it.
+func DefaultModbusDevice() ModbusDevice {
+	return ModbusDevice{
+		Transport: "tcp",
+		UnitID:    1,
+		Interval:  10 * time.Second,
+		Timeout:   time.Second,
+		Retries:   2,
+	}
+}
+
+// DefaultLibvirtHost returns a host with every default filled in; a host
+// read from a file starts from it.
+func DefaultLibvirtHost() LibvirtHost {
+	return LibvirtHost{Interval: 10 * time.Second}
+}
+
+// influxFields has Influx's fields without its methods, so the redacting
+// methods can print a copy without calling themselves.
+type influxFields Influx
+
+func (i Influx) redacted() influxFields {
+	r := influxFields(i)
+	if r.Token != "" {
+		r.Token = "<redacted>"
+	}
+	return r
+}
+
+// String prints the settings with the token redacted; fmt uses it for
+// %v and %s, also when an Influx is a field of a Config.
+func (i Influx) String() string {
+	return fmt.Sprintf("%+v", i.redacted())
+}
+
+// GoString is String for %#v.
+func (i Influx) GoString() string {
+	return fmt.Sprintf("config.Influx%+v", i.redacted())
+}
+
+// LogValue keeps the token out of structured logs.
+func (i Influx) LogValue() slog.Value {
+	r := i.redacted()
+	return slog.GroupValue(
+		slog.String("url", r.URL),
+		slog.String("token", r.Token),
+		slog.String("token_file", r.TokenFile),
+		slog.String("org", r.Org),
+		slog.String("bucket", r.Bucket),
+		slog.Int("batch_size", r.BatchSize),
+		slog.Duration("flush_interval", r.FlushInterval),
+		slog.Duration("timeout", r.Timeout),
+		slog.String("queue_dir", r.QueueDir),
+		slog.Int64("queue_max_bytes", r.QueueMaxBytes),
+	)
+}
