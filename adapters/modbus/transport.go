@@ -1,0 +1,299 @@
+package modbus
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	gmodbus "github.com/goburrow/modbus"
+)
+
+// link is one reused connection to a device. read performs one request under
+// ctx and returns the data bytes of the answer; on any error the connection
+// is dropped and the next read reconnects. Callers serialise reads.
+type link interface {
+	read(ctx context.Context, r Request) ([]byte, error)
+	Close() error
+}
+
+// streamLink speaks Modbus over a TCP connection, framed either as Modbus
+// TCP (MBAP header) or as RTU frames with CRC (RTU over TCP, as serial
+// gateways and terminal servers do). It uses goburrow's client and packagers;
+// the transporter is ours because goburrow v0.1.0 has no RTU-over-TCP and its
+// TCP transporter can neither be interrupted by a context nor drops a
+// connection after an error.
+type streamLink struct {
+	t      *streamTransporter
+	client gmodbus.Client
+}
+
+func newStreamLink(address string, unit byte, timeout time.Duration, rtu bool) *streamLink {
+	t := &streamTransporter{address: address, timeout: timeout, readFrame: readMBAPFrame}
+	var p gmodbus.Packager
+	if rtu {
+		h := gmodbus.NewRTUClientHandler("")
+		h.SlaveId = unit
+		p = h
+		t.readFrame = readRTUFrame
+	} else {
+		h := gmodbus.NewTCPClientHandler("")
+		h.SlaveId = unit
+		p = h
+	}
+	return &streamLink{t: t, client: gmodbus.NewClient2(p, t)}
+}
+
+func (l *streamLink) read(ctx context.Context, r Request) ([]byte, error) {
+	l.t.ctx = ctx
+	defer func() { l.t.ctx = nil }()
+	data, err := readTable(l.client, r)
+	var ex *ExceptionError
+	switch {
+	case errors.As(err, &ex):
+		return nil, err // a proper answer: the connection is fine
+	case err != nil:
+		// Drop the connection whatever else went wrong: a late answer to
+		// this request must not be taken for the answer to the next one.
+		l.t.close()
+		return nil, l.t.explain(ctx, err)
+	}
+	return data, nil
+}
+
+func (l *streamLink) Close() error { return l.t.close() }
+
+// readTable issues the read function of the request's table.
+func readTable(c gmodbus.Client, r Request) ([]byte, error) {
+	var data []byte
+	var err error
+	switch r.Table {
+	case TableCoil:
+		data, err = c.ReadCoils(r.Address, r.Quantity)
+	case TableDiscrete:
+		data, err = c.ReadDiscreteInputs(r.Address, r.Quantity)
+	case TableHolding:
+		data, err = c.ReadHoldingRegisters(r.Address, r.Quantity)
+	case TableInput:
+		data, err = c.ReadInputRegisters(r.Address, r.Quantity)
+	default:
+		return nil, fmt.Errorf("invalid table %q", r.Table)
+	}
+	var me *gmodbus.ModbusError
+	if errors.As(err, &me) {
+		// goburrow takes any answer with another function code for an
+		// exception; only function|0x80 is one.
+		if want := functionCode(r.Table); me.FunctionCode != want|0x80 {
+			return nil, fmt.Errorf("malformed frame: answer with function code 0x%02x to a request with 0x%02x", me.FunctionCode, want)
+		}
+		return nil, &ExceptionError{Function: me.FunctionCode &^ 0x80, Code: me.ExceptionCode}
+	}
+	return data, err
+}
+
+// functionCode is the read function of a table.
+func functionCode(t Table) byte {
+	switch t {
+	case TableCoil:
+		return gmodbus.FuncCodeReadCoils
+	case TableDiscrete:
+		return gmodbus.FuncCodeReadDiscreteInputs
+	case TableHolding:
+		return gmodbus.FuncCodeReadHoldingRegisters
+	}
+	return gmodbus.FuncCodeReadInputRegisters
+}
+
+// streamTransporter is a goburrow Transporter over one reused net.Conn.
+// Every exchange has a deadline of now+timeout, or the context's deadline if
+// that is earlier, and cancelling the context aborts a blocked read at once.
+type streamTransporter struct {
+	address   string
+	timeout   time.Duration
+	readFrame func(r io.Reader, req []byte) ([]byte, error)
+
+	// ctx is the context of the read in progress, set by streamLink around
+	// each call into goburrow, whose Transporter.Send takes none.
+	ctx    context.Context
+	conn   net.Conn
+	reused bool // conn carried an earlier exchange
+	// ctxDeadline is set when the last exchange's deadline was the
+	// context's, not now+timeout.
+	ctxDeadline bool
+}
+
+// Send implements goburrow's Transporter.
+func (t *streamTransporter) Send(req []byte) ([]byte, error) {
+	ctx := t.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	resp, err := t.exchange(ctx, req)
+	if err != nil && t.reused && stale(err) && ctx.Err() == nil {
+		// The device (or a NAT box) closed the idle connection since the
+		// last sample: reconnect once, without counting it as a retry.
+		t.close()
+		resp, err = t.exchange(ctx, req)
+	}
+	return resp, err
+}
+
+func (t *streamTransporter) exchange(ctx context.Context, req []byte) ([]byte, error) {
+	if t.conn == nil {
+		d := net.Dialer{Timeout: t.timeout}
+		conn, err := d.DialContext(ctx, "tcp", t.address)
+		if err != nil {
+			return nil, err
+		}
+		t.conn, t.reused = conn, false
+	} else {
+		t.reused = true
+	}
+	conn := t.conn
+	deadline := time.Now().Add(t.timeout)
+	t.ctxDeadline = false
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline, t.ctxDeadline = d, true
+	}
+	if err := conn.SetDeadline(deadline); err != nil {
+		return nil, err
+	}
+	aborted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		conn.SetDeadline(time.Unix(1, 0)) // unblock the read now
+		close(aborted)
+	})
+	defer func() {
+		if !stop() {
+			// Let it finish, so that it cannot spoil the deadline of the
+			// next exchange (which sets its own first).
+			<-aborted
+		}
+	}()
+	if _, err := conn.Write(req); err != nil {
+		return nil, err
+	}
+	return t.readFrame(conn, req)
+}
+
+func (t *streamTransporter) close() error {
+	if t.conn == nil {
+		return nil
+	}
+	err := t.conn.Close()
+	t.conn = nil
+	return err
+}
+
+// explain turns transport errors into ones that say what happened:
+// a timeout (the device's, or the context's deadline) or a cancellation.
+func (t *streamTransporter) explain(ctx context.Context, err error) error {
+	ctxErr := ctx.Err()
+	switch {
+	case errors.Is(ctxErr, context.Canceled):
+		return fmt.Errorf("cancelled: %w (%w)", ctxErr, err)
+	case errors.Is(err, os.ErrDeadlineExceeded) && (t.ctxDeadline || ctxErr != nil):
+		return fmt.Errorf("timeout: sample deadline passed waiting for an answer: %w (%w)", err, context.DeadlineExceeded)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("timeout: no answer within %v: %w", t.timeout, err)
+	case ctxErr != nil:
+		return fmt.Errorf("timeout: sample deadline passed: %w", err)
+	}
+	return err
+}
+
+// stale reports errors that mean the peer closed a connection we reused.
+func stale(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// readMBAPFrame reads one Modbus TCP frame: the 7-byte MBAP header, then as
+// many bytes as its length field says (unit id included), at most 254.
+func readMBAPFrame(r io.Reader, _ []byte) ([]byte, error) {
+	var buf [7 + 253]byte
+	if _, err := io.ReadFull(r, buf[:7]); err != nil {
+		return nil, err
+	}
+	if proto := binary.BigEndian.Uint16(buf[2:4]); proto != 0 {
+		return nil, fmt.Errorf("malformed frame: protocol id %d in MBAP header (want 0)", proto)
+	}
+	length := int(binary.BigEndian.Uint16(buf[4:6]))
+	if length < 2 || length > 254 {
+		return nil, fmt.Errorf("malformed frame: length %d in MBAP header (want 2-254)", length)
+	}
+	n := 7 + length - 1
+	if _, err := io.ReadFull(r, buf[7:n]); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), buf[:n]...), nil
+}
+
+// readRTUFrame reads one RTU frame from a stream: unit id and function code,
+// then an exception code, a byte count and data, or a fixed echo, then the
+// CRC. goburrow's RTU packager checks unit id and CRC afterwards.
+func readRTUFrame(r io.Reader, req []byte) ([]byte, error) {
+	var buf [3 + 255 + 2]byte
+	if _, err := io.ReadFull(r, buf[:2]); err != nil {
+		return nil, err
+	}
+	fc := buf[1]
+	have, n := 2, 0
+	switch {
+	case len(req) > 1 && fc == req[1]|0x80:
+		n = 5 // unit, function, exception code, CRC
+	case fc == gmodbus.FuncCodeReadCoils, fc == gmodbus.FuncCodeReadDiscreteInputs,
+		fc == gmodbus.FuncCodeReadHoldingRegisters, fc == gmodbus.FuncCodeReadInputRegisters:
+		if _, err := io.ReadFull(r, buf[2:3]); err != nil {
+			return nil, err
+		}
+		have, n = 3, 3+int(buf[2])+2
+	case fc == gmodbus.FuncCodeWriteSingleCoil, fc == gmodbus.FuncCodeWriteSingleRegister,
+		fc == gmodbus.FuncCodeWriteMultipleCoils, fc == gmodbus.FuncCodeWriteMultipleRegisters:
+		n = 8
+	default:
+		return nil, fmt.Errorf("malformed frame: unexpected function code 0x%02x in RTU answer", fc)
+	}
+	if _, err := io.ReadFull(r, buf[have:n]); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), buf[:n]...), nil
+}
+
+// serialLink is RTU over a local serial port through goburrow's own RTU
+// client handler. A serial read cannot be interrupted: the context is only
+// checked between requests, and Timeout bounds each read.
+type serialLink struct {
+	h      *gmodbus.RTUClientHandler
+	client gmodbus.Client
+}
+
+func newSerialLink(device string, unit byte, timeout time.Duration, s SerialConfig) *serialLink {
+	h := gmodbus.NewRTUClientHandler(device)
+	h.SlaveId = unit
+	h.Timeout = timeout
+	h.BaudRate = s.BaudRate
+	h.DataBits = s.DataBits
+	h.Parity = s.Parity
+	h.StopBits = s.StopBits
+	return &serialLink{h: h, client: gmodbus.NewClient(h)}
+}
+
+func (l *serialLink) read(ctx context.Context, r Request) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("cancelled: %w", err)
+	}
+	data, err := readTable(l.client, r)
+	var ex *ExceptionError
+	if err != nil && !errors.As(err, &ex) {
+		l.h.Close() // reopen the port on the next read
+	}
+	return data, err
+}
+
+func (l *serialLink) Close() error { return l.h.Close() }
