@@ -106,6 +106,9 @@ func New(cfg Config, sources []Scheduled) (*Collector, error) {
 			return nil, fmt.Errorf("collector: source %q is listed twice", name)
 		}
 		c.status[name] = &Status{Name: name, Kind: s.Kind, Interval: s.Interval.String()}
+		// Export every source's series from the start, at zero.
+		c.polls.WithLabelValues(name, s.Kind)
+		c.errs.WithLabelValues(name, s.Kind)
 	}
 	if cfg.Registerer != nil {
 		for _, m := range []prometheus.Collector{c.polls, c.errs, c.duration} {
@@ -145,9 +148,10 @@ func (c *Collector) Statuses() []Status {
 
 func (c *Collector) loop(ctx context.Context, s Scheduled) {
 	failures := 0
-	// Align to the interval so samples of all meters share timestamps'
-	// buckets (demand blocks are clock-aligned too).
-	next := time.Now().Truncate(s.Interval).Add(s.Interval)
+	// The first poll runs at once; later ones are aligned to the interval
+	// so samples of all meters share time buckets (demand blocks are
+	// clock-aligned too).
+	next := time.Now()
 	for {
 		select {
 		case <-ctx.Done():

@@ -128,8 +128,14 @@ func TestDemoEndToEnd(t *testing.T) {
 		Meters  []struct{ Meter string }
 		Hosts   []struct{ Host string }
 	}
-	if err := json.Unmarshal([]byte(get(t, base+"/api/v1/live")), &snap); err != nil {
-		t.Fatal(err)
+	for time.Since(readyAt) < 60*time.Second {
+		if err := json.Unmarshal([]byte(get(t, base+"/api/v1/live")), &snap); err != nil {
+			t.Fatal(err)
+		}
+		if len(snap.Hosts) == 4 && len(snap.Meters) >= 2 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	if snap.TotalKW <= 0 || len(snap.Meters) < 2 || len(snap.Hosts) != 4 {
 		t.Errorf("live snapshot = %+v, want power > 0, >= 2 meters, 4 hosts", snap)

@@ -20,6 +20,7 @@ const usage = `setsuden — datacenter power, cooling and SLA monitoring with au
 Usage:
   setsuden demo     [--listen 127.0.0.1:8080] [--data DIR]   everything local: influxd, simulated meters and hosts, UI
   setsuden run      --config FILE                            production: collect into an external InfluxDB and serve the UI
+  setsuden collect  --config FILE --dry-run | --once         show each Modbus device's read plan, or poll each once and print line protocol
   setsuden validate --config FILE                            check a configuration; every problem as FILE:LINE: field: what is wrong
   setsuden version                                           print the version
 
@@ -46,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "run":
 		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "collect":
+		err = cmdCollect(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

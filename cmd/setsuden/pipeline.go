@@ -57,10 +57,14 @@ func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, sh
 	p.writer, err = influx.NewWriter(influx.WriterConfig{
 		URL: cfg.Influx.URL, Token: token, Org: cfg.Influx.Org, Bucket: cfg.Influx.Bucket,
 		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval, Timeout: cfg.Influx.Timeout,
+		QueueDir: cfg.Influx.QueueDir, QueueMaxBytes: cfg.Influx.QueueMaxBytes,
 		Logger: log, Registerer: p.reg,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Influx.QueueDir == "" {
+		log.Warn("influx.queue_dir is not set: points wait for InfluxDB in memory only, and a restart during an outage loses them")
 	}
 	p.reader = influx.NewReader(cfg.Influx.URL, token, cfg.Influx.Org, cfg.Influx.Bucket)
 
@@ -169,7 +173,9 @@ func (p *pipeline) serve(ctx context.Context, ready func(addr string)) error {
 	// The collector has stopped; give the writer its final flush.
 	stopWriter()
 	writerWG.Wait()
-	p.log.Info("stopped", "points_left_in_queue", p.writer.QueueLen())
+	st := p.writer.Stats()
+	p.log.Info("stopped", "points_queued", st.Queued, "points_written", st.Written,
+		"points_dropped", st.Dropped, "points_left_in_queue", st.Pending)
 	return runErr
 }
 
