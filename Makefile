@@ -47,3 +47,13 @@ test-short:
 
 clean:
 	rm -rf bin demo-data
+
+TELEGRAF := $(TOOLS)/telegraf
+$(TELEGRAF):
+	@echo "building telegraf v1.37.2 (modbus input, influxdb_v2 output) into $(TOOLS) (once, ~2 min)" >&2
+	@mkdir -p $(TOOLS)
+	cd /tmp && GOBIN=$(TOOLS) GOFLAGS=-mod=mod $(GO) install -tags "custom,inputs.modbus,outputs.influxdb_v2" github.com/influxdata/telegraf/cmd/telegraf@v1.37.2
+
+# Side-by-side with Telegraf on the same simulated meters and influxd (~10 min).
+bench-collector: deps-run $(INFLUXD) $(TELEGRAF) build
+	$(GO) run ./bench/collector --setsuden bin/setsuden --telegraf $(TELEGRAF)

@@ -16,6 +16,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/setsuden/setsuden/collector/point"
 )
@@ -59,6 +60,7 @@ type Writer struct {
 	kick  chan struct{}
 	mu    sync.Mutex // guards lastErr, lastOKAt
 
+	queued   prometheus.Counter
 	written  prometheus.Counter
 	errs     prometheus.Counter
 	dropped  prometheus.Counter
@@ -112,6 +114,8 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 		api:    c.WriteAPIBlocking(cfg.Org, cfg.Bucket),
 		log:    cfg.Logger.With("component", "influx-writer", "url", cfg.URL, "bucket", cfg.Bucket),
 		kick:   make(chan struct{}, 1),
+		queued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "setsuden_points_queued_total", Help: "Points accepted into the write queue (collected)."}),
 		written: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "setsuden_points_written_total", Help: "Points accepted by InfluxDB."}),
 		errs: prometheus.NewCounter(prometheus.CounterOpts{
@@ -148,6 +152,8 @@ func (w *Writer) Write(_ context.Context, pts []point.Point) error {
 	drop, err := w.queue.Push(lines)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("queue %d points: %w", len(lines), err))
+	} else {
+		w.queued.Add(float64(len(lines)))
 	}
 	if drop > 0 {
 		w.dropped.Add(float64(drop))
@@ -260,7 +266,25 @@ func (w *Writer) Close() {
 }
 
 // Metrics returns the writer's collectors: written, write errors, dropped,
-// queue depth (in that order).
+// queue depth, queued (in that order).
 func (w *Writer) Metrics() []prometheus.Collector {
-	return []prometheus.Collector{w.written, w.errs, w.dropped, w.depth}
+	return []prometheus.Collector{w.written, w.errs, w.dropped, w.depth, w.queued}
+}
+
+// Stats are the writer's counters since it started.
+type Stats struct{ Queued, Written, Dropped, Pending int64 }
+
+// Stats returns the counters (logged at shutdown; the fault tests compare
+// them with what InfluxDB holds).
+func (w *Writer) Stats() Stats {
+	return Stats{Queued: int64(counterValue(w.queued)), Written: int64(counterValue(w.written)),
+		Dropped: int64(counterValue(w.dropped)), Pending: int64(w.QueueLen())}
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }

@@ -65,7 +65,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for i, m := range demoMeters {
 		srv, err := sim.StartMeter(ctx, sim.MeterSpec{Addr: "127.0.0.1:0", UnitID: 1,
 			InitialKWh: 120_000 * m.baseKW / 10, // a meter that has run for about a year
-			Curve: sim.LoadCurve{BaseKW: m.baseKW, PeakKW: m.peakKW, Seed: int64(i + 1), Location: tz}})
+			Curve:      sim.LoadCurve{BaseKW: m.baseKW, PeakKW: m.peakKW, Seed: int64(i + 1), Location: tz}})
 		if err != nil {
 			return fmt.Errorf("simulated meter %s: %w", m.name, err)
 		}
