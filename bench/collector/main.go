@@ -1,0 +1,235 @@
+// Command collector benchmarks setsuden's Modbus collector against Telegraf
+// v1.37.2 (inputs.modbus + outputs.influxdb_v2), the tool facility teams
+// would otherwise pick. Both poll the same simulated meters (the same
+// register set, from the setsuden-sim-pm model) into the same real influxd,
+// one after the other, in one run. It prints CPU seconds per million points,
+// the most devices each sustains at a 1 s interval, the points each loses
+// across an InfluxDB outage with a collector restart, then one JSON line:
+//
+//	{"cpu_per_point_ratio": S/T, "max_devices_ratio": S/T, "points_lost_outage": N}
+//
+// Run with `make bench-collector`; it is not part of `make test`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/setsuden/setsuden/adapters/influx"
+	"github.com/setsuden/setsuden/adapters/modbus"
+	"github.com/setsuden/setsuden/adapters/sim"
+)
+
+// A "point" here is one field value of one sample, counted over the fields
+// both collectors write (setsuden also writes kwh_total, which is not
+// counted, so the comparison is conservative for setsuden).
+var commonFields = []string{"kw", "kwh", "voltage_v", "current_a", "pf", "inlet_c"}
+
+type peer struct {
+	name string
+	// start launches the collector for devices, writing to db; it returns the
+	// running command.
+	start func(dir, db string, meters []*sim.Meter) (*exec.Cmd, error)
+}
+
+type bench struct {
+	influxd   *influx.Influxd
+	setsuden  string
+	telegraf  string
+	model     *modbus.Model
+	meters    []*sim.Meter
+	work      string
+	runSerial int
+}
+
+func main() {
+	cpuDevices := flag.Int("cpu-devices", 100, "devices polled during the CPU measurement")
+	cpuFor := flag.Duration("cpu-duration", 40*time.Second, "length of the CPU measurement per collector")
+	stepsFlag := flag.String("steps", "250,500,1000,2000,4000", "device counts tried for the most sustained at 1 s")
+	stepFor := flag.Duration("step-duration", 20*time.Second, "length of each device-count step")
+	setsudenBin := flag.String("setsuden", "bin/setsuden", "setsuden binary")
+	telegrafBin := flag.String("telegraf", ".tools/bin/telegraf", "telegraf v1.37.2 binary")
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+
+	var steps []int
+	for _, s := range strings.Split(*stepsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			log.Fatalf("--steps: %q is not a number", s)
+		}
+		steps = append(steps, n)
+	}
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "setsuden-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+
+	b := &bench{setsuden: abs(*setsudenBin), telegraf: abs(*telegrafBin), work: work}
+	models, err := modbus.LoadModels()
+	if err != nil {
+		log.Fatal(err)
+	}
+	b.model, err = models.Get("setsuden-sim-pm")
+	if err != nil {
+		log.Fatal(err)
+	}
+	b.influxd, err = influx.StartInfluxd(ctx, influx.InfluxdConfig{Dir: filepath.Join(work, "influxdb")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.influxd.Stop()
+
+	most := max(*cpuDevices, steps[len(steps)-1])
+	log.Printf("starting %d simulated meters", most)
+	for i := 0; i < most; i++ {
+		m, err := sim.StartMeter(ctx, sim.MeterSpec{Addr: "127.0.0.1:0", UnitID: 1,
+			Curve: sim.LoadCurve{BaseKW: 5 + float64(i%7), PeakKW: 9 + float64(i%7), Seed: int64(i + 1), Location: time.UTC}})
+		if err != nil {
+			log.Fatalf("sim meter %d: %v", i, err)
+		}
+		defer m.Close()
+		b.meters = append(b.meters, m)
+	}
+
+	peers := []peer{{"telegraf", b.startTelegraf}, {"setsuden", b.startSetsuden}}
+	type result struct {
+		cpuPerMillion float64
+		maxDevices    int
+		lost          int64
+	}
+	res := map[string]*result{}
+	for _, p := range peers {
+		r := &result{}
+		res[p.name] = r
+		cpu, pts := b.measure(ctx, p, *cpuDevices, *cpuFor)
+		r.cpuPerMillion = cpu / float64(pts) * 1e6
+		log.Printf("%s: %d devices for %s: %.2f CPU s, %d points -> %.2f CPU s per million points", p.name, *cpuDevices, *cpuFor, cpu, pts, r.cpuPerMillion)
+		for _, n := range steps {
+			_, got := b.measure(ctx, p, n, *stepFor)
+			want := int64(n) * int64(len(commonFields)) * int64(stepFor.Seconds())
+			share := float64(got) / float64(want)
+			log.Printf("%s: %d devices at 1 s: %d of %d points (%.1f%%)", p.name, n, got, want, share*100)
+			if share < 0.95 {
+				break
+			}
+			r.maxDevices = n
+		}
+	}
+	res["setsuden"].lost = b.outage(ctx)
+
+	s, t := res["setsuden"], res["telegraf"]
+	fmt.Println()
+	fmt.Printf("%-10s %28s %28s\n", "", "CPU s per million points", "most devices at 1 s")
+	fmt.Printf("%-10s %28.2f %28d\n", "telegraf", t.cpuPerMillion, t.maxDevices)
+	fmt.Printf("%-10s %28.2f %28d\n", "setsuden", s.cpuPerMillion, s.maxDevices)
+	fmt.Printf("setsuden points lost across an InfluxDB outage with a collector restart: %d\n", s.lost)
+	out, _ := json.Marshal(map[string]any{
+		"cpu_per_point_ratio": round(s.cpuPerMillion / t.cpuPerMillion),
+		"max_devices_ratio":   round(float64(s.maxDevices) / float64(max(t.maxDevices, 1))),
+		"points_lost_outage":  s.lost,
+	})
+	fmt.Println(string(out))
+}
+
+func round(x float64) float64 { return float64(int(x*1000+0.5)) / 1000 }
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := os.Stat(a); err != nil {
+		log.Fatalf("%s: %v", p, err)
+	}
+	return a
+}
+
+// measure runs one collector on n devices for d after a warm-up and returns
+// its CPU seconds and the points it stored within the window.
+func (b *bench) measure(ctx context.Context, p peer, n int, d time.Duration) (cpuSec float64, points int64) {
+	b.runSerial++
+	db := fmt.Sprintf("%s_%d", p.name, b.runSerial)
+	if err := b.influxd.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		log.Fatal(err)
+	}
+	dir := filepath.Join(b.work, db)
+	_ = os.MkdirAll(dir, 0o755)
+	cmd, err := p.start(dir, db, b.meters[:n])
+	if err != nil {
+		log.Fatalf("%s: %v", p.name, err)
+	}
+	time.Sleep(5 * time.Second) // warm-up: connections, first flushes
+	t0, c0 := time.Now(), cpuSeconds(cmd.Process.Pid)
+	time.Sleep(d)
+	t1, c1 := time.Now(), cpuSeconds(cmd.Process.Pid)
+	stop(cmd)
+	time.Sleep(2 * time.Second)
+	return c1 - c0, b.count(ctx, db, t0, t1)
+}
+
+// count returns the common field values stored in db in [t0, t1).
+func (b *bench) count(ctx context.Context, db string, t0, t1 time.Time) int64 {
+	r := influx.NewReader(b.influxd.URL, "", "", db+"/autogen")
+	defer r.Close()
+	var total int64
+	for _, f := range commonFields {
+		m := "power"
+		if f == "inlet_c" {
+			m = "temperature"
+		}
+		c, err := r.CountRange(ctx, m, f, t0, t1)
+		if err != nil {
+			log.Fatalf("count %s: %v", f, err)
+		}
+		total += c
+	}
+	return total
+}
+
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseFloat(fields[11], 64)
+	st, _ := strconv.ParseFloat(fields[12], 64)
+	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
+func stop(cmd *exec.Cmd) {
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+func startProcess(dir, name string, args ...string) (*exec.Cmd, error) {
+	logf, err := os.Create(filepath.Join(dir, filepath.Base(name)+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd, cmd.Start()
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/setsuden/setsuden/adapters/influx"
+	"github.com/setsuden/setsuden/adapters/modbus"
+	"github.com/setsuden/setsuden/adapters/sim"
+)
+
+// telegrafType maps a model type to Telegraf's request-style field type.
+func telegrafType(t modbus.DataType) string { return strings.ToUpper(string(t)) }
+
+// startTelegraf writes one [[inputs.modbus]] per device (Telegraf holds one
+// connection per plugin instance and polls its slaves in turn), with the
+// same registers as the setsuden-sim-pm model, grouped into requests by
+// table and byte order the way its request style wants.
+func (b *bench) startTelegraf(dir, db string, meters []*sim.Meter) (*exec.Cmd, error) {
+	var c strings.Builder
+	fmt.Fprintf(&c, `[agent]
+  interval = "1s"
+  round_interval = true
+  flush_interval = "1s"
+  metric_batch_size = 5000
+  metric_buffer_limit = 1000000
+  omit_hostname = true
+  quiet = true
+
+[[outputs.influxdb_v2]]
+  urls = [%q]
+  token = ""
+  organization = ""
+  bucket = "%s/autogen"
+`, b.influxd.URL, db)
+	for i, m := range meters {
+		fmt.Fprintf(&c, `
+[[inputs.modbus]]
+  name = "pdu-%04d"
+  controller = "tcp://%s"
+  timeout = "1s"
+  configuration_type = "request"
+  [inputs.modbus.tags]
+    meter = "pdu-%04d"
+`, i, m.Addr(), i)
+		groups := map[string][]modbus.Field{}
+		var order []string
+		for _, f := range b.model.Fields {
+			key := string(f.Table) + "/" + orderOf(f)
+			if _, ok := groups[key]; !ok {
+				order = append(order, key)
+			}
+			groups[key] = append(groups[key], f)
+		}
+		for _, key := range order {
+			fs := groups[key]
+			table, bo, _ := strings.Cut(key, "/")
+			fmt.Fprintf(&c, `  [[inputs.modbus.request]]
+    slave_id = %d
+    byte_order = %q
+    register = %q
+    measurement = "power"
+    fields = [
+`, m.UnitID(), bo, table)
+			for _, f := range fs {
+				scale := ""
+				if f.Scale != 0 && f.Scale != 1 {
+					scale = fmt.Sprintf(", scale=%g", f.Scale)
+				}
+				fmt.Fprintf(&c, "      { address=%d, name=%q, type=%q, measurement=%q%s },\n",
+					f.Address, f.Name, telegrafType(f.Type), f.Measurement, scale)
+			}
+			c.WriteString("    ]\n")
+		}
+	}
+	conf := filepath.Join(dir, "telegraf.conf")
+	if err := os.WriteFile(conf, []byte(c.String()), 0o644); err != nil {
+		return nil, err
+	}
+	return startProcess(dir, b.telegraf, "--config", conf)
+}
+
+func orderOf(f modbus.Field) string {
+	if f.ByteOrder == "" {
+		return "ABCD"
+	}
+	return f.ByteOrder
+}
+
+// setsudenConfig writes a setsuden config for meters into dir.
+func (b *bench) setsudenConfig(dir, db string, meters []*sim.Meter, influxURL string) string {
+	var c strings.Builder
+	fmt.Fprintf(&c, `site:
+  name: bench
+influx:
+  url: %s
+  bucket: %s/autogen
+  queue_dir: %s
+server:
+  listen: 127.0.0.1:0
+log:
+  level: info
+modbus:
+  devices:
+`, influxURL, db, filepath.Join(dir, "queue"))
+	for i, m := range meters {
+		fmt.Fprintf(&c, `    - name: pdu-%04d
+      model: setsuden-sim-pm
+      address: %s
+      unit_id: %d
+      interval: 1s
+      timeout: 900ms
+      retries: 0
+`, i, m.Addr(), m.UnitID())
+	}
+	path := filepath.Join(dir, "setsuden.yaml")
+	if err := os.WriteFile(path, []byte(c.String()), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	return path
+}
+
+func (b *bench) startSetsuden(dir, db string, meters []*sim.Meter) (*exec.Cmd, error) {
+	return startProcess(dir, b.setsuden, "run", "--config", b.setsudenConfig(dir, db, meters, b.influxd.URL))
+}
+
+// outage runs setsuden on 50 devices, kills influxd for 20 s, restarts
+// setsuden in the middle of the outage, brings influxd back on the same
+// port and data, and returns points collected minus points stored (from
+// setsuden's own shutdown log lines and a count in InfluxDB).
+func (b *bench) outage(ctx context.Context) int64 {
+	const n = 50
+	db := "setsuden_outage"
+	if err := b.influxd.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		log.Fatal(err)
+	}
+	dir := filepath.Join(b.work, db)
+	_ = os.MkdirAll(dir, 0o755)
+	dataDir, url := b.influxd.Dir(), b.influxd.URL
+	var port int
+	fmt.Sscanf(url, "http://127.0.0.1:%d", &port)
+
+	run := func(tag string) *exec.Cmd {
+		cmd, err := startProcess(dir, b.setsuden, "run", "--config", b.setsudenConfig(dir, db, b.meters[:n], url))
+		if err != nil {
+			log.Fatal(err)
+		}
+		_ = os.Rename(filepath.Join(dir, "setsuden.log"), filepath.Join(dir, "setsuden-"+tag+".log"))
+		return cmd
+	}
+	start := time.Now()
+	first := run("1")
+	time.Sleep(10 * time.Second)
+	log.Printf("outage: killing influxd")
+	b.influxd.Kill()
+	time.Sleep(10 * time.Second)
+	log.Printf("outage: restarting setsuden while influxd is down")
+	stop(first)
+	second := run("2")
+	time.Sleep(10 * time.Second)
+	log.Printf("outage: influxd back")
+	var err error
+	b.influxd, err = influx.StartInfluxd(ctx, influx.InfluxdConfig{Dir: dataDir, Port: port})
+	if err != nil {
+		log.Fatal(err)
+	}
+	time.Sleep(15 * time.Second)
+	stop(second)
+	end := time.Now()
+	time.Sleep(time.Second)
+
+	var queued int64
+	for _, tag := range []string{"1", "2"} {
+		queued += statFromLog(filepath.Join(dir, "setsuden-"+tag+".log"), "points_queued")
+	}
+	r := influx.NewReader(b.influxd.URL, "", "", db+"/autogen")
+	defer r.Close()
+	var stored int64
+	for _, m := range []struct{ meas, field string }{{"power", "kw"}, {"temperature", "inlet_c"}, {"collector_errors", "count"}} {
+		c, err := r.CountRange(ctx, m.meas, m.field, start.Add(-time.Minute), end.Add(time.Minute))
+		if err != nil {
+			log.Fatal(err)
+		}
+		stored += c
+	}
+	log.Printf("outage: setsuden queued %d points, InfluxDB holds %d", queued, stored)
+	return queued - stored
+}
+
+// statFromLog reads key=N from setsuden's "stopped" log line.
+func statFromLog(path, key string) int64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.Contains(line, "msg=stopped") {
+			continue
+		}
+		for _, kv := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(kv, key+"="); ok {
+				var n int64
+				fmt.Sscan(v, &n)
+				return n
+			}
+		}
+	}
+	log.Fatalf("%s: no stopped line with %s", path, key)
+	return 0
+}
