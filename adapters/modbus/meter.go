@@ -60,6 +60,10 @@ type MeterConfig struct {
 	// MaxGap is the largest hole, in registers, bridged to merge two reads
 	// (see Plan).
 	MaxGap uint16
+	// Lines, when set, makes meters with the same transport and address
+	// (unit ids behind one gateway, or one RS-485 line) share a single
+	// connection, polled in turn. nil gives the meter its own connection.
+	Lines *Lines
 }
 
 // Meter polls one device. It implements collector.Source. Collect calls are
@@ -116,7 +120,9 @@ func NewMeter(cfg MeterConfig) (*Meter, error) {
 		if cfg.Transport == TransportRTUOverTCP && (cfg.UnitID < 1 || cfg.UnitID > 247) {
 			return nil, wrap("unit id %d out of range for RTU (expected 1-247)", cfg.UnitID)
 		}
-		m.link = newStreamLink(addr, cfg.UnitID, cfg.Timeout, cfg.Transport == TransportRTUOverTCP)
+		m.link = cfg.Lines.get(cfg.Transport+"://"+addr, func() link {
+			return newStreamLink(addr, cfg.Timeout, cfg.Transport == TransportRTUOverTCP)
+		})
 	case TransportRTU:
 		if cfg.Address == "" {
 			return nil, wrap("missing address (serial device such as /dev/ttyUSB0)")
@@ -148,7 +154,7 @@ func NewMeter(cfg MeterConfig) (*Meter, error) {
 			return nil, wrap("invalid baud rate %d", s.BaudRate)
 		}
 		m.cfg.Serial = s
-		m.link = newSerialLink(cfg.Address, cfg.UnitID, cfg.Timeout, s)
+		m.link = cfg.Lines.get("rtu://"+cfg.Address, func() link { return newSerialLink(cfg.Address, cfg.Timeout, s) })
 	default:
 		return nil, wrap("invalid transport %q (expected tcp, rtuovertcp or rtu)", cfg.Transport)
 	}
@@ -214,12 +220,12 @@ func (m *Meter) readWithRetry(ctx context.Context, r Request) ([]byte, error) {
 	attempts := m.cfg.Retries + 1
 	backoff := 50 * time.Millisecond
 	for i := 1; ; i++ {
-		data, err := m.link.read(ctx, r)
+		data, err := m.link.read(ctx, m.cfg.UnitID, r)
 		if err == nil {
 			if err = checkLength(r, data); err == nil {
 				return data, nil
 			}
-			m.link.Close() // a device answering the wrong size gets a fresh start
+			_ = m.link.reset() // a device answering the wrong size gets a fresh start
 		}
 		giveUp := i >= attempts || !retryable(err) || ctx.Err() != nil
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < backoff {
@@ -288,4 +294,17 @@ func (m *Meter) Close() error {
 		return fmt.Errorf("meter %q: close: %w", m.cfg.Name, err)
 	}
 	return nil
+}
+
+// Counters names the model's counter fields (energy registers) so the
+// collector can keep a monotonic total across wrap and reset
+// (collector.CounterSource).
+func (m *Meter) Counters() []point.Counter {
+	var out []point.Counter
+	for _, f := range m.cfg.Model.Fields {
+		if f.Counter {
+			out = append(out, point.Counter{Measurement: f.Measurement, Field: f.Name, Modulus: f.Modulus})
+		}
+	}
+	return out
 }

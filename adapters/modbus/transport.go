@@ -18,7 +18,10 @@ import (
 // ctx and returns the data bytes of the answer; on any error the connection
 // is dropped and the next read reconnects. Callers serialise reads.
 type link interface {
-	read(ctx context.Context, r Request) ([]byte, error)
+	read(ctx context.Context, unit byte, r Request) ([]byte, error)
+	// reset drops the connection; the next read reconnects.
+	reset() error
+	// Close releases the link for good.
 	Close() error
 }
 
@@ -29,27 +32,28 @@ type link interface {
 // TCP transporter can neither be interrupted by a context nor drops a
 // connection after an error.
 type streamLink struct {
-	t      *streamTransporter
-	client gmodbus.Client
+	t       *streamTransporter
+	client  gmodbus.Client
+	setUnit func(byte)
 }
 
-func newStreamLink(address string, unit byte, timeout time.Duration, rtu bool) *streamLink {
+func newStreamLink(address string, timeout time.Duration, rtu bool) *streamLink {
 	t := &streamTransporter{address: address, timeout: timeout, readFrame: readMBAPFrame}
 	var p gmodbus.Packager
+	var setUnit func(byte)
 	if rtu {
 		h := gmodbus.NewRTUClientHandler("")
-		h.SlaveId = unit
-		p = h
+		p, setUnit = h, func(u byte) { h.SlaveId = u }
 		t.readFrame = readRTUFrame
 	} else {
 		h := gmodbus.NewTCPClientHandler("")
-		h.SlaveId = unit
-		p = h
+		p, setUnit = h, func(u byte) { h.SlaveId = u }
 	}
-	return &streamLink{t: t, client: gmodbus.NewClient2(p, t)}
+	return &streamLink{t: t, client: gmodbus.NewClient2(p, t), setUnit: setUnit}
 }
 
-func (l *streamLink) read(ctx context.Context, r Request) ([]byte, error) {
+func (l *streamLink) read(ctx context.Context, unit byte, r Request) ([]byte, error) {
+	l.setUnit(unit)
 	l.t.ctx = ctx
 	defer func() { l.t.ctx = nil }()
 	data, err := readTable(l.client, r)
@@ -66,6 +70,7 @@ func (l *streamLink) read(ctx context.Context, r Request) ([]byte, error) {
 	return data, nil
 }
 
+func (l *streamLink) reset() error { return l.t.close() }
 func (l *streamLink) Close() error { return l.t.close() }
 
 // readTable issues the read function of the request's table.
@@ -273,9 +278,8 @@ type serialLink struct {
 	client gmodbus.Client
 }
 
-func newSerialLink(device string, unit byte, timeout time.Duration, s SerialConfig) *serialLink {
+func newSerialLink(device string, timeout time.Duration, s SerialConfig) *serialLink {
 	h := gmodbus.NewRTUClientHandler(device)
-	h.SlaveId = unit
 	h.Timeout = timeout
 	h.BaudRate = s.BaudRate
 	h.DataBits = s.DataBits
@@ -284,7 +288,8 @@ func newSerialLink(device string, unit byte, timeout time.Duration, s SerialConf
 	return &serialLink{h: h, client: gmodbus.NewClient(h)}
 }
 
-func (l *serialLink) read(ctx context.Context, r Request) ([]byte, error) {
+func (l *serialLink) read(ctx context.Context, unit byte, r Request) ([]byte, error) {
+	l.h.SlaveId = unit
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("cancelled: %w", err)
 	}
@@ -296,4 +301,5 @@ func (l *serialLink) read(ctx context.Context, r Request) ([]byte, error) {
 	return data, err
 }
 
+func (l *serialLink) reset() error { return l.h.Close() }
 func (l *serialLink) Close() error { return l.h.Close() }

@@ -73,13 +73,14 @@ func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, sh
 		return nil, fmt.Errorf("meter models: %w", err)
 	}
 	var sources []collector.Scheduled
+	lines := modbus.NewLines()
 	for _, d := range cfg.Modbus.Devices {
 		if !shard.Owns(d.Name) {
 			continue
 		}
 		m, err := modbus.NewMeter(modbus.MeterConfig{
 			Name: d.Name, Model: models[d.Model], Transport: d.Transport, Address: d.Address,
-			UnitID: byte(d.UnitID), Timeout: d.Timeout, Retries: d.Retries, Tags: d.Tags,
+			UnitID: byte(d.UnitID), Timeout: d.Timeout, Retries: d.Retries, Tags: d.Tags, Lines: lines,
 			Serial: modbus.SerialConfig{BaudRate: d.Serial.BaudRate, DataBits: d.Serial.DataBits,
 				Parity: d.Serial.Parity, StopBits: d.Serial.StopBits},
 		})

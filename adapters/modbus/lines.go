@@ -1,0 +1,90 @@
+package modbus
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Lines shares connections between meters. Many unit ids behind one serial
+// gateway, or on one RS-485 line, must be polled in turn over one
+// connection, never in parallel: a gateway that gets two requests at once
+// answers one or neither (Telegraf users resort to socat and
+// close_connection_after_gather for this; research/collection.md §1.8,
+// issues #7523, #14528). Meters created with the same Lines and the same
+// transport and address get one shared link; a request waits for the line
+// (honouring its context) and holds it for one read.
+type Lines struct {
+	mu    sync.Mutex
+	links map[string]*sharedLink
+}
+
+// NewLines returns an empty registry.
+func NewLines() *Lines { return &Lines{links: map[string]*sharedLink{}} }
+
+// get returns the shared link for key, creating it with open. A nil Lines
+// hands out a private link.
+func (ls *Lines) get(key string, open func() link) link {
+	if ls == nil {
+		return open()
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if s, ok := ls.links[key]; ok {
+		s.refs++
+		return s
+	}
+	s := &sharedLink{key: key, l: open(), owner: ls, turn: make(chan struct{}, 1), refs: 1}
+	ls.links[key] = s
+	return s
+}
+
+// Shared reports how many meters use the line at key ("tcp://host:port",
+// "rtuovertcp://host:port" or "rtu:///dev/ttyUSB0").
+func (ls *Lines) Shared(key string) int {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if s, ok := ls.links[key]; ok {
+		return s.refs
+	}
+	return 0
+}
+
+type sharedLink struct {
+	key   string
+	l     link
+	owner *Lines
+	turn  chan struct{} // holds a token while a read is on the line
+	refs  int           // guarded by owner.mu
+}
+
+func (s *sharedLink) read(ctx context.Context, unit byte, r Request) ([]byte, error) {
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for line %s: %w", s.key, ctx.Err())
+	}
+	defer func() { <-s.turn }()
+	return s.l.read(ctx, unit, r)
+}
+
+func (s *sharedLink) reset() error {
+	s.turn <- struct{}{}
+	defer func() { <-s.turn }()
+	return s.l.reset()
+}
+
+// Close releases one meter's use; the last one closes the connection.
+func (s *sharedLink) Close() error {
+	s.owner.mu.Lock()
+	s.refs--
+	last := s.refs == 0
+	if last {
+		delete(s.owner.links, s.key)
+	}
+	s.owner.mu.Unlock()
+	if last {
+		return s.l.Close()
+	}
+	return nil
+}
