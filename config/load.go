@@ -15,6 +15,13 @@ type Options struct {
 	// RequireInflux makes influx.url required (`setsuden run` writes to
 	// InfluxDB; `demo` starts its own).
 	RequireInflux bool
+	// Models, when set, is called with the resolved modbus.model_dirs (those
+	// that exist) and returns every known model name; device models are then
+	// checked against it (and the problem lists them), and its error becomes
+	// a problem on modbus.model_dirs. It overrides KnownModel.
+	Models func(dirs []string) ([]string, error)
+
+	modelNames []string
 }
 
 // Load reads the configuration file at path; see Parse.
@@ -47,6 +54,25 @@ func Parse(file string, data []byte, opt Options) (*Config, error) {
 	cfg := Default()
 	d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
 	d.resolve(&cfg, filepath.Dir(file))
+	if opt.Models != nil {
+		var dirs []string
+		for _, dir := range cfg.Modbus.ModelDirs {
+			if st, err := os.Stat(dir); err == nil && st.IsDir() {
+				dirs = append(dirs, dir)
+			}
+		}
+		names, err := opt.Models(dirs)
+		if err != nil {
+			d.fail("modbus.model_dirs", "%v (expected valid model files)", err)
+		} else {
+			known := make(map[string]bool, len(names))
+			for _, n := range names {
+				known[n] = true
+			}
+			opt.KnownModel = func(n string) bool { return known[n] }
+			opt.modelNames = names
+		}
+	}
 	for _, p := range cfg.Validate(opt) {
 		if d.reported(p.Path) {
 			continue

@@ -169,7 +169,11 @@ func (v *validator) device(p string, d ModbusDevice, opt Options) {
 		v.name(p+".name", d.Name)
 	}
 	if v.required(p+".model", d.Model) && opt.KnownModel != nil && !opt.KnownModel(d.Model) {
-		v.add(p+".model", "unknown meter model %q (expected a built-in model or one in modbus.model_dirs)", d.Model)
+		if len(opt.modelNames) > 0 {
+			v.add(p+".model", "unknown meter model %q (expected one of: %s)", d.Model, strings.Join(opt.modelNames, ", "))
+		} else {
+			v.add(p+".model", "unknown meter model %q (expected a built-in model or one in modbus.model_dirs)", d.Model)
+		}
 	}
 	v.oneOf(p+".transport", d.Transport, "a transport", "tcp", "rtu", "rtuovertcp")
 	if v.required(p+".address", d.Address) {

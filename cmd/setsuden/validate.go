@@ -38,19 +38,13 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 }
 
 // loadConfig loads and validates a file, checking model names against the
-// built-in models and the configured model_dirs.
+// built-in models and those in the configured model_dirs.
 func loadConfig(path string, requireInflux bool) (*config.Config, error) {
-	// Two passes: the model directories are part of the configuration.
-	cfg, err := config.Load(path, config.Options{RequireInflux: requireInflux})
-	if err != nil {
-		return nil, err
-	}
-	models, err := modbus.LoadModels(cfg.Modbus.ModelDirs...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: modbus.model_dirs: %w", path, err)
-	}
-	return config.Load(path, config.Options{RequireInflux: requireInflux, KnownModel: func(name string) bool {
-		_, ok := models[name]
-		return ok
+	return config.Load(path, config.Options{RequireInflux: requireInflux, Models: func(dirs []string) ([]string, error) {
+		models, err := modbus.LoadModels(dirs...)
+		if err != nil {
+			return nil, err
+		}
+		return models.Names(), nil
 	}})
 }
