@@ -34,7 +34,9 @@ func (r tableReader) Latest(_ context.Context, m, site string, _ time.Duration) 
 
 func TestBuildSnapshotSumsFreshMetersOnly(t *testing.T) {
 	now := time.Date(2026, 7, 1, 14, 0, 0, 0, time.UTC)
-	tag := func(meter string) map[string]string { return map[string]string{"site": "dc1", "meter": meter, "model": "m"} }
+	tag := func(meter string) map[string]string {
+		return map[string]string{"site": "dc1", "meter": meter, "model": "m"}
+	}
 	r := tableReader{
 		"power": {
 			{Field: "kw", Tags: tag("a"), Time: now.Add(-5 * time.Second), Value: 12.5},
@@ -44,7 +46,7 @@ func TestBuildSnapshotSumsFreshMetersOnly(t *testing.T) {
 			{Field: "kw", Tags: map[string]string{"site": "other", "meter": "x"}, Time: now, Value: 1000.0},
 		},
 		"temperature": {{Field: "inlet_c", Tags: tag("a"), Time: now, Value: 24.0}},
-		"host": {{Field: "vms_running", Tags: map[string]string{"site": "dc1", "host": "h1"}, Time: now, Value: int64(3)}},
+		"host":        {{Field: "vms_running", Tags: map[string]string{"site": "dc1", "host": "h1"}, Time: now, Value: int64(3)}},
 	}
 	s, err := BuildSnapshot(context.Background(), "dc1", r, now)
 	if err != nil {
