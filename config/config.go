@@ -22,6 +22,7 @@ type Config struct {
 	Log     Log     `yaml:"log"`
 	Modbus  Modbus  `yaml:"modbus"`
 	Libvirt Libvirt `yaml:"libvirt"`
+	Obix    Obix    `yaml:"obix"`
 }
 
 // Site is the datacenter this process serves.
@@ -113,6 +114,63 @@ type LibvirtHost struct {
 	URI      string            `yaml:"uri"`
 	Interval time.Duration     `yaml:"interval"`
 	Tags     map[string]string `yaml:"tags"`
+}
+
+// Obix lists the oBIX gateways (building automation: meters, chillers,
+// CRAC units behind one HTTP gateway) to read.
+type Obix struct {
+	Gateways []ObixGateway `yaml:"gateways"`
+}
+
+// ObixGateway is one oBIX server. Password is redacted by String and
+// LogValue; after Load it holds the resolved password (${VAR} expanded or
+// read from PasswordFile, which is then empty).
+type ObixGateway struct {
+	// Name names the source in errors and metrics; unique among all sources.
+	Name string `yaml:"name"`
+	// URL is the server's base, e.g. https://gw.example/obix (the Lobby).
+	URL          string        `yaml:"url"`
+	Username     string        `yaml:"username"`
+	Password     string        `yaml:"password"`
+	PasswordFile string        `yaml:"password_file"`
+	Interval     time.Duration `yaml:"interval"`
+	Timeout      time.Duration `yaml:"timeout"`
+	// Watch reads through a server-side watch (pollChanges) instead of a
+	// batch read per sample.
+	Watch  bool        `yaml:"watch"`
+	Points []ObixPoint `yaml:"points"`
+}
+
+// ObixPoint maps one oBIX point to one field of a measurement.
+type ObixPoint struct {
+	Href        string            `yaml:"href"`
+	Measurement string            `yaml:"measurement"`
+	Field       string            `yaml:"field"`
+	Tags        map[string]string `yaml:"tags"`
+}
+
+// DefaultObixGateway returns a gateway with every default filled in.
+func DefaultObixGateway() ObixGateway {
+	return ObixGateway{Interval: 30 * time.Second, Timeout: 10 * time.Second}
+}
+
+type obixFields ObixGateway
+
+// String prints the gateway with its password redacted.
+func (g ObixGateway) String() string {
+	r := obixFields(g)
+	if r.Password != "" {
+		r.Password = "<redacted>"
+	}
+	return fmt.Sprintf("%+v", r)
+}
+
+// GoString is String for %#v.
+func (g ObixGateway) GoString() string { return "config.ObixGateway" + g.String() }
+
+// LogValue keeps the password out of structured logs.
+func (g ObixGateway) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", g.Name), slog.String("url", g.URL), slog.String("username", g.Username))
 }
 
 // Default returns a configuration with every default filled in and no

@@ -165,7 +165,7 @@ func TestValidateInCode(t *testing.T) {
 	want := strings.Join([]string{
 		"modbus.devices[0].unit_id: 300 is out of range (expected 0..247)",
 		"modbus.devices[0].serial: allowed only with transport rtu (expected no serial block with transport tcp)",
-		`libvirt.hosts[0].name: "pdu-a1" is already the name of modbus.devices[0].name (expected names unique among modbus devices and libvirt hosts)`,
+		`libvirt.hosts[0].name: "pdu-a1" is already the name of modbus.devices[0].name (expected names unique among modbus devices, libvirt hosts and obix gateways)`,
 	}, "\n")
 	if got := c.Validate(Options{}).Error(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)

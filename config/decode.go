@@ -175,6 +175,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.SetString(n.Value)
 	case reflect.Int, reflect.Int64:
 		d.integer(n, v, path)
+	case reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+			d.fail(path, "%s is not true or false (expected a boolean)", describe(n))
+			return
+		}
+		v.SetBool(b)
 	default:
 		panic(fmt.Sprintf("config: no decoder for %s (%s)", v.Type(), path))
 	}
@@ -359,6 +366,8 @@ func elemDefault(t reflect.Type) reflect.Value {
 		v.Set(reflect.ValueOf(DefaultModbusDevice()))
 	case reflect.TypeFor[LibvirtHost]():
 		v.Set(reflect.ValueOf(DefaultLibvirtHost()))
+	case reflect.TypeFor[ObixGateway]():
+		v.Set(reflect.ValueOf(DefaultObixGateway()))
 	}
 	return v
 }

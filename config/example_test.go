@@ -18,12 +18,16 @@ const examplePath = "../setsuden.example.yaml"
 // together with another one; each must appear there as a commented-out
 // line instead.
 func commentedOut() map[string]string {
-	return map[string]string{"influx.token_file": "token_file"} // alternative to influx.token
+	return map[string]string{
+		"influx.token_file":             "token_file",    // alternative to influx.token
+		"obix.gateways[].password_file": "password_file", // alternative to password
+	}
 }
 
 // TestExampleIsValid loads setsuden.example.yaml as `setsuden run` would.
 func TestExampleIsValid(t *testing.T) {
 	t.Setenv("INFLUX_TOKEN", "example-token")
+	t.Setenv("OBIX_PASSWORD", "example-password")
 	c, err := Load(examplePath, Options{RequireInflux: true})
 	if err != nil {
 		t.Fatalf("setsuden.example.yaml:\n%v", err)

@@ -115,6 +115,30 @@ func (d *decoder) resolve(c *Config, dir string) {
 		*f.s = expanded
 	}
 
+	for i := range c.Obix.Gateways {
+		g := &c.Obix.Gateways[i]
+		p := fmt.Sprintf("obix.gateways[%d]", i)
+		g.PasswordFile = relativeTo(dir, g.PasswordFile)
+		for _, f := range []struct {
+			key string
+			s   *string
+		}{{"url", &g.URL}, {"username", &g.Username}, {"password", &g.Password}} {
+			expanded, unset := expandEnv(*f.s)
+			for _, name := range unset {
+				d.fail(p+"."+f.key, "${%s} is not set in the environment (expected it to hold the value)", name)
+			}
+			*f.s = expanded
+		}
+		if g.PasswordFile != "" && g.Password == "" {
+			data, err := os.ReadFile(g.PasswordFile)
+			if err != nil {
+				d.fail(p+".password_file", "cannot be read: %v (expected a readable file holding the password)", err)
+			} else {
+				g.Password, g.PasswordFile = strings.TrimSpace(string(data)), ""
+			}
+		}
+	}
+
 	if c.Influx.TokenFile == "" || c.Influx.Token != "" {
 		return // nothing to read, or both set, which Validate reports
 	}

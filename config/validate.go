@@ -20,6 +20,7 @@ const (
 	minFlush        = 10 * time.Millisecond
 	minModbusPeriod = 100 * time.Millisecond
 	minLibvirtEvery = time.Second
+	minObixEvery    = time.Second
 )
 
 // The tags setsuden sets itself; a configured tag may not replace them.
@@ -41,6 +42,7 @@ func (c *Config) Validate(opt Options) Problems {
 	v.oneOf("log.format", c.Log.Format, "a log format", "text", "json")
 	v.modbus(c.Modbus, opt)
 	v.libvirt(c.Libvirt)
+	v.obix(c.Obix)
 	v.uniqueNames(c)
 	return v.probs
 }
@@ -241,6 +243,13 @@ func (v *validator) serial(p string, s Serial) {
 }
 
 func (v *validator) tags(p string, tags map[string]string) {
+	v.tagsExcept(p, tags)
+}
+
+// tagsExcept checks tags, allowing some reserved keys: an oBIX point names
+// its own meter, since no adapter sets that tag for it.
+func (v *validator) tagsExcept(p string, tags map[string]string, allowed ...string) {
+	reserved := slices.DeleteFunc(reservedTags(), func(k string) bool { return slices.Contains(allowed, k) })
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
 		keys = append(keys, k)
@@ -250,8 +259,8 @@ func (v *validator) tags(p string, tags map[string]string) {
 		switch {
 		case k == "":
 			v.add(p, "a tag has an empty key (expected a name)")
-		case slices.Contains(reservedTags(), k):
-			v.add(p+"."+k, "%s is set by setsuden (expected a key other than %s)", k, orList(reservedTags()))
+		case slices.Contains(reserved, k):
+			v.add(p+"."+k, "%s is set by setsuden (expected a key other than %s)", k, orList(reserved))
 		case tags[k] == "":
 			v.add(p+"."+k, "empty value (expected a tag value)")
 		}
@@ -274,6 +283,43 @@ func (v *validator) libvirt(l Libvirt) {
 	}
 }
 
+func (v *validator) obix(o Obix) {
+	for i, g := range o.Gateways {
+		p := fmt.Sprintf("obix.gateways[%d]", i)
+		if v.required(p+".name", g.Name) {
+			v.name(p+".name", g.Name)
+		}
+		if v.required(p+".url", g.URL) {
+			if u, err := url.Parse(g.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.add(p+".url", "%q is not an http or https URL (expected e.g. https://gw.example/obix)", redactURL(g.URL))
+			}
+		}
+		if g.Password != "" && g.PasswordFile != "" {
+			v.add(p+".password_file", "set together with password (expected one of them)")
+		}
+		if g.Interval < minObixEvery {
+			v.add(p+".interval", "%s is too short (expected at least %s)", g.Interval, minObixEvery)
+		}
+		if g.Timeout <= 0 || g.Timeout >= g.Interval {
+			v.add(p+".timeout", "%s is out of range (expected more than 0s and less than interval %s)", g.Timeout, g.Interval)
+		}
+		if len(g.Points) == 0 {
+			v.add(p+".points", "missing (expected at least one point: href, measurement, field)")
+		}
+		for j, pt := range g.Points {
+			pp := fmt.Sprintf("%s.points[%d]", p, j)
+			v.required(pp+".href", pt.Href)
+			if v.required(pp+".measurement", pt.Measurement) {
+				v.name(pp+".measurement", pt.Measurement)
+			}
+			if v.required(pp+".field", pt.Field) {
+				v.name(pp+".field", pt.Field)
+			}
+			v.tagsExcept(pp+".tags", pt.Tags, "meter")
+		}
+	}
+}
+
 // uniqueNames checks that device and host names, the source names of the
 // collector and of its shards, are unique together.
 func (v *validator) uniqueNames(c *Config) {
@@ -283,7 +329,7 @@ func (v *validator) uniqueNames(c *Config) {
 			return
 		}
 		if prev, dup := first[name]; dup {
-			v.add(path, "%q is already the name of %s (expected names unique among modbus devices and libvirt hosts)", name, prev)
+			v.add(path, "%q is already the name of %s (expected names unique among modbus devices, libvirt hosts and obix gateways)", name, prev)
 			return
 		}
 		first[name] = path
@@ -293,5 +339,8 @@ func (v *validator) uniqueNames(c *Config) {
 	}
 	for i, h := range c.Libvirt.Hosts {
 		check(fmt.Sprintf("libvirt.hosts[%d].name", i), h.Name)
+	}
+	for i, g := range c.Obix.Gateways {
+		check(fmt.Sprintf("obix.gateways[%d].name", i), g.Name)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/adapters/libvirt"
 	"github.com/setsuden/setsuden/adapters/modbus"
+	"github.com/setsuden/setsuden/adapters/obix"
 	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/config"
@@ -90,6 +92,24 @@ func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, sh
 		}
 		p.meters = append(p.meters, m)
 		sources = append(sources, collector.Scheduled{Source: m, Interval: d.Interval, Kind: "modbus"})
+	}
+	for _, g := range cfg.Obix.Gateways {
+		if !shard.Owns(g.Name) {
+			continue
+		}
+		var pts []obix.PointMapping
+		for _, pt := range g.Points {
+			pts = append(pts, obix.PointMapping{Href: pt.Href, Measurement: pt.Measurement, Field: pt.Field, Tags: pt.Tags})
+		}
+		src, err := obix.NewSource(obix.SourceConfig{Name: g.Name, UseWatch: g.Watch, Points: pts,
+			WatchLease: 4 * g.Interval, // outlive the gap between samples (research/collection.md §4.4)
+			Client: &obix.Client{BaseURL: g.URL, Username: g.Username, Password: g.Password,
+				HTTP: &http.Client{Timeout: g.Timeout}}})
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("obix gateway %q: %w", g.Name, err)
+		}
+		sources = append(sources, collector.Scheduled{Source: src, Interval: g.Interval, Kind: "obix"})
 	}
 	var emit func(point.Point)
 	for _, h := range cfg.Libvirt.Hosts {
