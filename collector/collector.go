@@ -64,9 +64,10 @@ type Collector struct {
 	status   map[string]*Status
 	counters *counters
 
-	polls    *prometheus.CounterVec
-	errs     *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	polls      *prometheus.CounterVec
+	errs       *prometheus.CounterVec
+	backfilled *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
 }
 
 // New validates the sources and returns a collector.
@@ -93,6 +94,8 @@ func New(cfg Config, sources []Scheduled) (*Collector, error) {
 			Name: "setsuden_polls_total", Help: "Polls of a source, successful or not."}, []string{"source", "kind"}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "setsuden_poll_errors_total", Help: "Failed polls of a source."}, []string{"source", "kind"}),
+		backfilled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "setsuden_points_backfilled_total", Help: "Points recovered from a source's own history after a gap."}, []string{"source", "kind"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "setsuden_poll_duration_seconds", Help: "Time one poll of a source took.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}, []string{"kind"}),
@@ -111,7 +114,7 @@ func New(cfg Config, sources []Scheduled) (*Collector, error) {
 		c.errs.WithLabelValues(name, s.Kind)
 	}
 	if cfg.Registerer != nil {
-		for _, m := range []prometheus.Collector{c.polls, c.errs, c.duration} {
+		for _, m := range []prometheus.Collector{c.polls, c.errs, c.backfilled, c.duration} {
 			if err := cfg.Registerer.Register(m); err != nil {
 				return nil, fmt.Errorf("collector metrics: %w", err)
 			}
@@ -214,6 +217,11 @@ func (c *Collector) pollOnce(ctx context.Context, s Scheduled) error {
 		}})
 		return err
 	}
+	if lastOK, gap := c.gapBefore(name); gap {
+		if b, ok := s.Source.(Backfiller); ok {
+			c.backfill(ctx, b, s, lastOK, pts)
+		}
+	}
 	c.tag(pts)
 	if cs, ok := s.Source.(CounterSource); ok {
 		c.counters.apply(ctx, cs.Counters(), pts, func(msg string, args ...any) {
@@ -243,6 +251,39 @@ func (c *Collector) tag(pts []point.Point) {
 		}
 		pts[i].Tags["site"] = c.cfg.Site
 	}
+}
+
+// gapBefore reports whether the source is recovering from failed polls
+// after an earlier good one, and when that was.
+func (c *Collector) gapBefore(name string) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.status[name]
+	return st.LastOK, st.ConsecutiveFailures > 0 && !st.LastOK.IsZero()
+}
+
+// backfill writes the source's own record of the gap before pts.
+func (c *Collector) backfill(ctx context.Context, b Backfiller, s Scheduled, from time.Time, pts []point.Point) {
+	to := time.Now()
+	for _, p := range pts {
+		if p.Time.Before(to) {
+			to = p.Time
+		}
+	}
+	old, err := b.Backfill(ctx, from, to)
+	if err != nil {
+		c.log.Warn("backfill failed; the gap stays", "source", s.Source.Name(), "from", from, "to", to, "err", err)
+		return
+	}
+	if len(old) == 0 {
+		return
+	}
+	c.tag(old)
+	if err := c.cfg.Sink.Write(ctx, old); err != nil {
+		c.log.Warn("some backfilled points rejected", "source", s.Source.Name(), "err", err)
+	}
+	c.backfilled.WithLabelValues(s.Source.Name(), s.Kind).Add(float64(len(old)))
+	c.log.Info("backfilled gap", "source", s.Source.Name(), "from", from, "to", to, "points", len(old))
 }
 
 func (c *Collector) markFailed(name string, err error) {

@@ -144,3 +144,54 @@ func TestNewRejectsDuplicatesAndBadInterval(t *testing.T) {
 		t.Error("zero interval accepted")
 	}
 }
+
+// historySource fails a few polls, then recovers; it remembers its own
+// readings (like an oBIX history) and hands back the gap.
+type historySource struct {
+	mu    sync.Mutex
+	calls int
+	asked [][2]time.Time
+}
+
+func (h *historySource) Name() string { return "gw" }
+func (h *historySource) Collect(context.Context) ([]point.Point, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	if h.calls >= 2 && h.calls <= 3 {
+		return nil, errors.New("gateway unreachable")
+	}
+	return okSource("gw").Collect(context.Background())
+}
+func (h *historySource) Backfill(_ context.Context, from, to time.Time) ([]point.Point, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.asked = append(h.asked, [2]time.Time{from, to})
+	return []point.Point{{Measurement: "power", Tags: map[string]string{"meter": "gw", "backfill": "yes"},
+		Fields: map[string]any{"kw": 2.0}, Time: from.Add(to.Sub(from) / 2)}}, nil
+}
+
+func TestRecoveredSourceBackfillsItsGap(t *testing.T) {
+	sink := &memSink{}
+	h := &historySource{}
+	c, err := New(Config{Site: "s", Sink: sink}, []Scheduled{{h, 20 * time.Millisecond, "obix"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	_ = c.Run(ctx)
+	if len(h.asked) != 1 {
+		t.Fatalf("backfill asked %d times, want once after the recovery", len(h.asked))
+	}
+	from, to := h.asked[0][0], h.asked[0][1]
+	if !from.Before(to) || to.Sub(from) < 40*time.Millisecond {
+		t.Errorf("gap asked [%v, %v] is not the outage", from, to)
+	}
+	if n := sink.count("power", "backfill", "yes"); n != 1 {
+		t.Errorf("%d backfilled points written, want 1", n)
+	}
+	if n := sink.count("power", "site", "s"); n < 5 {
+		t.Errorf("only %d points, site tag missing on backfill?", n)
+	}
+}

@@ -5,6 +5,7 @@ package collector
 
 import (
 	"context"
+	"time"
 
 	"github.com/setsuden/setsuden/collector/point"
 )
@@ -23,4 +24,13 @@ type Source interface {
 // database: it queues and returns.
 type Sink interface {
 	Write(ctx context.Context, pts []point.Point) error
+}
+
+// Backfiller is implemented by sources that keep their own history (oBIX
+// History, a meter's load profile). When such a source recovers after
+// failed polls, the collector asks it for the points of the gap
+// (from the last good sample to the recovery, both exclusive) and writes
+// them like any others, so an outage of the path leaves no hole.
+type Backfiller interface {
+	Backfill(ctx context.Context, from, to time.Time) ([]point.Point, error)
 }
