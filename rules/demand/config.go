@@ -1,0 +1,97 @@
+package demand
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config is one site's demand control. Build it with DefaultConfig, change
+// what the site needs, and call Validate once before the first Evaluate;
+// Evaluate trusts a validated Config.
+type Config struct {
+	// Location is the site's time zone: blocks, days and calendars are
+	// local (sla_peak.md §5a: use the tz database).
+	Location *time.Location
+	// BlockLength is the billing block (30 minutes in Japan).
+	BlockLength time.Duration
+	// MaxGap is the longest interval between samples that is integrated;
+	// longer ones are missing (sla_peak.md §3.2: e.g. 3 × scrape interval).
+	MaxGap time.Duration
+	// Predictor estimates the end-of-block demand.
+	Predictor Predictor
+	// MinRemaining is r_min, the floor on the remaining time in the
+	// adjustment power, so it does not blow up in the block's last moments
+	// (sla_peak.md §5b: 1–2 min).
+	MinRemaining time.Duration
+	// NoAction is the time at the start of each block during which the
+	// stage holds (Intech, sla_peak.md §2.2: about 5 min).
+	NoAction time.Duration
+	Stages   StageConfig
+	// Limits are the limits in force; Evaluate acts on the strictest.
+	Limits []Limit
+}
+
+// DefaultConfig is 30-minute billing blocks in UTC, least-squares
+// prediction over 5 minutes, a 3-minute gap bound, r_min 1 minute, 5
+// minutes of no-action, caution/shed/limit at 95/100/105 % with 3 points
+// of hysteresis over 2 ticks, and no limits.
+func DefaultConfig() Config {
+	return Config{
+		Location:     time.UTC,
+		BlockLength:  30 * time.Minute,
+		MaxGap:       3 * time.Minute,
+		Predictor:    LeastSquares{Window: 5 * time.Minute},
+		MinRemaining: time.Minute,
+		NoAction:     5 * time.Minute,
+		Stages:       StageConfig{CautionAt: 0.95, ShedAt: 1.00, LimitAt: 1.05, Hysteresis: 0.03, ExitTicks: 2},
+	}
+}
+
+// Validate reports every problem in the configuration, each naming its
+// field.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(field string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("demand.%s: %w", field, err))
+		}
+	}
+	if c.Location == nil {
+		add("timezone", errors.New("missing"))
+	}
+	add("block", ValidBlockLength(c.BlockLength))
+	if c.MaxGap <= 0 {
+		add("max_gap", fmt.Errorf("%s: must be positive", c.MaxGap))
+	}
+	if c.Predictor == nil {
+		add("predictor", errors.New("missing"))
+	}
+	if c.MinRemaining <= 0 || c.MinRemaining > 10*time.Minute {
+		add("min_remaining", fmt.Errorf("%s: must be in (0, 10m]", c.MinRemaining))
+	}
+	if c.NoAction < 0 || c.NoAction >= c.BlockLength {
+		add("no_action", fmt.Errorf("%s: must be at least 0 and shorter than the block (%s)", c.NoAction, c.BlockLength))
+	}
+	add("stages", c.Stages.Validate())
+	for i, l := range c.Limits {
+		if l == nil {
+			add(fmt.Sprintf("limits[%d]", i), errors.New("nil limit"))
+			continue
+		}
+		if err := l.Validate(); err != nil {
+			add(fmt.Sprintf("limits[%d] (%s %q)", i, l.Kind(), l.Label()), err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// limitAt resolves a limit at now with the config's defaults: an
+// ExternalTarget without a block length uses the billing block.
+func (c Config) limitAt(l Limit, now time.Time) (LimitAt, bool) {
+	if e, ok := l.(ExternalTarget); ok && e.Block == 0 {
+		e.Block = c.BlockLength
+		return e.At(now, c.Location)
+	}
+	return l.At(now, c.Location)
+}

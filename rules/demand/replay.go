@@ -1,0 +1,158 @@
+package demand
+
+import (
+	"math"
+	"time"
+)
+
+// checkpoints are the offsets into a billing block at which Replay records
+// the prediction, to show how early it was right (a constant table).
+var checkpoints = [...]time.Duration{10 * time.Minute, 20 * time.Minute, 25 * time.Minute}
+
+// BlockPeak is a block and its demand.
+type BlockPeak struct {
+	Block Block
+	Demand
+}
+
+// DayResult is one local day of a replay.
+type DayResult struct {
+	// Date is the local date, YYYY-MM-DD.
+	Date string
+	// Peak is the day's billing block with the highest demand, from the
+	// whole history (what the utility's meter would bill).
+	Peak BlockPeak
+	// PredictedAt10, PredictedAt20 and PredictedAt25 are the predictions of
+	// the peak block's demand at the first tick at least 10, 20 and 25
+	// minutes into it; NaN when no tick fell there (e.g. 15-min blocks).
+	PredictedAt10, PredictedAt20, PredictedAt25 float64
+	// MaxStage is the highest stage of the day; StagesEntered the stages
+	// escalated into, in order of first entry.
+	MaxStage      Stage
+	StagesEntered []Stage
+	Transitions   []Transition
+}
+
+// ReplayResult is the outcome of a replay.
+type ReplayResult struct {
+	From, To time.Time
+	Ticks    int
+	Days     []DayResult
+	// Peak is the highest billing block of the whole range.
+	Peak BlockPeak
+	// Transitions are all stage changes, in order.
+	Transitions []Transition
+	// Final is the state after the last tick.
+	Final State
+}
+
+// Replay drives Evaluate over history, a tick at a time from from
+// (inclusive) to to (exclusive), each tick seeing only samples at or before
+// it. progress, if not nil, is called now and then with ticks done and the
+// total, and once at the end.
+func Replay(cfg Config, samples []Sample, from, to time.Time, tick time.Duration, progress func(done, total int)) ReplayResult {
+	return ReplayMetered(cfg, samples, nil, from, to, tick, progress)
+}
+
+// ReplayMetered is Replay with the site's energy counters as well.
+func ReplayMetered(cfg Config, samples []Sample, counters []EnergySample, from, to time.Time, tick time.Duration, progress func(done, total int)) ReplayResult {
+	res := ReplayResult{From: from, To: to}
+	if tick <= 0 || !to.After(from) {
+		return res
+	}
+	total := int((to.Sub(from) + tick - 1) / tick)
+	every := total / 100
+	if every < 1 {
+		every = 1
+	}
+	loc := cfg.Location
+	// Predictions at the checkpoints of every billing block, by block start.
+	preds := map[int64]*[len(checkpoints)]float64{}
+	var st State
+	var hi, hc int
+	for t := from; t.Before(to); t = t.Add(tick) {
+		for hi < len(samples) && !samples[hi].Time.After(t) {
+			hi++
+		}
+		for hc < len(counters) && !counters[hc].Time.After(t) {
+			hc++
+		}
+		var d Decision
+		d, st = EvaluateMetered(cfg, st, samples[:hi], counters[:hc], t)
+		res.Ticks++
+		res.Transitions = append(res.Transitions, d.Transitions...)
+		b := d.Billing
+		tau := t.Sub(b.Block.Start)
+		for k, off := range checkpoints {
+			if tau < off || off >= b.Block.Length() {
+				continue
+			}
+			p := preds[b.Block.Start.UnixNano()]
+			if p == nil {
+				p = &[len(checkpoints)]float64{math.NaN(), math.NaN(), math.NaN()}
+				preds[b.Block.Start.UnixNano()] = p
+			}
+			if math.IsNaN(p[k]) {
+				p[k] = b.PredictedKW
+			}
+		}
+		if progress != nil && res.Ticks%every == 0 {
+			progress(res.Ticks, total)
+		}
+	}
+	res.Final = st
+	if progress != nil {
+		progress(res.Ticks, total)
+	}
+
+	// Days, their peaks (complete blocks inside [from, to) only) and their
+	// transitions.
+	f := from.In(loc)
+	ti, cur := 0, StageNormal
+	for day := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc); day.Before(to); day = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc) {
+		end := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
+		dr := DayResult{Date: day.Format("2006-01-02"), PredictedAt10: math.NaN(), PredictedAt20: math.NaN(), PredictedAt25: math.NaN()}
+		found := false
+		for b := BlockOf(day, cfg.BlockLength, loc); b.Start.Before(end) && !b.End.After(to); b = BlockOf(b.End, cfg.BlockLength, loc) {
+			if b.Start.Before(from) {
+				continue
+			}
+			dm := BlockDemand(samples, counters, b, cfg.MaxGap)
+			if !found || dm.KW > dr.Peak.KW {
+				dr.Peak, found = BlockPeak{Block: b, Demand: dm}, true
+			}
+		}
+		if found {
+			if p := preds[dr.Peak.Block.Start.UnixNano()]; p != nil {
+				dr.PredictedAt10, dr.PredictedAt20, dr.PredictedAt25 = p[0], p[1], p[2]
+			}
+			if dr.Peak.KW > res.Peak.KW || res.Peak.Block.Start.IsZero() {
+				res.Peak = dr.Peak
+			}
+		}
+		// The stage carried over from the day before counts for the day.
+		dr.MaxStage = cur
+		for ; ti < len(res.Transitions) && res.Transitions[ti].At.Before(end); ti++ {
+			tr := res.Transitions[ti]
+			dr.Transitions = append(dr.Transitions, tr)
+			if tr.To > tr.From && !containsStage(dr.StagesEntered, tr.To) {
+				dr.StagesEntered = append(dr.StagesEntered, tr.To)
+			}
+			if tr.To > dr.MaxStage {
+				dr.MaxStage = tr.To
+			}
+			cur = tr.To
+		}
+		res.Days = append(res.Days, dr)
+	}
+	return res
+}
+
+func containsStage(s []Stage, x Stage) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
