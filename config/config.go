@@ -57,6 +57,17 @@ type Influx struct {
 // Server is the HTTP server (web UI, API, /metrics).
 type Server struct {
 	Listen string `yaml:"listen"`
+	// Operators may change things through the API (maintenance windows,
+	// demand targets, plans). Only bcrypt hashes are configured; with none,
+	// every mutating endpoint is refused.
+	Operators []Operator `yaml:"operators"`
+}
+
+// Operator is one person allowed to make changes.
+type Operator struct {
+	Name string `yaml:"name"`
+	// PasswordHash is a bcrypt hash (`setsuden hash-password` makes one).
+	PasswordHash string `yaml:"password_hash"`
 }
 
 // Log configures the process's own logs.

@@ -38,6 +38,7 @@ func (c *Config) Validate(opt Options) Problems {
 	v.site(c.Site)
 	v.influx(c.Influx, opt)
 	v.listen("server.listen", c.Server.Listen)
+	v.operators(c.Server.Operators)
 	v.oneOf("log.level", c.Log.Level, "a log level", "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "a log format", "text", "json")
 	v.modbus(c.Modbus, opt)
@@ -280,6 +281,24 @@ func (v *validator) libvirt(l Libvirt) {
 			v.add(p+".interval", "%s is too short (expected at least %s)", h.Interval, minLibvirtEvery)
 		}
 		v.tags(p+".tags", h.Tags)
+	}
+}
+
+func (v *validator) operators(ops []Operator) {
+	seen := map[string]bool{}
+	for i, op := range ops {
+		p := fmt.Sprintf("server.operators[%d]", i)
+		if v.required(p+".name", op.Name) {
+			v.name(p+".name", op.Name)
+			if seen[op.Name] {
+				v.add(p+".name", "%q is listed twice (expected each operator once)", op.Name)
+			}
+			seen[op.Name] = true
+		}
+		h := op.PasswordHash
+		if v.required(p+".password_hash", h) && (len(h) != 60 || !(strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$"))) {
+			v.add(p+".password_hash", "is not a bcrypt hash (expected the output of `setsuden hash-password`, never a password)")
+		}
 	}
 }
 

@@ -33,6 +33,26 @@ type Config struct {
 	// Static is the web UI (web.Assets()).
 	Static fs.FS
 	Logger *slog.Logger
+	// Auth checks operators for every mutating endpoint; nil disables them.
+	Auth *Authenticator
+	// Audit records every change an operator makes (who, what, when).
+	Audit func(ctx context.Context, operator, action string, detail map[string]string)
+	// Extensions add routes: the rules engine's and the reports' APIs.
+	Extensions []Extension
+}
+
+// Extension adds a feature's routes to /api/v1. Reads need nothing;
+// anything that changes state must put the operator handler first:
+// r.Post("/x", operator, handler). It requires an authenticated operator
+// (the handler finds the name with OperatorOf(c)) and audits the change.
+type Extension interface {
+	Register(r fiber.Router, operator fiber.Handler)
+}
+
+// OperatorOf is the authenticated operator of a request on an operator route.
+func OperatorOf(c *fiber.Ctx) string {
+	name, _ := c.Locals("operator").(string)
+	return name
 }
 
 // Server is the HTTP front of setsuden.
@@ -67,6 +87,9 @@ func New(cfg Config) *Server {
 	api.Get("/live", s.live)
 	api.Get("/stream", s.stream)
 	api.Get("/version", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"version": cfg.Version, "site": cfg.Site}) })
+	for _, e := range cfg.Extensions {
+		e.Register(api, s.operatorOnly)
+	}
 	if cfg.Static != nil {
 		app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(cfg.Static), Index: "index.html"}))
 	}
@@ -91,6 +114,34 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("http shutdown: %w", err)
 	}
 	return nil
+}
+
+// operatorOnly authenticates the operator, runs the handler, and audits.
+func (s *Server) operatorOnly(c *fiber.Ctx) error {
+	if err := s.authenticate(c); err != nil {
+		return err
+	}
+	return s.audit(c)
+}
+
+// audit records an operator's change after the handler ran.
+func (s *Server) audit(c *fiber.Ctx) error {
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			status = fe.Code
+		} else {
+			status = fiber.StatusInternalServerError
+		}
+	}
+	detail := map[string]string{"path": c.Path(), "method": c.Method(), "status": fmt.Sprint(status), "remote": c.IP()}
+	s.log.Info("audit", "operator", OperatorOf(c), "action", c.Method()+" "+c.Route().Path, "status", status)
+	if s.cfg.Audit != nil {
+		s.cfg.Audit(c.UserContext(), OperatorOf(c), c.Method()+" "+c.Route().Path, detail)
+	}
+	return err
 }
 
 func (s *Server) healthz(c *fiber.Ctx) error {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"github.com/setsuden/setsuden/adapters/sim"
 	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/config"
+	"github.com/setsuden/setsuden/server"
 )
 
 // demoMeters are the simulated meters: two IT PDUs of different size and the
@@ -82,6 +85,20 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, h := range hosts {
 		cfg.Libvirt.Hosts = append(cfg.Libvirt.Hosts, config.LibvirtHost{Name: h.Name, URI: h.URI, Interval: 5 * time.Second})
 	}
+	// Demo mode only: one operator with a random password, kept in a file
+	// only root can read (secrets are never logged). Outside the demo there
+	// is no default password.
+	password := randomPassword()
+	hash, err := server.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	pwFile := filepath.Join(dir, "operator-password")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		return err
+	}
+	cfg.Server.Operators = []config.Operator{{Name: "demo", PasswordHash: hash}}
+	log.Info("demo operator for the API", "user", "demo", "password_file", pwFile)
 	if probs := cfg.Validate(config.Options{}); len(probs) > 0 {
 		return fmt.Errorf("demo configuration: %w", probs)
 	}
@@ -105,4 +122,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return p.serve(runCtx, func(addr string) {
 		fmt.Fprintf(stdout, "setsuden ready: http://%s\n", addr)
 	})
+}
+
+func randomPassword() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -22,6 +22,7 @@ Usage:
   setsuden run      --config FILE                            production: collect into an external InfluxDB and serve the UI
   setsuden collect  --config FILE --dry-run | --once         show each Modbus device's read plan, or poll each once and print line protocol
   setsuden validate --config FILE                            check a configuration; every problem as FILE:LINE: field: what is wrong
+  setsuden hash-password < password-file                     print the bcrypt hash of a password for server.operators
   setsuden version                                           print the version
 
 Run 'setsuden COMMAND -h' for a command's flags.
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCollect(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "hash-password":
+		return cmdHashPassword(os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

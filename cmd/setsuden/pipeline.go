@@ -38,6 +38,11 @@ type pipeline struct {
 	meters []*modbus.Meter
 	srv    *server.Server
 	live   *server.Live
+	// extensions are the feature APIs (demand, SLA) added to the server.
+	extensions []server.Extension
+	// runners are the rules engine's loops (demand, SLA), run beside the
+	// collector until the context ends.
+	runners []func(ctx context.Context)
 }
 
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
@@ -128,10 +133,31 @@ func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, sh
 		return nil, err
 	}
 	emit = func(pt point.Point) { p.coll.Emit(context.Background(), pt) }
+	if err := p.addRules(cfg); err != nil {
+		p.close()
+		return nil, err
+	}
+	var ops []server.Operator
+	for _, op := range cfg.Server.Operators {
+		ops = append(ops, server.Operator{Name: op.Name, PasswordHash: op.PasswordHash})
+	}
+	auth, err := server.NewAuthenticator(ops)
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("server.operators: %w", err)
+	}
 	p.live = server.NewLive(cfg.Site.Name, latestReader{p.reader}, p.coll.Statuses, 2*time.Second, log)
 	p.srv = server.New(server.Config{
 		Site: cfg.Site.Name, Version: version, Live: p.live, Gatherer: p.reg,
-		Static: web.Assets(), Logger: log,
+		Static: web.Assets(), Logger: log, Auth: auth, Extensions: p.extensions,
+		Audit: func(ctx context.Context, operator, action string, detail map[string]string) {
+			tags := map[string]string{"site": cfg.Site.Name, "operator": operator}
+			fields := map[string]any{"action": action}
+			for k, v := range detail {
+				fields[k] = v
+			}
+			_ = p.writer.Write(ctx, []point.Point{{Measurement: "audit", Tags: tags, Fields: fields, Time: time.Now()}})
+		},
 		Health: func(ctx context.Context) error {
 			if n := p.writer.QueueLen(); n > 100_000 {
 				return fmt.Errorf("%d points waiting for InfluxDB", n)
@@ -165,6 +191,10 @@ func (p *pipeline) serve(ctx context.Context, ready func(addr string)) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = p.coll.Run(collCtx) }()
 	go func() { defer wg.Done(); p.live.Run(collCtx) }()
+	for _, r := range p.runners {
+		wg.Add(1)
+		go func() { defer wg.Done(); r(collCtx) }()
+	}
 	for _, h := range p.hosts {
 		wg.Add(1)
 		go func() {

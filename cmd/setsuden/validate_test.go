@@ -58,12 +58,13 @@ modbus:
 func TestValidateAcceptsTheExampleAndDeployConfigs(t *testing.T) {
 	t.Setenv("INFLUX_TOKEN", "secret-token-value")
 	t.Setenv("INFLUX_ORG", "setsuden")
+	t.Setenv("OBIX_PASSWORD", "secret-obix-value")
 	for _, f := range []string{"../../setsuden.example.yaml", "../../deploy/setsuden.yaml"} {
 		var out, errb bytes.Buffer
 		if code := run([]string{"validate", "--config", f}, &out, &errb); code != 0 {
 			t.Errorf("%s: exit %d:\n%s%s", f, code, out.String(), errb.String())
 		}
-		if strings.Contains(out.String()+errb.String(), "secret-token-value") {
+		if s := out.String() + errb.String(); strings.Contains(s, "secret-token-value") || strings.Contains(s, "secret-obix-value") {
 			t.Errorf("%s: token printed", f)
 		}
 	}
