@@ -65,11 +65,14 @@ type Live struct {
 	period   time.Duration
 	log      *slog.Logger
 
-	mu   sync.Mutex
-	snap Snapshot
-	js   []byte
-	subs map[chan []byte]struct{}
-	done chan struct{}
+	mu      sync.Mutex
+	snap    Snapshot
+	js      []byte
+	at      time.Time // when js was built
+	wanted  time.Time // when Current was last asked
+	subs    map[chan []byte]struct{}
+	done    chan struct{}
+	refresh sync.Mutex // one refresh at a time
 }
 
 // NewLive returns a hub; statuses may be nil.
@@ -81,13 +84,21 @@ func NewLive(site string, reader LatestReader, statuses func() []collector.Statu
 		subs: map[chan []byte]struct{}{}, done: make(chan struct{}), js: []byte(`{}`)}
 }
 
-// Run refreshes until ctx ends, then closes every subscription.
+// Run refreshes until ctx ends, then closes every subscription. It queries
+// the store only while someone looks: a browser on the stream, or an API
+// client within the last two periods. An unwatched daemon spends nothing
+// on the live view.
 func (l *Live) Run(ctx context.Context) {
 	defer close(l.done)
 	t := time.NewTicker(l.period)
 	defer t.Stop()
 	for {
-		l.refresh(ctx)
+		l.mu.Lock()
+		watched := len(l.subs) > 0 || time.Since(l.wanted) < 2*l.period
+		l.mu.Unlock()
+		if watched {
+			l.update(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -99,7 +110,9 @@ func (l *Live) Run(ctx context.Context) {
 // Done is closed when Run has returned.
 func (l *Live) Done() <-chan struct{} { return l.done }
 
-func (l *Live) refresh(ctx context.Context) {
+func (l *Live) update(ctx context.Context) {
+	l.refresh.Lock()
+	defer l.refresh.Unlock()
 	qctx, cancel := context.WithTimeout(ctx, l.period*4)
 	defer cancel()
 	snap, err := BuildSnapshot(qctx, l.site, l.reader, time.Now())
@@ -115,7 +128,7 @@ func (l *Live) refresh(ctx context.Context) {
 	}
 	js, _ := json.Marshal(snap)
 	l.mu.Lock()
-	l.snap, l.js = snap, js
+	l.snap, l.js, l.at = snap, js, time.Now()
 	for ch := range l.subs {
 		select {
 		case ch <- js:
@@ -125,19 +138,29 @@ func (l *Live) refresh(ctx context.Context) {
 	l.mu.Unlock()
 }
 
-// Current returns the newest snapshot as JSON.
-func (l *Live) Current() []byte {
+// Current returns the newest snapshot as JSON, refreshing it first if it
+// is older than the period.
+func (l *Live) Current(ctx context.Context) []byte {
+	l.mu.Lock()
+	l.wanted = time.Now()
+	stale := time.Since(l.at) >= l.period
+	l.mu.Unlock()
+	if stale {
+		l.update(ctx)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.js
 }
 
-// Subscribe returns a channel of snapshot JSON and a cancel function.
-func (l *Live) Subscribe() (<-chan []byte, func()) {
+// Subscribe returns a channel of snapshot JSON, starting with a fresh one,
+// and a cancel function.
+func (l *Live) Subscribe(ctx context.Context) (<-chan []byte, func()) {
 	ch := make(chan []byte, 1)
+	js := l.Current(ctx)
 	l.mu.Lock()
 	l.subs[ch] = struct{}{}
-	ch <- l.js
+	ch <- js
 	l.mu.Unlock()
 	return ch, func() {
 		l.mu.Lock()

@@ -155,7 +155,7 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 
 func (s *Server) live(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(s.cfg.Live.Current())
+	return c.Send(s.cfg.Live.Current(c.UserContext()))
 }
 
 // stream sends a snapshot whenever the hub refreshes (server-sent events).
@@ -164,7 +164,7 @@ func (s *Server) stream(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
-	ch, cancel := s.cfg.Live.Subscribe()
+	ch, cancel := s.cfg.Live.Subscribe(c.UserContext())
 	done := s.cfg.Live.Done()
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
 		defer cancel()

@@ -70,7 +70,7 @@ func TestRoutes(t *testing.T) {
 	reg.MustRegister(c)
 	c.Add(3)
 	live := NewLive("dc1", tableReader{}, nil, time.Hour, nil)
-	live.refresh(context.Background())
+	live.update(context.Background())
 	healthy := true
 	s := New(Config{Site: "dc1", Version: "t", Live: live, Gatherer: reg,
 		Static: fstest.MapFS{"index.html": {Data: []byte("<h1>setsuden</h1>")}},
@@ -113,9 +113,9 @@ func TestRoutes(t *testing.T) {
 
 func TestLiveReportsStoreErrors(t *testing.T) {
 	live := NewLive("dc1", failingReader{}, nil, time.Hour, nil)
-	live.refresh(context.Background())
+	live.update(context.Background())
 	var snap Snapshot
-	_ = json.Unmarshal(live.Current(), &snap)
+	_ = json.Unmarshal(live.Current(context.Background()), &snap)
 	if !strings.Contains(snap.Error, "influx down") {
 		t.Errorf("snapshot error = %q", snap.Error)
 	}

@@ -79,13 +79,11 @@ func (r *Reader) lastValues(ctx context.Context, q string) ([]LastValue, error) 
 	if err := res.Err(); err != nil {
 		return nil, fmt.Errorf("flux query on %s: %w", r.bucket, err)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if ka, kb := tagKey(a.Tags), tagKey(b.Tags); ka != kb {
-			return ka < kb
-		}
-		return a.Field < b.Field
-	})
+	keys := make([]string, len(out))
+	for i := range out {
+		keys[i] = tagKey(out[i].Tags) + "\x00" + out[i].Field
+	}
+	sort.Sort(byKey{out, keys})
 	return out, nil
 }
 
@@ -175,4 +173,16 @@ func (r *Reader) CountRange(ctx context.Context, measurement, field string, star
 		n += c
 	}
 	return n, nil
+}
+
+type byKey struct {
+	v    []LastValue
+	keys []string
+}
+
+func (b byKey) Len() int           { return len(b.v) }
+func (b byKey) Less(i, j int) bool { return b.keys[i] < b.keys[j] }
+func (b byKey) Swap(i, j int) {
+	b.v[i], b.v[j] = b.v[j], b.v[i]
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
 }

@@ -14,7 +14,7 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
-	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -142,12 +142,14 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 func (w *Writer) Write(_ context.Context, pts []point.Point) error {
 	lines := make([]string, 0, len(pts))
 	var errs []error
+	var buf []byte
 	for _, p := range pts {
 		if err := p.Validate(); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		lines = append(lines, LineProtocol(p))
+		buf = AppendLineProtocol(buf[:0], p)
+		lines = append(lines, string(buf))
 	}
 	drop, err := w.queue.Push(lines)
 	if err != nil {
@@ -169,11 +171,6 @@ func (w *Writer) Write(_ context.Context, pts []point.Point) error {
 	return errors.Join(errs...)
 }
 
-// LineProtocol encodes one point.
-func LineProtocol(p point.Point) string {
-	wp := write.NewPoint(p.Measurement, p.Tags, p.Fields, p.Time)
-	return strings.TrimSuffix(write.PointToLineProtocol(wp, time.Nanosecond), "\n")
-}
 
 // QueueLen is the number of points not yet accepted by InfluxDB.
 func (w *Writer) QueueLen() int { return w.queue.Len() }
@@ -229,6 +226,20 @@ func (w *Writer) Flush(ctx context.Context) error {
 		wctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 		err = w.api.WriteRecord(wctx, strings.Join(batch, "\n"))
 		cancel()
+		if err != nil && rejected(err) {
+			// InfluxDB refused the data itself (a parse error or a field
+			// type conflict): sending it again can never succeed and would
+			// block every later point. 1.8 and 2.x write the valid points
+			// of a partial write, so dropping the batch loses only what
+			// InfluxDB refused.
+			w.errs.Inc()
+			w.dropped.Add(float64(n))
+			w.log.Error("InfluxDB rejected a batch; it is dropped, the queue goes on", "points", n, "err", err, "first_line", batch[0])
+			if aerr := w.queue.Ack(first + uint64(n)); aerr != nil {
+				return fmt.Errorf("acknowledge rejected batch: %w", aerr)
+			}
+			continue
+		}
 		if err != nil {
 			w.errs.Inc()
 			w.mu.Lock()
@@ -287,4 +298,14 @@ func counterValue(c prometheus.Counter) float64 {
 		return 0
 	}
 	return m.GetCounter().GetValue()
+}
+
+// rejected reports whether InfluxDB refused the data itself (400 or 422),
+// as opposed to auth, rate limits or being down, which are retried.
+func rejected(err error) bool {
+	var he *ihttp.Error
+	if errors.As(err, &he) {
+		return he.StatusCode == 400 || he.StatusCode == 422
+	}
+	return false
 }

@@ -231,3 +231,68 @@ func TestDiskQueueSurvivesOutageAndWriterRestart(t *testing.T) {
 		t.Errorf("counts = %v, want m1=300 m2=700 exactly", counts)
 	}
 }
+
+// The line protocol encoder against the real parser: awkward names and
+// values come back exactly; a batch InfluxDB refuses (a field type
+// conflict) is dropped instead of blocking the queue forever.
+func TestLineProtocolRoundTripAndPoisonBatch(t *testing.T) {
+	d := testinflux.Start(t)
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	w, err := influx.NewWriter(influx.WriterConfig{URL: d.URL, Bucket: d.Bucket(), BatchSize: 10, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ts := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	odd := point.Point{Measurement: "collector errors", Time: ts,
+		Tags: map[string]string{"site": "dc 1", "source": "pdu,a=1", "empty": ""},
+		Fields: map[string]any{"error": "line one\nsaid \"no\" \\ twice", "count": int64(3), "ok": true,
+			"big": uint64(1 << 40), "ratio": 1e-7}}
+	if err := w.Write(ctx, []point.Point{odd}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := influx.NewReader(d.URL, "", "", d.Bucket())
+	defer r.Close()
+	got, err := r.Last(ctx, "collector errors", "dc 1", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := map[string]any{}
+	for _, v := range got {
+		vals[v.Field] = v.Value
+		if v.Tags["source"] != "pdu,a=1" {
+			t.Errorf("tag source = %q", v.Tags["source"])
+		}
+	}
+	want := map[string]any{"error": `line one\nsaid "no" \ twice`, "count": int64(3), "ok": true, "big": int64(1 << 40), "ratio": 1e-7}
+	for k, v := range want {
+		if vals[k] != v {
+			t.Errorf("field %s = %#v, want %#v", k, vals[k], v)
+		}
+	}
+
+	// Poison: "count" was an integer; a float now conflicts.
+	bad := point.Point{Measurement: "collector errors", Tags: map[string]string{"site": "dc 1"}, Time: ts.Add(time.Second),
+		Fields: map[string]any{"count": 1.5}}
+	good := powerPoints("after", 3, ts)
+	_ = w.Write(ctx, []point.Point{bad})
+	_ = w.Flush(ctx)
+	_ = w.Write(ctx, good)
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("queue blocked behind a rejected batch: %v", err)
+	}
+	if w.QueueLen() != 0 {
+		t.Errorf("queue = %d after flush", w.QueueLen())
+	}
+	if got := testutil.ToFloat64(w.Metrics()[2]); got != 1 {
+		t.Errorf("dropped = %v, want the 1 rejected point", got)
+	}
+	counts, _ := r.CountBy(ctx, "power", "kw", "meter", ts.Add(-time.Second))
+	if counts["after"] != 3 {
+		t.Errorf("points after the rejected batch: %v", counts)
+	}
+}

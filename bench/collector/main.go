@@ -50,6 +50,7 @@ type bench struct {
 	meters    []*sim.Meter
 	work      string
 	runSerial int
+	profile   string // directory for setsuden CPU profiles, if set
 }
 
 func main() {
@@ -59,6 +60,7 @@ func main() {
 	stepFor := flag.Duration("step-duration", 20*time.Second, "length of each device-count step")
 	setsudenBin := flag.String("setsuden", "bin/setsuden", "setsuden binary")
 	telegrafBin := flag.String("telegraf", ".tools/bin/telegraf", "telegraf v1.37.2 binary")
+	profile := flag.String("profile", "", "write setsuden's CPU profile of each run into this directory")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 
@@ -77,7 +79,7 @@ func main() {
 	}
 	defer os.RemoveAll(work)
 
-	b := &bench{setsuden: abs(*setsudenBin), telegraf: abs(*telegrafBin), work: work}
+	b := &bench{setsuden: abs(*setsudenBin), telegraf: abs(*telegrafBin), work: work, profile: *profile}
 	models, err := modbus.LoadModels()
 	if err != nil {
 		log.Fatal(err)

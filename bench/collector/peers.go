@@ -127,6 +127,10 @@ modbus:
 }
 
 func (b *bench) startSetsuden(dir, db string, meters []*sim.Meter) (*exec.Cmd, error) {
+	if b.profile != "" {
+		os.Setenv("SETSUDEN_CPUPROFILE", filepath.Join(b.profile, db+".pprof"))
+		defer os.Unsetenv("SETSUDEN_CPUPROFILE")
+	}
 	return startProcess(dir, b.setsuden, "run", "--config", b.setsudenConfig(dir, db, meters, b.influxd.URL))
 }
 

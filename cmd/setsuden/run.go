@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/config"
@@ -41,6 +42,17 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, os.Stderr)
+	// A developer's aid for performance work: SETSUDEN_CPUPROFILE=FILE.
+	if path := os.Getenv("SETSUDEN_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	p, err := buildPipeline(ctx, cfg, log, shard)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ package point
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -26,8 +27,15 @@ func (p Point) Validate() error {
 		return fmt.Errorf("point %q has no fields", p.Measurement)
 	}
 	for k, v := range p.Fields {
-		switch v.(type) {
-		case float64, int64, uint64, bool, string:
+		if k == "" {
+			return fmt.Errorf("point %q has a field with an empty name", p.Measurement)
+		}
+		switch x := v.(type) {
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("point %q field %q is %v (expected a finite number)", p.Measurement, k, x)
+			}
+		case int64, uint64, bool, string:
 		default:
 			return fmt.Errorf("point %q field %q has unsupported type %T (want float64, int64, uint64, bool or string)", p.Measurement, k, v)
 		}
