@@ -109,4 +109,3 @@ func appendEscaped(b []byte, s string, escapeEquals bool) []byte {
 
 // LineProtocol encodes one point (see AppendLineProtocol).
 func LineProtocol(p point.Point) string { return string(AppendLineProtocol(nil, p)) }
-

@@ -171,7 +171,6 @@ func (w *Writer) Write(_ context.Context, pts []point.Point) error {
 	return errors.Join(errs...)
 }
 
-
 // QueueLen is the number of points not yet accepted by InfluxDB.
 func (w *Writer) QueueLen() int { return w.queue.Len() }
 
