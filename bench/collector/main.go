@@ -54,7 +54,7 @@ type bench struct {
 }
 
 func main() {
-	cpuDevices := flag.Int("cpu-devices", 100, "devices polled during the CPU measurement")
+	cpuDevices := flag.Int("cpu-devices", 500, "devices polled during the CPU measurement")
 	cpuFor := flag.Duration("cpu-duration", 40*time.Second, "length of the CPU measurement per collector")
 	stepsFlag := flag.String("steps", "250,500,1000,2000,4000", "device counts tried for the most sustained at 1 s")
 	stepFor := flag.Duration("step-duration", 20*time.Second, "length of each device-count step")
