@@ -272,8 +272,8 @@ func (c *Collector) backfill(ctx context.Context, b Backfiller, s Scheduled, fro
 	}
 	old, err := b.Backfill(ctx, from, to)
 	if err != nil {
-		c.log.Warn("backfill failed; the gap stays", "source", s.Source.Name(), "from", from, "to", to, "err", err)
-		return
+		// Some histories may have failed; what came back is still written.
+		c.log.Warn("backfill incomplete; part of the gap stays", "source", s.Source.Name(), "from", from, "to", to, "points", len(old), "err", err)
 	}
 	if len(old) == 0 {
 		return

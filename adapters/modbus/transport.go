@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -124,8 +125,11 @@ type streamTransporter struct {
 
 	// ctx is the context of the read in progress, set by streamLink around
 	// each call into goburrow, whose Transporter.Send takes none.
-	ctx    context.Context
-	conn   net.Conn
+	ctx  context.Context
+	conn net.Conn
+	// br buffers conn's answers: a whole frame usually arrives in one
+	// segment, so the header and the rest cost one read, not two.
+	br     *bufio.Reader
 	reused bool // conn carried an earlier exchange
 	// ctxDeadline is set when the last exchange's deadline was the
 	// context's, not now+timeout.
@@ -156,6 +160,11 @@ func (t *streamTransporter) exchange(ctx context.Context, req []byte) ([]byte, e
 			return nil, err
 		}
 		t.conn, t.reused = conn, false
+		if t.br == nil {
+			t.br = bufio.NewReaderSize(conn, 512)
+		} else {
+			t.br.Reset(conn)
+		}
 	} else {
 		t.reused = true
 	}
@@ -183,7 +192,7 @@ func (t *streamTransporter) exchange(ctx context.Context, req []byte) ([]byte, e
 	if _, err := conn.Write(req); err != nil {
 		return nil, err
 	}
-	return t.readFrame(conn, req)
+	return t.readFrame(t.br, req)
 }
 
 func (t *streamTransporter) close() error {
@@ -219,7 +228,11 @@ func stale(err error) bool {
 }
 
 // readMBAPFrame reads one Modbus TCP frame: the 7-byte MBAP header, then as
-// many bytes as its length field says (unit id included), at most 254.
+// many bytes as its length field says (unit id included), at most 254. An
+// exception (function code with bit 7 set) must be exactly function and
+// exception code: goburrow would take a shorter one for exception 0 and
+// ignore bytes after the code, and an exception counts as a proper answer
+// (the connection is kept, codes 1-3 are not retried).
 func readMBAPFrame(r io.Reader, _ []byte) ([]byte, error) {
 	var buf [7 + 253]byte
 	if _, err := io.ReadFull(r, buf[:7]); err != nil {
@@ -235,6 +248,9 @@ func readMBAPFrame(r io.Reader, _ []byte) ([]byte, error) {
 	n := 7 + length - 1
 	if _, err := io.ReadFull(r, buf[7:n]); err != nil {
 		return nil, err
+	}
+	if fc := buf[7]; fc&0x80 != 0 && length != 3 {
+		return nil, fmt.Errorf("malformed frame: exception answer (function code 0x%02x) with %d bytes after the unit id (want 2)", fc, length-1)
 	}
 	return append([]byte(nil), buf[:n]...), nil
 }

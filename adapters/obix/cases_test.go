@@ -29,7 +29,8 @@ var update = flag.Bool("update", false, "rewrite testdata/*/expected.txt from th
 //	client auth USER|- PASS|- | client base PATH
 //	server set PATH VAL | status PATH STATUS | advance DUR | lease-max DUR | drop-watches | lose-next N
 //	server history PATH FILE UNIT | history-cap N | requests
-//	source batch|watch NAME [LEASE] | map HREF MEASUREMENT FIELD [TAG=VALUE...] | collect | close
+//	source batch|watch NAME [LEASE] | map HREF MEASUREMENT FIELD [TAG=VALUE...] | map-history HREF
+//	collect | backfill FROM TO | close
 //
 // Run with -update to rewrite expected.txt, then review the diff.
 func TestCases(t *testing.T) {
@@ -274,13 +275,17 @@ func (r *caseRun) exec(ctx context.Context, args []string) error {
 			m.Tags[k] = v
 		}
 		r.srcMaps = append(r.srcMaps, m)
+	case "map-history":
+		if err := need(2); err != nil {
+			return err
+		}
+		if len(r.srcMaps) == 0 {
+			return fmt.Errorf("script: map-history before map")
+		}
+		r.srcMaps[len(r.srcMaps)-1].History = args[1]
 	case "collect":
-		if r.source == nil {
-			s, err := NewSource(SourceConfig{Name: r.srcName, Client: r.client, Points: r.srcMaps, UseWatch: r.srcMode == "watch", WatchLease: r.srcLease})
-			if err != nil {
-				return err
-			}
-			r.source = s
+		if err := r.makeSource(); err != nil {
+			return err
 		}
 		pts, err := r.source.Collect(ctx)
 		if err != nil {
@@ -292,6 +297,30 @@ func (r *caseRun) exec(ctx context.Context, args []string) error {
 			}
 			r.printf("%s\n", lineProtocol(p.Measurement, p.Tags, p.Fields))
 		}
+	case "backfill":
+		if err := need(3); err != nil {
+			return err
+		}
+		from, err := time.Parse(time.RFC3339Nano, args[1])
+		if err != nil {
+			return err
+		}
+		to, err := time.Parse(time.RFC3339Nano, args[2])
+		if err != nil {
+			return err
+		}
+		if err := r.makeSource(); err != nil {
+			return err
+		}
+		pts, err := r.source.Backfill(ctx, from, to)
+		for _, p := range pts {
+			if verr := p.Validate(); verr != nil {
+				return verr
+			}
+			r.printf("%s %s\n", lineProtocol(p.Measurement, p.Tags, p.Fields), p.Time.Format(time.RFC3339Nano))
+		}
+		r.printf("(%d points)\n", len(pts))
+		return err
 	case "close":
 		if r.source != nil {
 			return r.source.Close(ctx)
@@ -299,6 +328,19 @@ func (r *caseRun) exec(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("script: unknown command %q", args[0])
 	}
+	return nil
+}
+
+// makeSource makes the source of the mappings so far on first use.
+func (r *caseRun) makeSource() error {
+	if r.source != nil {
+		return nil
+	}
+	s, err := NewSource(SourceConfig{Name: r.srcName, Client: r.client, Points: r.srcMaps, UseWatch: r.srcMode == "watch", WatchLease: r.srcLease})
+	if err != nil {
+		return err
+	}
+	r.source = s
 	return nil
 }
 

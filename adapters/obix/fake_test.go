@@ -41,6 +41,8 @@ type fakeServer struct {
 	historyCap int                     // records per query answer, 0 = no cap
 	unit       map[string]string       // history path -> unit of its values
 	lose       int                     // answers to replace by a 502 after doing the work
+	down       int                     // requests to refuse with a 503 without doing anything
+	onDown     func(time.Time)         // called, under mu, for each request refused by down
 	log        []string
 }
 
@@ -64,8 +66,9 @@ type fakeWatch struct {
 }
 
 type fakeRecord struct {
-	t time.Time
-	v string
+	t      time.Time
+	v      string // "null" for a null value
+	status string // "" for none
 }
 
 const (
@@ -113,7 +116,8 @@ func (f *fakeServer) serve(method, path, file string, status int) error {
 	return nil
 }
 
-// loadHistory reads "timestamp value" lines for the history at path.
+// loadHistory reads "timestamp value [status]" lines for the history at
+// path; the value "null" makes a null record.
 func (f *fakeServer) loadHistory(path, file, unit string) error {
 	fh, err := os.Open(filepath.Join(f.dir, file))
 	if err != nil {
@@ -135,7 +139,8 @@ func (f *fakeServer) loadHistory(path, file, unit string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		recs = append(recs, fakeRecord{t, strings.TrimSpace(v)})
+		v, status, _ := strings.Cut(strings.TrimSpace(v), " ")
+		recs = append(recs, fakeRecord{t: t, v: v, status: strings.TrimSpace(status)})
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -196,6 +201,15 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log = append(f.log, r.Method+" "+r.URL.Path)
+	if f.down > 0 {
+		// An outage between the client and the gateway: nothing is done.
+		f.down--
+		if f.onDown != nil {
+			f.onDown(time.Now())
+		}
+		http.Error(w, "gateway unreachable", http.StatusServiceUnavailable)
+		return
+	}
 	if u, p, ok := r.BasicAuth(); !ok || u != fakeUser || p != fakePass {
 		w.Header().Set("WWW-Authenticate", `Basic realm="obix"`)
 		w.Header().Set("Content-Type", "text/html")
@@ -466,9 +480,13 @@ func (f *fakeServer) historyQuery(w http.ResponseWriter, hist string, body []byt
 			first = r.t
 		}
 		last = r.t
+		value := &Obj{Kind: KindReal, Name: "value", Val: r.v, Status: r.status}
+		if r.v == "null" {
+			value.Val, value.Null = "0.0", true // Niagara's placeholder (notes §4.5 item 9)
+		}
 		data.Children = append(data.Children, &Obj{Kind: KindObj, Children: []*Obj{
 			{Kind: KindAbstime, Name: "timestamp", Val: FormatAbstime(r.t), TZ: "America/New_York"},
-			{Kind: KindReal, Name: "value", Val: r.v},
+			value,
 		}})
 	}
 	out := &Obj{Kind: KindObj, Href: f.srv.URL + hist + "~historyQuery/", Is: ContractHistoryQueryOut, Children: []*Obj{

@@ -1,6 +1,7 @@
 package obix
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,15 @@ type PointMapping struct {
 	// Tags of the point (meter, room, rack, category); points with the same
 	// measurement and tags form one InfluxDB point.
 	Tags map[string]string
+	// History is the point's obix:History (or its query op), read by
+	// Backfill to fill the gap of an outage: an absolute URL or a path
+	// relative to the client's BaseURL. Niagara keeps histories apart from
+	// their points ("/obix/histories/Station/PDU1_ActivePower/"), so set it
+	// there. Left empty, Backfill uses the history the point links to (its
+	// child named "history", else a child that is an obix:History, as the
+	// oBIX convention and IoTSyS have it); a point with neither is not
+	// backfilled.
+	History string
 }
 
 // SourceConfig configures a Source.
@@ -56,6 +66,11 @@ type Source struct {
 	hrefs []string // distinct absolute hrefs, in the order of cfg.Points
 	abs   []string // absolute href of each mapping
 	keys  []string // pointKey of each mapping
+
+	// known is what Backfill needs to know of the points: the unit of each
+	// as last read (Collect keeps it) and the history it links to.
+	knownMu sync.Mutex
+	known   map[string]pointFacts // per pointKey
 
 	mu      sync.Mutex
 	watch   *Watch
@@ -87,7 +102,7 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	if cfg.WatchLease > 0 && !cfg.UseWatch {
 		return nil, wrap("watch lease %v set but watches are not used", cfg.WatchLease)
 	}
-	s := &Source{cfg: cfg}
+	s := &Source{cfg: cfg, known: map[string]pointFacts{}}
 	seenHref := map[string]bool{}
 	seenField := map[string]string{}
 	for i, p := range cfg.Points {
@@ -102,6 +117,11 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 		u, err := cfg.Client.resolve(p.Href)
 		if err != nil {
 			return nil, wrap("point %d: %v", i+1, err)
+		}
+		if p.History != "" {
+			if _, err := cfg.Client.resolve(p.History); err != nil {
+				return nil, wrap("point %d (%s): history: %v", i+1, p.Href, err)
+			}
 		}
 		series := seriesKey(p.Measurement, p.Tags) + " " + p.Field
 		if prev, dup := seenField[series]; dup {
@@ -144,12 +164,7 @@ func (s *Source) Collect(ctx context.Context) ([]point.Point, error) {
 		return nil, fmt.Errorf("obix source %q: %w", s.cfg.Name, err)
 	}
 	now := time.Now()
-	type group struct {
-		measurement string
-		tags        map[string]string
-		fields      map[string]any
-	}
-	groups := map[string]*group{}
+	set := newPointSet()
 	var fails []string
 	failed := map[string]bool{}
 	fail := func(i int, err error) {
@@ -180,37 +195,76 @@ func (s *Source) Collect(ctx context.Context) ([]point.Point, error) {
 			fail(i, err)
 			continue
 		}
-		k := seriesKey(p.Measurement, p.Tags)
-		g := groups[k]
-		if g == nil {
-			tags := make(map[string]string, len(p.Tags))
-			for tk, tv := range p.Tags {
-				tags[tk] = tv
-			}
-			g = &group{measurement: p.Measurement, tags: tags, fields: map[string]any{}}
-			groups[k] = g
-		}
-		g.fields[p.Field] = x
+		set.add(now, p, x)
 	}
 	if len(fails) > 0 {
-		const show = 3
-		msg := strings.Join(fails[:min(len(fails), show)], "; ")
-		if len(fails) > show {
-			msg += fmt.Sprintf("; and %d more", len(fails)-show)
-		}
-		return nil, fmt.Errorf("obix source %q: %d of %d points failed: %s", s.cfg.Name, len(fails), len(s.cfg.Points), msg)
+		return nil, fmt.Errorf("obix source %q: %d of %d points failed: %s", s.cfg.Name, len(fails), len(s.cfg.Points), joinFailures(fails))
 	}
-	keys := make([]string, 0, len(groups))
-	for k := range groups {
+	s.knownMu.Lock()
+	for i := range s.cfg.Points {
+		f := s.known[s.keys[i]]
+		f.unit = vals[s.keys[i]].Unit
+		s.known[s.keys[i]] = f
+	}
+	s.knownMu.Unlock()
+	return set.points(), nil
+}
+
+// joinFailures lists the first three failures and counts the rest.
+func joinFailures(fails []string) string {
+	const show = 3
+	msg := strings.Join(fails[:min(len(fails), show)], "; ")
+	if len(fails) > show {
+		msg += fmt.Sprintf("; and %d more", len(fails)-show)
+	}
+	return msg
+}
+
+// pointSet groups field values into InfluxDB points: one per timestamp,
+// measurement and tag set.
+type pointSet struct {
+	groups map[pointSetKey]*point.Point
+}
+
+type pointSetKey struct {
+	unixNano int64
+	series   string // seriesKey
+}
+
+func newPointSet() *pointSet { return &pointSet{groups: map[pointSetKey]*point.Point{}} }
+
+// add puts the value of mapping p, taken at t, into its point.
+func (ps *pointSet) add(t time.Time, p PointMapping, x any) {
+	k := pointSetKey{t.UnixNano(), seriesKey(p.Measurement, p.Tags)}
+	g := ps.groups[k]
+	if g == nil {
+		tags := make(map[string]string, len(p.Tags))
+		for tk, tv := range p.Tags {
+			tags[tk] = tv
+		}
+		g = &point.Point{Measurement: p.Measurement, Tags: tags, Fields: map[string]any{}, Time: t}
+		ps.groups[k] = g
+	}
+	g.Fields[p.Field] = x
+}
+
+// points returns the points, oldest first, then by measurement and tags.
+func (ps *pointSet) points() []point.Point {
+	keys := make([]pointSetKey, 0, len(ps.groups))
+	for k := range ps.groups {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	slices.SortFunc(keys, func(a, b pointSetKey) int {
+		if a.unixNano != b.unixNano {
+			return cmp.Compare(a.unixNano, b.unixNano)
+		}
+		return strings.Compare(a.series, b.series)
+	})
 	pts := make([]point.Point, 0, len(keys))
 	for _, k := range keys {
-		g := groups[k]
-		pts = append(pts, point.Point{Measurement: g.measurement, Tags: g.tags, Fields: g.fields, Time: now})
+		pts = append(pts, *ps.groups[k])
 	}
-	return pts, nil
+	return pts
 }
 
 // readBatch reads all points with one batch; results come in request order.
