@@ -99,6 +99,22 @@ type diskQueue struct {
 	tail     uint64     // next sequence number to assign
 	w        *os.File
 	bw       *bufio.Writer
+
+	// cache holds the newest lines, seq cacheFirst onwards, so that in the
+	// steady state (InfluxDB up) a batch is served from memory and the disk
+	// is only written. After a restart or a long outage the older lines
+	// are read back from the segments.
+	cache      []string
+	cacheFirst uint64
+	cacheMax   int
+	// cursor is where the last disk read stopped: the next line to read is
+	// seq cursor.seq at byte cursor.off of segment cursor.path. Draining a
+	// backlog then reads each segment once instead of rescanning it.
+	cursor struct {
+		seq  uint64
+		off  int64
+		path string
+	}
 }
 
 type segment struct {
@@ -112,7 +128,7 @@ func openDiskQueue(dir string, maxBytes int64) (*diskQueue, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("queue dir %s: %w", dir, err)
 	}
-	q := &diskQueue{dir: dir, maxBytes: maxBytes, segMax: min(max(maxBytes/16, 64<<10), 16<<20)}
+	q := &diskQueue{dir: dir, maxBytes: maxBytes, segMax: min(max(maxBytes/16, 64<<10), 16<<20), cacheMax: 200_000}
 	names, err := filepath.Glob(filepath.Join(dir, "*.seg"))
 	if err != nil {
 		return nil, err
@@ -155,6 +171,7 @@ func openDiskQueue(dir string, maxBytes int64) (*diskQueue, error) {
 	if len(q.segs) == 0 {
 		q.head = q.tail
 	}
+	q.cacheFirst = q.tail
 	return q, q.dropAcked()
 }
 
@@ -187,6 +204,11 @@ func (q *diskQueue) Push(lines []string) (int, error) {
 		s.size += int64(n + 1)
 		s.lines++
 		q.tail++
+	}
+	q.cache = append(q.cache, lines...)
+	if over := len(q.cache) - q.cacheMax; over > 0 {
+		q.cache = append(q.cache[:0:0], q.cache[over:]...)
+		q.cacheFirst += uint64(over)
 	}
 	return q.enforceBound()
 }
@@ -243,6 +265,11 @@ func (q *diskQueue) enforceBound() (int, error) {
 func (q *diskQueue) Peek(n int) ([]string, uint64, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.head >= q.cacheFirst {
+		from := int(q.head - q.cacheFirst)
+		k := min(n, len(q.cache)-from)
+		return append([]string(nil), q.cache[from:from+k]...), q.head, nil
+	}
 	if q.bw != nil {
 		if err := q.bw.Flush(); err != nil {
 			return nil, 0, err
@@ -258,8 +285,16 @@ func (q *diskQueue) Peek(n int) ([]string, uint64, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("queue read: %w", err)
 		}
+		seq, off := s.first, int64(0)
+		if q.cursor.path == s.path && q.cursor.seq <= q.head && q.cursor.seq >= s.first {
+			seq, off = q.cursor.seq, q.cursor.off
+		}
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("queue read: %w", err)
+		}
 		br := bufio.NewReaderSize(f, 64<<10)
-		for seq := s.first; seq < end && len(out) < n; seq++ {
+		for ; seq < end && len(out) < n; seq++ {
 			line, err := br.ReadString('\n')
 			if err != nil {
 				f.Close()
@@ -268,11 +303,13 @@ func (q *diskQueue) Peek(n int) ([]string, uint64, error) {
 				}
 				return nil, 0, err
 			}
+			off += int64(len(line))
 			if seq >= q.head {
 				out = append(out, line[:len(line)-1])
 			}
 		}
 		f.Close()
+		q.cursor.seq, q.cursor.off, q.cursor.path = seq, off, s.path
 		if len(out) >= n {
 			break
 		}
@@ -287,6 +324,11 @@ func (q *diskQueue) Ack(upTo uint64) error {
 		return nil
 	}
 	q.head = min(upTo, q.tail)
+	if q.head > q.cacheFirst {
+		k := min(int(q.head-q.cacheFirst), len(q.cache))
+		q.cache = q.cache[k:]
+		q.cacheFirst += uint64(k)
+	}
 	if err := q.writeHead(); err != nil {
 		return err
 	}

@@ -128,3 +128,44 @@ func TestMemQueueAckAfterDrop(t *testing.T) {
 		t.Errorf("after ack = %q", got)
 	}
 }
+
+// A backlog larger than the memory cache drains from disk in order, each
+// line exactly once, across segment boundaries.
+func TestDiskQueueDrainsBacklogBeyondCache(t *testing.T) {
+	q, err := openDiskQueue(t.TempDir(), 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	q.cacheMax, q.segMax = 1000, 32<<10 // small cache, many segments
+	var want []string
+	for i := 0; i < 10; i++ {
+		l := lines(fmt.Sprintf("b%d", i), 700)
+		want = append(want, l...)
+		if _, err := q.Push(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(q.segs) < 5 {
+		t.Fatalf("only %d segments; the test wants several", len(q.segs))
+	}
+	var got []string
+	for q.Len() > 0 {
+		batch, first, err := q.Peek(333)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, batch...)
+		if err := q.Ack(first + uint64(len(batch))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("drained %d lines, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("line %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
