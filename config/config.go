@@ -23,6 +23,7 @@ type Config struct {
 	Modbus  Modbus  `yaml:"modbus"`
 	Libvirt Libvirt `yaml:"libvirt"`
 	Obix    Obix    `yaml:"obix"`
+	Demand  Demand  `yaml:"demand"`
 }
 
 // Site is the datacenter this process serves.

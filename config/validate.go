@@ -44,6 +44,7 @@ func (c *Config) Validate(opt Options) Problems {
 	v.modbus(c.Modbus, opt)
 	v.libvirt(c.Libvirt)
 	v.obix(c.Obix)
+	v.demand(c.Demand, c.Site)
 	v.uniqueNames(c)
 	return v.probs
 }

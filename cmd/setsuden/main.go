@@ -22,6 +22,7 @@ Usage:
   setsuden run      --config FILE                            production: collect into an external InfluxDB and serve the UI
   setsuden collect  --config FILE --dry-run | --once         show each Modbus device's read plan, or poll each once and print line protocol
   setsuden validate --config FILE                            check a configuration; every problem as FILE:LINE: field: what is wrong
+  setsuden demand   replay|now --config FILE ...             replay demand control over stored history, or show its decision now
   setsuden hash-password < password-file                     print the bcrypt hash of a password for server.operators
   setsuden version                                           print the version
 
@@ -52,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCollect(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "demand":
+		err = cmdDemand(ctx, args[1:], stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":

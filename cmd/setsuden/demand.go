@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/setsuden/setsuden/adapters/influx"
+	"github.com/setsuden/setsuden/config"
+	"github.com/setsuden/setsuden/rules/demand"
+	"github.com/setsuden/setsuden/rules/demandctl"
+)
+
+const demandUsage = `Usage:
+  setsuden demand replay --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--tick 30s]
+      run demand control over stored history, a day per line: peak block, the predictions
+      at 10/20/25 minutes into it, the highest stage and the stages entered
+  setsuden demand now --config FILE [--at TIME] [--json]
+      the decision demand control makes now (or at TIME, RFC 3339), from the blocks in force
+`
+
+// cmdDemand is `setsuden demand replay|now`.
+func cmdDemand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, demandUsage)
+		return errUsage
+	}
+	switch args[0] {
+	case "replay":
+		return cmdDemandReplay(ctx, args[1:], stdout, stderr)
+	case "now":
+		return cmdDemandNow(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, demandUsage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "setsuden demand: unknown command %q\n\n%s", args[0], demandUsage)
+	return errUsage
+}
+
+// demandSetup is what both subcommands need from the configuration.
+type demandSetup struct {
+	cfg    *config.Config
+	engine demand.Config
+	specs  []demandctl.LimitSpec
+	reader *influx.Reader
+}
+
+func loadDemand(path string, stderr io.Writer) (*demandSetup, error) {
+	if path == "" {
+		fmt.Fprintln(stderr, "setsuden demand: --config FILE is required")
+		return nil, errUsage
+	}
+	cfg, err := loadConfig(path, true)
+	var probs config.Problems
+	if errors.As(err, &probs) {
+		for _, p := range probs {
+			fmt.Fprintln(stderr, p.String())
+		}
+		return nil, fmt.Errorf("%d configuration problem(s) in %s", len(probs), path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Demand.Enabled() {
+		return nil, fmt.Errorf("%s has no demand section: nothing to control", path)
+	}
+	engine, specs, err := cfg.Demand.Engine(cfg.Site)
+	if err != nil {
+		return nil, fmt.Errorf("%s: demand: %w", path, err)
+	}
+	return &demandSetup{cfg: cfg, engine: engine, specs: demandLimits(specs),
+		reader: influx.NewReader(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket)}, nil
+}
+
+// limits resolves the limits at `at`, computing caps from history, and
+// says on stderr how each such cap came out.
+func (s *demandSetup) limits(ctx context.Context, at time.Time, stderr io.Writer) []demand.Limit {
+	limits, statuses, _ := demandctl.ResolveCaps(ctx, s.reader, s.cfg.Site.Name, s.specs, s.engine.Location, at)
+	for _, st := range statuses {
+		if st.Err != nil {
+			fmt.Fprintf(stderr, "warning: %v; the cap is left out\n", st.Err)
+			continue
+		}
+		fmt.Fprintf(stderr, "cap %s from history (%s): baseline %.1f kW, cut %.0f%%\n", st.Label, spansText(st.Spans), st.BaselineKW, 100*st.Reduction)
+	}
+	return limits
+}
+
+func spansText(spans []demandctl.Span) string {
+	var parts []string
+	for _, s := range spans {
+		parts = append(parts, s.From.Format("2006-01-02")+".."+s.To.Add(-time.Nanosecond).Format("2006-01-02"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// historyLead is read before a replay's first tick: the longest block and
+// the predictor's window.
+const historyLead = 2 * time.Hour
+
+func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demand replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (YAML) with a demand section")
+	fromFlag := fs.String("from", "", "first day, YYYY-MM-DD in site.timezone")
+	toFlag := fs.String("to", "", "last day (included), YYYY-MM-DD")
+	tick := fs.Duration("tick", 0, "time between evaluations, whole seconds (default demand.tick)")
+	chunk := fs.Duration("chunk", 24*time.Hour, "history read per query")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	s, err := loadDemand(*path, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.reader.Close()
+	loc := s.engine.Location
+	from, err1 := time.ParseInLocation("2006-01-02", *fromFlag, loc)
+	last, err2 := time.ParseInLocation("2006-01-02", *toFlag, loc)
+	if err1 != nil || err2 != nil || last.Before(from) {
+		fmt.Fprintln(stderr, "setsuden demand replay: --from and --to are days YYYY-MM-DD, --to not before --from")
+		return errUsage
+	}
+	to := last.AddDate(0, 0, 1)
+	if *tick == 0 {
+		*tick = s.cfg.Demand.TickInterval()
+	}
+	if *tick < time.Second || *tick%time.Second != 0 {
+		fmt.Fprintf(stderr, "setsuden demand replay: --tick %s: want whole seconds, at least 1s\n", *tick)
+		return errUsage
+	}
+	site := s.cfg.Site.Name
+	started := time.Now()
+
+	engine := s.engine
+	engine.Limits = s.limits(ctx, from, stderr)
+	progress := newProgressLine(stderr)
+	h, err := demandctl.ReadHistory(ctx, s.reader, site, from.Add(-historyLead), to, *tick, *chunk,
+		func(done, total time.Duration) { progress.update("reading history", float64(done)/float64(total)) })
+	progress.done()
+	if err != nil {
+		return err
+	}
+	read := time.Since(started)
+	res := demand.ReplayMetered(engine, h.Power, h.Energy, from, to, *tick,
+		func(done, total int) { progress.update("replaying", float64(done)/float64(total)) })
+	progress.done()
+
+	fmt.Fprintf(stdout, "site %s (%s), %s..%s, tick %s, %s\n", site, loc, from.Format("2006-01-02"), last.Format("2006-01-02"), *tick, limitsText(engine.Limits))
+	energy := "power (trapezoid)"
+	if h.Energy != nil {
+		energy = "energy registers"
+	}
+	fmt.Fprintf(stdout, "%d power samples, demand from %s\n\n", len(h.Power), energy)
+	printDays(stdout, res, loc)
+	fmt.Fprintln(stdout)
+	if !res.Peak.Block.Start.IsZero() {
+		fmt.Fprintf(stdout, "peak of the range: %s %s %.1f kW (coverage %.0f%%)\n",
+			res.Peak.Block.Start.In(loc).Format("2006-01-02"), blockText(res.Peak.Block, loc), res.Peak.KW, 100*res.Peak.Coverage)
+	}
+	shed := 0
+	for _, d := range res.Days {
+		if d.MaxStage >= demand.StageShed {
+			shed++
+		}
+	}
+	fmt.Fprintf(stdout, "%d of %d days reached shed or limit; %d transitions; %d ticks; read %s, replayed %s\n",
+		shed, len(res.Days), len(res.Transitions), res.Ticks, read.Round(time.Millisecond), (time.Since(started) - read).Round(time.Millisecond))
+	return nil
+}
+
+func printDays(w io.Writer, res demand.ReplayResult, loc *time.Location) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DATE\tPEAK BLOCK\tPEAK KW\tCOVERAGE\tPRED@10\tPRED@20\tPRED@25\tMAX STAGE\tSTAGES ENTERED")
+	for _, d := range res.Days {
+		peak, kw, cov := "-", "-", "-"
+		if !d.Peak.Block.Start.IsZero() {
+			peak, kw, cov = blockText(d.Peak.Block, loc), fmt.Sprintf("%.1f", d.Peak.KW), fmt.Sprintf("%.0f%%", 100*d.Peak.Coverage)
+		}
+		var entered []string
+		for _, s := range d.StagesEntered {
+			entered = append(entered, s.String())
+		}
+		if len(entered) == 0 {
+			entered = []string{"-"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Date, peak, kw, cov,
+			kwText(d.PredictedAt10), kwText(d.PredictedAt20), kwText(d.PredictedAt25), d.MaxStage, strings.Join(entered, ","))
+	}
+	_ = tw.Flush()
+}
+
+func blockText(b demand.Block, loc *time.Location) string {
+	return b.Start.In(loc).Format("15:04") + "-" + b.End.In(loc).Format("15:04")
+}
+
+func kwText(x float64) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", x)
+}
+
+func limitsText(limits []demand.Limit) string {
+	if len(limits) == 0 {
+		return "no limits"
+	}
+	var parts []string
+	for _, l := range limits {
+		switch v := l.(type) {
+		case demand.ContractLimit:
+			parts = append(parts, fmt.Sprintf("%s %.1f kW (%s)", v.Label(), v.KW, v.Block))
+		case demand.CapLimit:
+			parts = append(parts, fmt.Sprintf("%s %.1f kW (%s, %.1f kW - %.0f%%)", v.Label(), v.KW(), v.Block, v.BaselineKW, 100*v.Reduction))
+		default:
+			parts = append(parts, l.Label())
+		}
+	}
+	return "limits: " + strings.Join(parts, ", ")
+}
+
+func cmdDemandNow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demand now", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (YAML) with a demand section")
+	atFlag := fs.String("at", "", "evaluate at this time (RFC 3339) instead of now")
+	asJSON := fs.Bool("json", false, "print the decision as JSON (as GET /api/v1/demand)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	s, err := loadDemand(*path, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.reader.Close()
+	now := time.Now()
+	if *atFlag != "" {
+		if now, err = time.Parse(time.RFC3339, *atFlag); err != nil {
+			fmt.Fprintf(stderr, "setsuden demand now: --at %q: want an RFC 3339 time, e.g. 2026-07-15T14:10:00+09:00\n", *atFlag)
+			return errUsage
+		}
+	}
+	tick := s.cfg.Demand.TickInterval()
+	now = now.Truncate(tick)
+	engine := s.engine
+	engine.Limits = s.limits(ctx, now, stderr)
+
+	// The stage has memory (hysteresis, exit ticks): replay from the start
+	// of the block before the current one, then evaluate now.
+	from := demand.BlockOf(now, time.Hour, engine.Location).Start.Add(-time.Hour)
+	h, err := demandctl.ReadHistory(ctx, s.reader, s.cfg.Site.Name, from.Add(-time.Hour), now, tick, 6*time.Hour, nil)
+	if err != nil {
+		return err
+	}
+	res := demand.ReplayMetered(engine, h.Power, h.Energy, from, now, tick, nil)
+	d, _ := demand.EvaluateMetered(engine, res.Final, h.Power, h.Energy, now)
+	v := demandctl.NewDecisionView(s.cfg.Site.Name, d)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	printDecision(stdout, d, s.cfg.Site.Name, engine.Location)
+	return nil
+}
+
+func printDecision(w io.Writer, d demand.Decision, site string, loc *time.Location) {
+	fmt.Fprintf(w, "site %s at %s\n", site, d.Time.In(loc).Format("2006-01-02 15:04:05 MST"))
+	fmt.Fprintf(w, "block %s: %.0f%% elapsed, %s left, data coverage %.0f%%\n", blockText(d.Block, loc), 100*d.Elapsed, d.Remaining.Round(time.Second), 100*d.Coverage)
+	fmt.Fprintf(w, "demand so far %.1f kW, load %.1f kW, predicted %.1f kW\n", d.CurrentKW, d.LoadKW, d.PredictedKW)
+	if d.Limit != "" {
+		fmt.Fprintf(w, "strictest limit %s %.1f kW: predicted %.1f%% of it, target so far %.1f kW, adjustment %+.1f kW\n",
+			d.Limit, d.LimitKW, 100*d.PredictedKW/d.LimitKW, d.TargetRampKW, d.AdjustmentKW)
+	} else {
+		fmt.Fprintln(w, "no limit in force")
+	}
+	held := ""
+	if d.Held {
+		held = " (held: no-action time at the block's start)"
+	}
+	fmt.Fprintf(w, "stage %s%s\n", d.Stage, held)
+	switch {
+	case d.Request != nil:
+		fmt.Fprintf(w, "request: shed %.1f kW now, until %s\n", d.Request.ShedKW, d.Request.By.In(loc).Format("15:04"))
+	case d.HeadroomKW > 0:
+		fmt.Fprintf(w, "headroom %.1f kW\n", d.HeadroomKW)
+	}
+	for _, l := range d.Limits {
+		fmt.Fprintf(w, "  %-8s %-20s %8.1f kW  block %s  predicted %8.1f kW  %5.1f%%\n", l.Kind, l.Label, l.LimitKW, blockText(l.Block, loc), l.PredictedKW, 100*l.Ratio)
+	}
+}
+
+// progressLine prints one progress line on stderr: rewritten in place on a
+// terminal, every 10 % otherwise (logs, tests). A progress bar library
+// would add three modules for this.
+type progressLine struct {
+	w        io.Writer
+	terminal bool
+	label    string
+	lastPct  int
+	lastAt   time.Time
+	open     bool
+}
+
+func newProgressLine(w io.Writer) *progressLine {
+	p := &progressLine{w: w, lastPct: -1}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.terminal = true
+		}
+	}
+	return p
+}
+
+func (p *progressLine) update(label string, frac float64) {
+	pct := int(math.Floor(100 * math.Min(math.Max(frac, 0), 1)))
+	if label != p.label {
+		p.done()
+		p.label, p.lastPct = label, -1
+	}
+	if p.terminal {
+		if pct == p.lastPct || (pct < 100 && time.Since(p.lastAt) < 100*time.Millisecond) {
+			return
+		}
+		const width = 30
+		bar := strings.Repeat("=", pct*width/100) + strings.Repeat(" ", width-pct*width/100)
+		fmt.Fprintf(p.w, "\r%-16s [%s] %3d%%", label, bar, pct)
+		p.open = true
+	} else {
+		if pct/10 == p.lastPct/10 && p.lastPct >= 0 {
+			return
+		}
+		fmt.Fprintf(p.w, "%s %3d%%\n", label, pct/10*10)
+	}
+	p.lastPct, p.lastAt = pct, time.Now()
+}
+
+// done ends a line left open on a terminal.
+func (p *progressLine) done() {
+	if p.open {
+		fmt.Fprintln(p.w)
+		p.open = false
+	}
+}

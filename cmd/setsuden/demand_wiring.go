@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/setsuden/setsuden/adapters/webhook"
+	"github.com/setsuden/setsuden/config"
+	"github.com/setsuden/setsuden/rules/demandctl"
+)
+
+// addDemand adds demand control when the configuration has a demand
+// section: the controller's loop (reading site power through p.reader,
+// writing through p.writer), its webhook sender's loop, and its API.
+func (p *pipeline) addDemand(cfg *config.Config) error {
+	if !cfg.Demand.Enabled() {
+		return nil
+	}
+	engine, specs, err := cfg.Demand.Engine(cfg.Site)
+	if err != nil {
+		return fmt.Errorf("demand: %w", err)
+	}
+	var notifier demandctl.Notifier
+	if len(cfg.Demand.Webhooks) > 0 {
+		sender, err := demandWebhooks(cfg, p)
+		if err != nil {
+			return err
+		}
+		notifier = sender
+		p.runners = append(p.runners, sender.Run)
+	}
+	ctl, err := demandctl.New(demandctl.Config{
+		Site: cfg.Site.Name, Engine: engine, Limits: demandLimits(specs), Tick: cfg.Demand.TickInterval(),
+		Store: p.reader, Points: p.writer, Notifier: notifier, Logger: p.log, Registerer: p.reg,
+	})
+	if err != nil {
+		return err
+	}
+	p.extensions = append(p.extensions, ctl.API())
+	p.runners = append(p.runners, func(ctx context.Context) {
+		if err := ctl.Run(ctx); err != nil {
+			p.log.Error("demand control stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+func demandWebhooks(cfg *config.Config, p *pipeline) (*webhook.Sender, error) {
+	var eps []webhook.Endpoint
+	for i, w := range cfg.Demand.Webhooks {
+		secret, err := w.Secret()
+		if err != nil {
+			return nil, fmt.Errorf("demand.webhooks[%d]: %w", i, err)
+		}
+		eps = append(eps, webhook.Endpoint{URL: w.URL, Secret: []byte(secret)})
+	}
+	sender, err := webhook.New(webhook.Config{Name: "demand", Endpoints: eps, Logger: p.log, Registerer: p.reg})
+	if err != nil {
+		return nil, fmt.Errorf("demand.webhooks: %w", err)
+	}
+	return sender, nil
+}
+
+// demandLimits converts the configuration's limits.
+func demandLimits(specs []config.DemandLimitSpec) []demandctl.LimitSpec {
+	out := make([]demandctl.LimitSpec, len(specs))
+	for i, s := range specs {
+		out[i] = demandctl.LimitSpec{Limit: s.Limit, BaselineLastYear: s.BaselineLastYear, ReductionAuto: s.ReductionAuto}
+	}
+	return out
+}
