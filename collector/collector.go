@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"hash/fnv"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,7 +28,8 @@ type Config struct {
 	Site string // added as tag "site" to every point
 	Sink Sink
 	// MaxConcurrent bounds polls in flight at once across all sources
-	// (default 256), so thousands of devices cost bounded sockets and memory.
+	// (default 2048), so tens of thousands of devices cost bounded sockets
+	// and memory.
 	MaxConcurrent int
 	// MaxBackoff caps the wait after repeated failures (default 5 min).
 	MaxBackoff time.Duration
@@ -76,7 +78,7 @@ func New(cfg Config, sources []Scheduled) (*Collector, error) {
 		return nil, errors.New("collector: no sink")
 	}
 	if cfg.MaxConcurrent <= 0 {
-		cfg.MaxConcurrent = 256
+		cfg.MaxConcurrent = 2048
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Minute
@@ -151,9 +153,12 @@ func (c *Collector) Statuses() []Status {
 
 func (c *Collector) loop(ctx context.Context, s Scheduled) {
 	failures := 0
-	// The first poll runs at once; later ones are aligned to the interval
-	// so samples of all meters share time buckets (demand blocks are
-	// clock-aligned too).
+	// The first poll runs at once. Later ones keep a fixed phase within the
+	// interval, derived from the source's name: thousands of meters do not
+	// all fire at the same instant (a gateway, the CPU and InfluxDB see an
+	// even load, as Prometheus spreads its scrapes), yet each source's
+	// samples stay exactly periodic.
+	phase := phaseOf(s.Source.Name(), s.Interval)
 	next := time.Now()
 	for {
 		select {
@@ -170,14 +175,26 @@ func (c *Collector) loop(ctx context.Context, s Scheduled) {
 		} else {
 			failures = 0
 		}
-		next = nextPoll(time.Now(), s.Interval, failures, c.cfg.MaxBackoff)
+		next = nextPoll(time.Now(), s.Interval, phase, failures, c.cfg.MaxBackoff)
 	}
 }
 
-// nextPoll is the next aligned poll time after now; after n consecutive
-// failures it waits interval×2^(n-1), capped at maxBackoff (but never less
-// than one interval).
-func nextPoll(now time.Time, interval time.Duration, failures int, maxBackoff time.Duration) time.Time {
+// phaseOf spreads sources over the interval by a hash of the name, at
+// millisecond resolution.
+func phaseOf(name string, interval time.Duration) time.Duration {
+	ms := interval.Milliseconds()
+	if ms <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return time.Duration(int64(h.Sum32())%ms) * time.Millisecond
+}
+
+// nextPoll is the next poll time after now at the source's phase within
+// the interval; after n consecutive failures it waits interval×2^(n-1),
+// capped at maxBackoff (but never less than one interval).
+func nextPoll(now time.Time, interval, phase time.Duration, failures int, maxBackoff time.Duration) time.Time {
 	wait := interval
 	if failures > 1 {
 		wait = interval << min(failures-1, 20)
@@ -185,7 +202,7 @@ func nextPoll(now time.Time, interval time.Duration, failures int, maxBackoff ti
 			wait = max(maxBackoff, interval)
 		}
 	}
-	return now.Add(wait).Truncate(interval)
+	return now.Add(wait - phase).Truncate(interval).Add(phase)
 }
 
 func (c *Collector) pollOnce(ctx context.Context, s Scheduled) error {

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -129,9 +130,34 @@ func TestNextPollBackoff(t *testing.T) {
 		want     time.Duration
 	}{{0, 10 * time.Second}, {1, 10 * time.Second}, {2, 20 * time.Second}, {3, 40 * time.Second},
 		{6, 5 * time.Minute}, {60, 5 * time.Minute}} {
-		got := nextPoll(now, 10*time.Second, tc.failures, 5*time.Minute).Sub(now)
+		got := nextPoll(now, 10*time.Second, 0, tc.failures, 5*time.Minute).Sub(now)
 		if got != tc.want {
 			t.Errorf("failures=%d: wait %v, want %v", tc.failures, got, tc.want)
+		}
+	}
+	// With a phase, polls land on it, whatever time the last one ended.
+	phase := 3700 * time.Millisecond
+	for _, late := range []time.Duration{0, 5 * time.Millisecond, 900 * time.Millisecond} {
+		at := now.Add(phase + late)
+		next := nextPoll(at, 10*time.Second, phase, 0, 5*time.Minute)
+		if want := now.Add(10*time.Second + phase); !next.Equal(want) {
+			t.Errorf("poll ended %v after its phase: next %v, want %v", late, next.Sub(now), want.Sub(now))
+		}
+	}
+}
+
+func TestPhasesSpreadSources(t *testing.T) {
+	buckets := make([]int, 10)
+	for i := 0; i < 5000; i++ {
+		p := phaseOf(fmt.Sprintf("pdu-%04d", i), time.Second)
+		if p < 0 || p >= time.Second {
+			t.Fatalf("phase %v outside the interval", p)
+		}
+		buckets[p/(100*time.Millisecond)]++
+	}
+	for i, n := range buckets {
+		if n < 350 || n > 650 {
+			t.Errorf("tenth %d of the interval holds %d of 5000 sources, want about 500", i, n)
 		}
 	}
 }
