@@ -221,3 +221,31 @@ func TestRecoveredSourceBackfillsItsGap(t *testing.T) {
 		t.Errorf("only %d points, site tag missing on backfill?", n)
 	}
 }
+
+// A poll that overruns its slot is followed at once, not a slot later.
+func TestLatePollDoesNotSkipTheNextSlot(t *testing.T) {
+	sink := &memSink{}
+	var mu sync.Mutex
+	n := 0
+	slow := funcSource{"slow", func(context.Context) ([]point.Point, error) {
+		mu.Lock()
+		n++
+		k := n
+		mu.Unlock()
+		if k%2 == 0 {
+			time.Sleep(130 * time.Millisecond) // overruns a 100 ms slot
+		}
+		return okSource("slow").Collect(context.Background())
+	}}
+	c, err := New(Config{Site: "s", Sink: sink}, []Scheduled{{slow, 100 * time.Millisecond, "modbus"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1050*time.Millisecond)
+	defer cancel()
+	_ = c.Run(ctx)
+	// ~10 slots in 1.05 s; skipping after each late poll would give ~7.
+	if got := sink.count("power", "meter", "slow"); got < 9 {
+		t.Errorf("%d samples in ~10 slots: late polls skipped slots", got)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,10 +57,11 @@ type bench struct {
 func main() {
 	cpuDevices := flag.Int("cpu-devices", 500, "devices polled during the CPU measurement")
 	cpuFor := flag.Duration("cpu-duration", 40*time.Second, "length of the CPU measurement per collector")
-	stepsFlag := flag.String("steps", "250,500,1000,2000,4000", "device counts tried for the most sustained at 1 s")
+	stepsFlag := flag.String("steps", "250,500,1000,2000,4000,8000", "device counts tried for the most sustained at 1 s")
 	stepFor := flag.Duration("step-duration", 20*time.Second, "length of each device-count step")
 	setsudenBin := flag.String("setsuden", "bin/setsuden", "setsuden binary")
 	telegrafBin := flag.String("telegraf", ".tools/bin/telegraf", "telegraf v1.37.2 binary")
+	only := flag.String("only", "", "run just this collector (telegraf or setsuden), for profiling; no ratios")
 	profile := flag.String("profile", "", "write setsuden's CPU profile of each run into this directory")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -77,7 +79,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(work)
+	if os.Getenv("BENCH_KEEP") == "" {
+		defer os.RemoveAll(work)
+	} else {
+		log.Printf("keeping %s", work)
+	}
 
 	b := &bench{setsuden: abs(*setsudenBin), telegraf: abs(*telegrafBin), work: work, profile: *profile}
 	models, err := modbus.LoadModels()
@@ -107,6 +113,9 @@ func main() {
 	}
 
 	peers := []peer{{"telegraf", b.startTelegraf}, {"setsuden", b.startSetsuden}}
+	if *only != "" {
+		peers = slices.DeleteFunc(peers, func(p peer) bool { return p.name != *only })
+	}
 	type result struct {
 		cpuPerMillion float64
 		maxDevices    int
@@ -129,6 +138,9 @@ func main() {
 			}
 			r.maxDevices = n
 		}
+	}
+	if *only != "" {
+		return
 	}
 	res["setsuden"].lost = b.outage(ctx)
 
