@@ -28,7 +28,7 @@ type Config struct {
 	Site string // added as tag "site" to every point
 	Sink Sink
 	// MaxConcurrent bounds polls in flight at once across all sources
-	// (default 2048), so tens of thousands of devices cost bounded sockets
+	// (default 8192), so tens of thousands of devices cost bounded sockets
 	// and memory.
 	MaxConcurrent int
 	// MaxBackoff caps the wait after repeated failures (default 5 min).
@@ -82,7 +82,7 @@ func New(cfg Config, sources []Scheduled) (*Collector, error) {
 		return nil, errors.New("collector: no sink")
 	}
 	if cfg.MaxConcurrent <= 0 {
-		cfg.MaxConcurrent = 2048
+		cfg.MaxConcurrent = 8192
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Minute
