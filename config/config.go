@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Config is the whole configuration file.
@@ -23,7 +25,10 @@ type Config struct {
 	Modbus  Modbus  `yaml:"modbus"`
 	Libvirt Libvirt `yaml:"libvirt"`
 	Obix    Obix    `yaml:"obix"`
-	Demand  Demand  `yaml:"demand"`
+	// SLA is the sla: section, kept as written: rules/sla decodes and
+	// validates it (sla.DecodeConfig), with the same file:line problems.
+	SLA    *yaml.Node `yaml:"sla"`
+	Demand Demand     `yaml:"demand"`
 }
 
 // Site is the datacenter this process serves.
@@ -155,7 +160,10 @@ type ObixGateway struct {
 
 // ObixPoint maps one oBIX point to one field of a measurement.
 type ObixPoint struct {
-	Href        string            `yaml:"href"`
+	Href string `yaml:"href"`
+	// History is the point's history, for backfilling a gap after an
+	// outage; empty means the point's own history ref, if it has one.
+	History     string            `yaml:"history"`
 	Measurement string            `yaml:"measurement"`
 	Field       string            `yaml:"field"`
 	Tags        map[string]string `yaml:"tags"`

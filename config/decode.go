@@ -160,6 +160,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.duration(n, v, path)
 		return
 	}
+	if v.Type() == reflect.TypeFor[*yaml.Node]() {
+		if n.Kind != yaml.MappingNode {
+			d.fail(path, "%s is not a mapping (expected the section's settings)", describe(n))
+			return
+		}
+		v.Set(reflect.ValueOf(n))
+		return
+	}
 	switch v.Kind() {
 	case reflect.Struct:
 		d.structure(n, v, path)

@@ -114,7 +114,7 @@ func TestDeployConfigWritesToRealInflux(t *testing.T) {
 	dev.Address, dev.Interval = m.Addr(), 500*time.Millisecond
 	cfg.Modbus.Devices = []config.ModbusDevice{dev}
 	cfg.Libvirt.Hosts = nil // the deploy file names a real hypervisor; never contact it from a test
-	p, err := buildPipeline(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), collector.Shard{Count: 1})
+	p, err := buildPipeline(ctx, cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)), collector.Shard{Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -235,7 +235,7 @@ demand:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := buildPipeline(ctx, cfg, newLogger(config.Log{Level: "warn"}, io.Discard), collector.Shard{Index: 0, Count: 1})
+	p, err := buildPipeline(ctx, cfg, conf, newLogger(config.Log{Level: "warn"}, io.Discard), collector.Shard{Index: 0, Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

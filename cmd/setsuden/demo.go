@@ -103,7 +103,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("demo configuration: %w", probs)
 	}
 
-	p, err := buildPipeline(ctx, &cfg, log, collector.Shard{Count: 1})
+	p, err := buildPipeline(ctx, &cfg, "", log, collector.Shard{Count: 1})
 	if err != nil {
 		return err
 	}

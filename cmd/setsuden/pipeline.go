@@ -40,6 +40,11 @@ type pipeline struct {
 	live   *server.Live
 	// extensions are the feature APIs (demand, SLA) added to the server.
 	extensions []server.Extension
+	// shard is this process's part of the sources; only shard 1 runs the
+	// site-wide rules (demand control).
+	shard collector.Shard
+	// sla is the SLA accounting (nil without an sla: section).
+	sla *slaWiring
 	// runners are the rules engine's loops (demand, SLA), run beside the
 	// collector until the context ends.
 	runners []func(ctx context.Context)
@@ -55,8 +60,8 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, shard collector.Shard) (*pipeline, error) {
-	p := &pipeline{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log *slog.Logger, shard collector.Shard) (*pipeline, error) {
+	p := &pipeline{cfg: cfg, log: log, reg: prometheus.NewRegistry(), shard: shard}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	token := cfg.Influx.Token
@@ -104,7 +109,7 @@ func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, sh
 		}
 		var pts []obix.PointMapping
 		for _, pt := range g.Points {
-			pts = append(pts, obix.PointMapping{Href: pt.Href, Measurement: pt.Measurement, Field: pt.Field, Tags: pt.Tags})
+			pts = append(pts, obix.PointMapping{Href: pt.Href, History: pt.History, Measurement: pt.Measurement, Field: pt.Field, Tags: pt.Tags})
 		}
 		src, err := obix.NewSource(obix.SourceConfig{Name: g.Name, UseWatch: g.Watch, Points: pts,
 			WatchLease: 4 * g.Interval, // outlive the gap between samples (research/collection.md §4.4)
@@ -126,7 +131,12 @@ func buildPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger, sh
 		p.hosts = append(p.hosts, host)
 		sources = append(sources, collector.Scheduled{Source: host, Interval: h.Interval, Kind: "libvirt"})
 	}
-	p.coll, err = collector.New(collector.Config{Site: cfg.Site.Name, Sink: p.writer, Logger: log, Registerer: p.reg,
+	if p.sla, err = newSLAWiring(cfg, cfgFile, p.writer, log, shard); err != nil {
+		p.close()
+		return nil, err
+	}
+	sources = append(sources, p.sla.probeSources()...)
+	p.coll, err = collector.New(collector.Config{Site: cfg.Site.Name, Sink: p.sla.tap(p.writer), Logger: log, Registerer: p.reg,
 		Counters: counterStore{p.reader}}, sources)
 	if err != nil {
 		p.close()
@@ -231,6 +241,7 @@ func (p *pipeline) serve(ctx context.Context, ready func(addr string)) error {
 }
 
 func (p *pipeline) close() {
+	p.sla.close()
 	for _, m := range p.meters {
 		_ = m.Close()
 	}

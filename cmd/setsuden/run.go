@@ -53,7 +53,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	p, err := buildPipeline(ctx, cfg, log, shard)
+	p, err := buildPipeline(ctx, cfg, *path, log, shard)
 	if err != nil {
 		return err
 	}

@@ -40,11 +40,19 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 // loadConfig loads and validates a file, checking model names against the
 // built-in models and those in the configured model_dirs.
 func loadConfig(path string, requireInflux bool) (*config.Config, error) {
-	return config.Load(path, config.Options{RequireInflux: requireInflux, Models: func(dirs []string) ([]string, error) {
+	cfg, err := config.Load(path, config.Options{RequireInflux: requireInflux, Models: func(dirs []string) ([]string, error) {
 		models, err := modbus.LoadModels(dirs...)
 		if err != nil {
 			return nil, err
 		}
 		return models.Names(), nil
 	}})
+	if err != nil {
+		return nil, err
+	}
+	// The sla: section is decoded by rules/sla, with the same problems.
+	if probs := slaProblems(path, cfg); len(probs) > 0 {
+		return nil, probs
+	}
+	return cfg, nil
 }
