@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/adapters/modbus"
-	"github.com/setsuden/setsuden/config"
 )
 
 // cmdCollect shows what the collectors would do (--dry-run: the request
@@ -31,15 +29,8 @@ func cmdCollect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errUsage
 	}
 	cfg, err := loadConfig(*path, false)
-	var probs config.Problems
-	if errors.As(err, &probs) {
-		for _, p := range probs {
-			fmt.Fprintln(stderr, p.String())
-		}
-		return fmt.Errorf("%d configuration problem(s)", len(probs))
-	}
 	if err != nil {
-		return err
+		return reportProblems(stderr, *path, err)
 	}
 	models, err := modbus.LoadModels(cfg.Modbus.ModelDirs...)
 	if err != nil {

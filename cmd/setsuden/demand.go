@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -60,15 +59,8 @@ func loadDemand(path string, stderr io.Writer) (*demandSetup, error) {
 		return nil, errUsage
 	}
 	cfg, err := loadConfig(path, true)
-	var probs config.Problems
-	if errors.As(err, &probs) {
-		for _, p := range probs {
-			fmt.Fprintln(stderr, p.String())
-		}
-		return nil, fmt.Errorf("%d configuration problem(s) in %s", len(probs), path)
-	}
 	if err != nil {
-		return nil, err
+		return nil, reportProblems(stderr, path, err)
 	}
 	if !cfg.Demand.Enabled() {
 		return nil, fmt.Errorf("%s has no demand section: nothing to control", path)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/setsuden/setsuden/adapters/influx"
-	"github.com/setsuden/setsuden/config"
 	"github.com/setsuden/setsuden/rules/energy"
 )
 
@@ -84,15 +83,8 @@ func cmdEnergy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return bad("--max-gap %s: want a positive duration", *maxGap)
 	}
 	cfg, err := loadConfig(*path, true)
-	var probs config.Problems
-	if errors.As(err, &probs) {
-		for _, p := range probs {
-			fmt.Fprintln(stderr, p.String())
-		}
-		return fmt.Errorf("%d configuration problem(s) in %s", len(probs), *path)
-	}
 	if err != nil {
-		return err
+		return reportProblems(stderr, *path, err)
 	}
 	loc, err := time.LoadLocation(cfg.Site.Timezone)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -124,14 +123,7 @@ func loadSLA(path string, requireInflux bool, stderr io.Writer) (*config.Config,
 			return cfg, sc, nil
 		}
 	}
-	var probs config.Problems
-	if errors.As(err, &probs) {
-		for _, p := range probs {
-			fmt.Fprintln(stderr, p.String())
-		}
-		return nil, sla.Config{}, fmt.Errorf("%d configuration problem(s) in %s", len(probs), path)
-	}
-	return nil, sla.Config{}, err
+	return nil, sla.Config{}, reportProblems(stderr, path, err)
 }
 
 // writeReport renders m to path ("-": w). A file is written beside its

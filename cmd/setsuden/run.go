@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"runtime/pprof"
 
 	"github.com/setsuden/setsuden/collector"
-	"github.com/setsuden/setsuden/config"
 )
 
 func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -31,15 +29,8 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return errUsage
 	}
 	cfg, err := loadConfig(*path, true)
-	var probs config.Problems
-	if errors.As(err, &probs) {
-		for _, p := range probs {
-			fmt.Fprintln(stderr, p.String())
-		}
-		return fmt.Errorf("%d configuration problem(s) in %s", len(probs), *path)
-	}
 	if err != nil {
-		return err
+		return reportProblems(stderr, *path, err)
 	}
 	log := newLogger(cfg.Log, os.Stderr)
 	// A developer's aid for performance work: SETSUDEN_CPUPROFILE=FILE.

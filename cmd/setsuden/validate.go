@@ -56,3 +56,17 @@ func loadConfig(path string, requireInflux bool) (*config.Config, error) {
 	}
 	return cfg, nil
 }
+
+// reportProblems prints every configuration problem of err, one a line, to
+// w and returns an error that counts them; any other error is returned as
+// it is.
+func reportProblems(w io.Writer, path string, err error) error {
+	var probs config.Problems
+	if !errors.As(err, &probs) {
+		return err
+	}
+	for _, p := range probs {
+		fmt.Fprintln(w, p.String())
+	}
+	return fmt.Errorf("%d configuration problem(s) in %s", len(probs), path)
+}
