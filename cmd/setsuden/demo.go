@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/setsuden/setsuden/adapters/influx"
@@ -102,8 +104,21 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if probs := cfg.Validate(config.Options{}); len(probs) > 0 {
 		return fmt.Errorf("demo configuration: %w", probs)
 	}
+	// The rules run in the demo too: demand control against a contract just
+	// above the simulated site's daytime load, and SLA accounting of a web
+	// service on the simulated VMs. They are written as the YAML an
+	// operator would write (DATA/rules.yaml) and loaded the same way.
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulesFile, demoRules(dir, *listen, hosts), 0o644); err != nil {
+		return err
+	}
+	rules, err := loadConfig(rulesFile, false)
+	if err != nil {
+		return fmt.Errorf("demo rules: %w", reportProblems(stderr, rulesFile, err))
+	}
+	cfg.Demand, cfg.SLA = rules.Demand, rules.SLA
 
-	p, err := buildPipeline(ctx, &cfg, "", log, collector.Shard{Count: 1})
+	p, err := buildPipeline(ctx, &cfg, rulesFile, log, collector.Shard{Count: 1})
 	if err != nil {
 		return err
 	}
@@ -128,4 +143,46 @@ func randomPassword() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// demoRules is the demo's demand and SLA configuration: a 60 kW contract on
+// 30-minute blocks, and a "web" service on the fleet's web VMs (2 of them
+// must be up) with a probe of setsuden's own /healthz when the UI port is
+// known.
+func demoRules(dir, listen string, hosts []sim.SimHost) []byte {
+	var vms, placements []string
+	for _, h := range hosts {
+		for _, vm := range h.Hypervisor.VMs {
+			if vm.Role == "web" && vm.Active() {
+				vms = append(vms, vm.Name)
+				placements = append(placements, fmt.Sprintf("    - {vm: %s, host: %s}", vm.Name, h.Name))
+			}
+		}
+	}
+	runsOn := fmt.Sprintf("{vms: [%s]", strings.Join(vms, ", "))
+	probes := ""
+	if _, port, err := net.SplitHostPort(listen); err == nil && port != "0" {
+		runsOn += ", probes: [ui-health]"
+		probes = fmt.Sprintf(`  probes:
+    - {name: ui-health, service: web, kind: http, target: "http://%s/healthz", interval: 30s, timeout: 5s}
+`, listen)
+	}
+	runsOn += "}"
+	redundancy := min(2, len(vms))
+	return []byte(fmt.Sprintf(`site: {name: demo, timezone: Asia/Tokyo}
+demand:
+  block: 30m
+  tick: 10s
+  limits:
+    - contract: {name: contract, kw: 60}
+sla:
+  state_dir: %q
+  slas:
+    - {name: core, objective: 0.999, service_hours: 24x7, time_zone: Asia/Tokyo, notice_period: 30d, rto: 1h, max_failures: 1, response_bound: 3s}
+  services:
+    - {name: web, sla: core, customer: Demo Corp., runs_on: %s, redundancy: %d}
+  placements:
+%s
+  checks: {interval: 30s, failures_to_confirm: 3}
+%s`, filepath.Join(dir, "sla"), runsOn, redundancy, strings.Join(placements, "\n"), probes))
 }

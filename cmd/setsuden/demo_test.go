@@ -229,6 +229,21 @@ func checkPageLive(t *testing.T, base string) {
 	if conn := read("conn"); conn != "live" {
 		t.Errorf("connection indicator = %q, want live (server-sent events)", conn)
 	}
+	// The rules engine runs in the demo: the demand stage and the web
+	// service's SLA state reach the page.
+	var stage, services string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		stage, services = read("demand-stage"), read("services")
+		if stage != "—" && stage != "waiting for data" && strings.Contains(services, "web") {
+			break
+		}
+	}
+	if !regexp.MustCompile(`^(normal|caution|shed|limit)$`).MatchString(stage) {
+		t.Errorf("demand stage on the page = %q, want a stage", stage)
+	}
+	if !strings.Contains(services, "web") || !strings.Contains(services, "Demo Corp.") {
+		t.Errorf("services table = %q, want the demo's web service", services)
+	}
 	meters, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("meters")))
 	if err != nil || !strings.Contains(meters, "pdu-a1") || !strings.Contains(meters, "pdu-a2") {
 		t.Errorf("meters table = %q (%v)", meters, err)

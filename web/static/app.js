@@ -64,5 +64,34 @@ function connect() {
     if (!pollTimer) pollTimer = setInterval(poll, 5000);
   };
 }
+// Demand and SLA state live in the rules engine's memory; they change every
+// tick (10 s), so a plain poll suffices. A 503 (no tick yet, or the rule is
+// not configured) leaves the dashes.
+function rules() {
+  fetch("/api/v1/demand").then((r) => r.ok ? r.json() : null).then((d) => {
+    if (!d) return;
+    if (!d.load_kw && !d.coverage) {
+      // The first ticks after a start have no samples of this block yet.
+      $("demand-stage").textContent = "waiting for data";
+      return;
+    }
+    const st = $("demand-stage");
+    st.textContent = d.stage; st.className = "stage-" + d.stage;
+    $("demand-pred").textContent = fmt(d.predicted_kw, 1);
+    $("demand-limit").textContent = fmt(d.limit_kw, 1);
+    $("demand-limit-name").textContent = d.limit || "—";
+    $("demand-adjust").textContent = fmt(d.adjustment_kw, 1);
+  }).catch(() => {});
+  fetch("/api/v1/sla").then((r) => r.ok ? r.json() : null).then((s) => {
+    if (!s) return;
+    fillTable("services", s.services || [], (x) => [
+      cell(x.service), cell(x.customer || ""), cell(x.state, x.state === "UP" ? "ok" : "failed"),
+      cell(x.since ? new Date(x.since).toLocaleTimeString() : "—"),
+    ]);
+  }).catch(() => {});
+}
+
 poll();
 connect();
+rules();
+setInterval(rules, 5000);
