@@ -21,6 +21,7 @@ Usage:
   setsuden demo     [--listen 127.0.0.1:8080] [--data DIR]   everything local: influxd, simulated meters and hosts, UI
   setsuden run      --config FILE                            production: collect into an external InfluxDB and serve the UI
   setsuden energy   --config FILE --from DATE --to DATE ...  kWh per meter, rack, room or site by day or month, and PUE
+  setsuden energy-vms --config FILE --from DATE --to DATE ... per-host power model, per-VM kWh, per-tenant/service totals
   setsuden report   --config FILE --month YYYY-MM ...        compute a month's SLA report from InfluxDB as csv, html or pdf
   setsuden maintenance add|list --config FILE ...            announce maintenance (append-only log), or list it as PLANNED or SHORT NOTICE
   setsuden collect  --config FILE --dry-run | --once         show each Modbus device's read plan, or poll each once and print line protocol
@@ -54,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(ctx, args[1:], stdout, stderr)
 	case "energy":
 		err = cmdEnergy(ctx, args[1:], stdout, stderr)
+	case "energy-vms":
+		err = cmdEnergyVMs(ctx, args[1:], stdout, stderr)
 	case "report":
 		err = cmdReport(ctx, args[1:], stdout, stderr)
 	case "maintenance":
