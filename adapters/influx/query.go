@@ -156,13 +156,15 @@ func (r *Reader) LastCounter(ctx context.Context, measurement, field string, tag
 	return raw, total, haveRaw && haveTotal, nil
 }
 
-// CountRange returns the number of values of measurement/field in [start, stop).
+// CountRange returns the number of values of measurement/field in [start,
+// stop). InfluxDB 1.8's Flux includes range's stop, so the query stops a
+// nanosecond early.
 func (r *Reader) CountRange(ctx context.Context, measurement, field string, start, stop time.Time) (int64, error) {
 	q := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == %q and r._field == %q)
   |> group()
-  |> count()`, r.bucket, start.UTC().Format(time.RFC3339Nano), stop.UTC().Format(time.RFC3339Nano), measurement, field)
+  |> count()`, r.bucket, start.UTC().Format(time.RFC3339Nano), stop.Add(-time.Nanosecond).UTC().Format(time.RFC3339Nano), measurement, field)
 	vals, err := r.lastValues(ctx, q)
 	if err != nil {
 		return 0, err
