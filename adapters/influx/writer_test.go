@@ -54,6 +54,11 @@ func TestWriterWritesAndReaderReads(t *testing.T) {
 	if counts["pdu-a"] != 250 || counts["pdu-b"] != 150 {
 		t.Errorf("counts = %v, want pdu-a 250, pdu-b 150", counts)
 	}
+	// [start, start+10 s): ten samples of each meter, the one at the stop
+	// time excluded although InfluxDB 1.8's range includes it.
+	if n, err := r.CountRange(ctx, "power", "kw", start, start.Add(10*time.Second)); err != nil || n != 20 {
+		t.Errorf("CountRange over 10 s = %d (%v), want 20", n, err)
+	}
 	last, err := r.Last(ctx, "power", "dc1", time.Hour)
 	if err != nil {
 		t.Fatal(err)
