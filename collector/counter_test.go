@@ -35,9 +35,12 @@ func TestNextCounter(t *testing.T) {
 
 type fixedStore map[string]CounterState
 
-func (f fixedStore) LastCounter(_ context.Context, c point.Counter, tags map[string]string) (CounterState, bool, error) {
-	st, ok := f[tags["meter"]]
-	return st, ok, nil
+func (f fixedStore) LastCounters(_ context.Context, c point.Counter) (map[string]CounterState, error) {
+	out := map[string]CounterState{}
+	for meter, st := range f {
+		out[SeriesKey(map[string]string{"meter": meter})] = st
+	}
+	return out, nil
 }
 
 func TestCountersApplyRestoresAndFlags(t *testing.T) {

@@ -120,40 +120,57 @@ func (r *Reader) CountBy(ctx context.Context, measurement, field, tag string, st
 	return out, nil
 }
 
-// LastCounter returns the newest raw and total values of a counter series
-// (for collector.CounterStore), looking back 400 days.
-func (r *Reader) LastCounter(ctx context.Context, measurement, field string, tags map[string]string) (raw, total float64, found bool, err error) {
-	var f strings.Builder
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&f, " and r[%q] == %q", k, tags[k])
-	}
+// CounterSeries is the newest raw and total value of one counter series.
+type CounterSeries struct {
+	Tags       map[string]string
+	Raw, Total float64
+}
+
+// LastCounters returns the newest raw and total values of every series of a
+// counter (for collector.CounterStore) in one query, looking back 400 days.
+// Series without both values are left out.
+func (r *Reader) LastCounters(ctx context.Context, measurement, field string) ([]CounterSeries, error) {
 	q := fmt.Sprintf(`from(bucket: %q)
   |> range(start: -400d)
-  |> filter(fn: (r) => r._measurement == %q and (r._field == %q or r._field == %q)%s)
-  |> last()`, r.bucket, measurement, field, field+"_total", f.String())
+  |> filter(fn: (r) => r._measurement == %q and (r._field == %q or r._field == %q))
+  |> last()`, r.bucket, measurement, field, field+"_total")
 	vals, err := r.lastValues(ctx, q)
 	if err != nil {
-		return 0, 0, false, err
+		return nil, err
 	}
-	var haveRaw, haveTotal bool
+	type pair struct {
+		raw, total       float64
+		hasRaw, hasTotal bool
+		tags             map[string]string
+	}
+	series := map[string]*pair{}
+	var order []string
 	for _, v := range vals {
 		x, ok := v.Value.(float64)
 		if !ok {
 			continue
 		}
+		k := tagKey(v.Tags)
+		p := series[k]
+		if p == nil {
+			p = &pair{tags: v.Tags}
+			series[k] = p
+			order = append(order, k)
+		}
 		switch v.Field {
 		case field:
-			raw, haveRaw = x, true
+			p.raw, p.hasRaw = x, true
 		case field + "_total":
-			total, haveTotal = x, true
+			p.total, p.hasTotal = x, true
 		}
 	}
-	return raw, total, haveRaw && haveTotal, nil
+	out := make([]CounterSeries, 0, len(order))
+	for _, k := range order {
+		if p := series[k]; p.hasRaw && p.hasTotal {
+			out = append(out, CounterSeries{Tags: p.tags, Raw: p.raw, Total: p.total})
+		}
+	}
+	return out, nil
 }
 
 // CountRange returns the number of values of measurement/field in [start,

@@ -80,12 +80,17 @@ func TestWriterWritesAndReaderReads(t *testing.T) {
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	raw, total, found, err := r.LastCounter(ctx, "power", "kwh", map[string]string{"site": "dc1", "meter": "pdu-c"})
-	if err != nil || !found || raw != 2 || total != 1e6+2 {
-		t.Errorf("LastCounter = %v %v %v %v, want 2, 1000002, true", raw, total, found, err)
+	all, err := r.LastCounters(ctx, "power", "kwh")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, _, found, err := r.LastCounter(ctx, "power", "kwh", map[string]string{"site": "dc1", "meter": "nope"}); found || err != nil {
-		t.Errorf("LastCounter for unknown meter: found=%v err=%v", found, err)
+	counters := map[string][2]float64{}
+	for _, c := range all {
+		counters[c.Tags["meter"]] = [2]float64{c.Raw, c.Total}
+	}
+	// pdu-c has both values; pdu-a and pdu-b have no kwh_total and are left out.
+	if len(counters) != 1 || counters["pdu-c"] != [2]float64{2, 1e6 + 2} {
+		t.Errorf("LastCounters = %v, want only pdu-c: raw 2, total 1000002", counters)
 	}
 }
 

@@ -274,7 +274,14 @@ func (l latestReader) Latest(ctx context.Context, measurement, site string, look
 // counterStore restores energy-counter totals from InfluxDB after a restart.
 type counterStore struct{ r *influx.Reader }
 
-func (c counterStore) LastCounter(ctx context.Context, spec point.Counter, tags map[string]string) (collector.CounterState, bool, error) {
-	raw, total, found, err := c.r.LastCounter(ctx, spec.Measurement, spec.Field, tags)
-	return collector.CounterState{Raw: raw, Total: total}, found, err
+func (c counterStore) LastCounters(ctx context.Context, spec point.Counter) (map[string]collector.CounterState, error) {
+	all, err := c.r.LastCounters(ctx, spec.Measurement, spec.Field)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]collector.CounterState, len(all))
+	for _, s := range all {
+		out[collector.SeriesKey(s.Tags)] = collector.CounterState{Raw: s.Raw, Total: s.Total}
+	}
+	return out, nil
 }
