@@ -116,13 +116,12 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	defer s.reader.Close()
 	loc := s.engine.Location
-	from, err1 := time.ParseInLocation("2006-01-02", *fromFlag, loc)
-	last, err2 := time.ParseInLocation("2006-01-02", *toFlag, loc)
-	if err1 != nil || err2 != nil || last.Before(from) {
-		fmt.Fprintln(stderr, "setsuden demand replay: --from and --to are days YYYY-MM-DD, --to not before --from")
+	from, to, err := dayRange(*fromFlag, *toFlag, loc)
+	last := to.AddDate(0, 0, -1) // the last day, for messages
+	if err != nil {
+		fmt.Fprintln(stderr, "setsuden demand replay:", err)
 		return errUsage
 	}
-	to := last.AddDate(0, 0, 1)
 	if *tick == 0 {
 		*tick = s.cfg.Demand.TickInterval()
 	}

@@ -90,12 +90,11 @@ func cmdEnergy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("%s: site.timezone: %w", *path, err)
 	}
-	from, err1 := time.ParseInLocation("2006-01-02", *fromFlag, loc)
-	last, err2 := time.ParseInLocation("2006-01-02", *toFlag, loc)
-	if err1 != nil || err2 != nil || last.Before(from) {
-		return bad("--from and --to are days YYYY-MM-DD, --to not before --from")
+	from, to, err := dayRange(*fromFlag, *toFlag, loc)
+	last := to.AddDate(0, 0, -1) // the last day, for messages
+	if err != nil {
+		return bad("%v", err)
 	}
-	to := last.AddDate(0, 0, 1)
 	periods, err := energy.Periods(from, to, unit, loc)
 	if err != nil {
 		return err

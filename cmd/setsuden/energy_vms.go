@@ -99,12 +99,11 @@ func cmdEnergyVMs(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("%s: site.timezone: %w", *path, err)
 	}
-	from, err1 := time.ParseInLocation("2006-01-02", *fromFlag, loc)
-	last, err2 := time.ParseInLocation("2006-01-02", *toFlag, loc)
-	if err1 != nil || err2 != nil || last.Before(from) {
-		return bad("--from and --to are days YYYY-MM-DD, --to not before --from")
+	from, to, err := dayRange(*fromFlag, *toFlag, loc)
+	last := to.AddDate(0, 0, -1) // the last day, for messages
+	if err != nil {
+		return bad("%v", err)
 	}
-	to := last.AddDate(0, 0, 1)
 	site := cfg.Site.Name
 	reader := influx.NewReader(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket)
 	defer reader.Close()
