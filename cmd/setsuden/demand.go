@@ -28,21 +28,10 @@ const demandUsage = `Usage:
 
 // cmdDemand is `setsuden demand replay|now`.
 func cmdDemand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, demandUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "replay":
-		return cmdDemandReplay(ctx, args[1:], stdout, stderr)
-	case "now":
-		return cmdDemandNow(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, demandUsage)
-		return nil
-	}
-	fmt.Fprintf(stderr, "setsuden demand: unknown command %q\n\n%s", args[0], demandUsage)
-	return errUsage
+	return subcommand(ctx, "demand", demandUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"replay": cmdDemandReplay,
+		"now":    cmdDemandNow,
+	}, args, stdout, stderr)
 }
 
 // demandSetup is what both subcommands need from the configuration.

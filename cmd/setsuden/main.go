@@ -88,3 +88,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// subcommand runs one of a command's subcommands (`demand replay`,
+// `maintenance add`), with the command's usage for help and mistakes.
+func subcommand(ctx context.Context, name, usage string, subs map[string]func(context.Context, []string, io.Writer, io.Writer) error,
+	args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	if run, ok := subs[args[0]]; ok {
+		return run(ctx, args[1:], stdout, stderr)
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "setsuden %s: unknown command %q\n\n%s", name, args[0], usage)
+	return errUsage
+}

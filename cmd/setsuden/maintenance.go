@@ -26,21 +26,10 @@ const maintenanceUsage = `Usage:
 
 // cmdMaintenance is `setsuden maintenance add|list`.
 func cmdMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, maintenanceUsage)
-		return errUsage
-	}
-	switch args[0] {
-	case "add":
-		return cmdMaintenanceAdd(ctx, args[1:], stdout, stderr)
-	case "list":
-		return cmdMaintenanceList(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, maintenanceUsage)
-		return nil
-	}
-	fmt.Fprintf(stderr, "setsuden maintenance: unknown command %q\n\n%s", args[0], maintenanceUsage)
-	return errUsage
+	return subcommand(ctx, "maintenance", maintenanceUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"add":  cmdMaintenanceAdd,
+		"list": cmdMaintenanceList,
+	}, args, stdout, stderr)
 }
 
 // maintenanceFlag names a request field as the CLI spells it.
