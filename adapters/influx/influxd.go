@@ -1,6 +1,7 @@
 package influx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -164,7 +165,32 @@ bind-address = "127.0.0.1:%d"
 		_ = d.Stop()
 		return nil, err
 	}
+	// The free port we probed can be taken by another influxd between our
+	// probe and its bind (test packages run in parallel): ours then exits,
+	// yet /health and CREATE DATABASE were answered by the other one. Only
+	// our own meta store holding the database proves the server is ours.
+	if err := d.ownsDatabase(filepath.Join(dir, "meta", "meta.db"), cfg.Database); err != nil {
+		_ = d.Stop()
+		return nil, fmt.Errorf("influxd on port %d: %w", httpPort, err)
+	}
 	return d, nil
+}
+
+func (d *Influxd) ownsDatabase(metaFile, db string) error {
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		select {
+		case <-d.done:
+			return fmt.Errorf("influxd exited (port taken by another process?): %v", d.waitErr)
+		default:
+		}
+		if b, err := os.ReadFile(metaFile); err == nil && bytes.Contains(b, []byte(db)) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("database %q is not in %s: another server answered on this port", db, metaFile)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Dir is the data directory.
