@@ -41,6 +41,12 @@ func (c *Config) Validate(opt Options) Problems {
 	v.operators(c.Server.Operators)
 	v.oneOf("log.level", c.Log.Level, "a log level", "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "a log format", "text", "json")
+	if c.Runtime.GCPercent != 0 && c.Runtime.GCPercent < 25 {
+		v.add("runtime.gc_percent", "%d is below 25 (expected a percentage of 25 or more, or 0 for the default 400)", c.Runtime.GCPercent)
+	}
+	if c.Runtime.MemoryLimitMiB < 0 {
+		v.add("runtime.memory_limit_mib", "%d is negative (expected MiB, or 0 for no limit)", c.Runtime.MemoryLimitMiB)
+	}
 	v.modbus(c.Modbus, opt)
 	v.libvirt(c.Libvirt)
 	v.obix(c.Obix)

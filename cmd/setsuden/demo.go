@@ -45,6 +45,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Site.Name, cfg.Site.Timezone = "demo", "Asia/Tokyo"
 	cfg.Server.Listen = *listen
 	log := newLogger(cfg.Log, stderr)
+	tuneRuntime(cfg.Runtime, log)
 	tz, err := time.LoadLocation(cfg.Site.Timezone)
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -284,4 +286,21 @@ func (c counterStore) LastCounters(ctx context.Context, spec point.Counter) (map
 		out[collector.SeriesKey(s.Tags)] = collector.CounterState{Raw: s.Raw, Total: s.Total}
 	}
 	return out, nil
+}
+
+// tuneRuntime applies the runtime: section unless the environment already
+// sets GOGC or GOMEMLIMIT (which the Go runtime has read at start-up).
+func tuneRuntime(cfg config.Runtime, log *slog.Logger) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		pct := cfg.GCPercent
+		if pct == 0 {
+			pct = config.Default().Runtime.GCPercent
+		}
+		debug.SetGCPercent(pct)
+		log.Debug("go runtime", "gc_percent", pct)
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.MemoryLimitMiB > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMiB) << 20)
+		log.Debug("go runtime", "memory_limit_mib", cfg.MemoryLimitMiB)
+	}
 }

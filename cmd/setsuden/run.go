@@ -33,6 +33,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return reportProblems(stderr, *path, err)
 	}
 	log := newLogger(cfg.Log, os.Stderr)
+	tuneRuntime(cfg.Runtime, log)
 	// A developer's aid for performance work: SETSUDEN_CPUPROFILE=FILE.
 	if path := os.Getenv("SETSUDEN_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
