@@ -53,12 +53,21 @@ type Generator struct {
 	// Concurrency slices are read at once (default 2).
 	ProbeChunk  time.Duration
 	Concurrency int
+	// RawProbes reads every probe sample even from a ProbeSummaryStore:
+	// exact percentiles, at the cost of reading every sample.
+	RawProbes bool
 }
 
 // Generate computes the report of month ("2006-01" in tz) for the services
-// selected by f. progress, if set, is called with the steps done and the
-// steps in all (one per probe slice, one per service) as the work proceeds.
-func (g Generator) Generate(ctx context.Context, store Store, month string, tz *time.Location, f Filter, progress func(done, total int)) (Monthly, error) {
+// selected by f. progressFn, if set, is called with the steps done and the
+// steps in all (one per probe read, one per service) as the work proceeds.
+//
+// From a ProbeSummaryStore with rolled-up days in the month, response
+// figures come from the daily summaries plus the samples of the
+// service-days they cannot stand for (sla.Evaluation.UseSummaries):
+// counts and maximum as from the samples, percentiles estimated at most
+// 0.96% above the exact ones (ResponseFigures.Estimated).
+func (g Generator) Generate(ctx context.Context, store Store, month string, tz *time.Location, f Filter, progressFn func(done, total int)) (Monthly, error) {
 	if tz == nil {
 		return Monthly{}, errors.New("report: no time zone")
 	}
@@ -133,24 +142,20 @@ func (g Generator) Generate(ctx context.Context, store Store, month string, tz *
 		evals[s.Name] = &evaluation{e: e}
 	}
 
-	var chunks [][2]time.Time
-	for a := period.Start; a.Before(cutoff); a = a.Add(g.ProbeChunk) {
-		chunks = append(chunks, [2]time.Time{a, minTime(a.Add(g.ProbeChunk), cutoff)})
-	}
-	total := len(chunks) + len(services)
-	var mu sync.Mutex
-	done := 0
-	step := func() {
-		mu.Lock()
-		done++
-		d := done
-		mu.Unlock()
-		if progress != nil {
-			progress(d, total)
-		}
-	}
-	if err := g.readProbes(ctx, store, names, chunks, evals, step); err != nil {
+	progress := &stepper{total: len(services), fn: progressFn}
+	summarised, err := g.readWithSummaries(ctx, store, names, period, cutoff, evals, progress)
+	if err != nil {
 		return Monthly{}, fmt.Errorf("report %s: probes: %w", month, err)
+	}
+	if !summarised {
+		var chunks [][2]time.Time
+		for a := period.Start; a.Before(cutoff); a = a.Add(g.ProbeChunk) {
+			chunks = append(chunks, [2]time.Time{a, minTime(a.Add(g.ProbeChunk), cutoff)})
+		}
+		progress.add(len(chunks))
+		if err := g.readProbes(ctx, store, names, chunks, evals, progress.step); err != nil {
+			return Monthly{}, fmt.Errorf("report %s: probes: %w", month, err)
+		}
 	}
 
 	m := Monthly{
@@ -162,7 +167,7 @@ func (g Generator) Generate(ctx context.Context, store Store, month string, tz *
 			return Monthly{}, err
 		}
 		m.Services = append(m.Services, ServiceReport{Service: s, SLA: slas[s.Name], Figures: evals[s.Name].e.Finish()})
-		step()
+		progress.step()
 	}
 	sortServices(m.Services)
 	return m, nil

@@ -9,11 +9,15 @@ import (
 )
 
 // MemoryStore is a Store over data in memory, for tests, the demo and
-// replays. It serves one site; the site argument is ignored.
+// replays; with Rollup's summaries, a RollupStore. It serves one site; the
+// site argument is ignored.
 type MemoryStore struct {
 	Changes map[string][]sla.StateChange // by service
 	Samples map[string][]sla.ProbeSample // by service
 	Windows []sla.MaintenanceWindow      // in force (latest record of each ID)
+	// Summaries and the days rolled up, as WriteProbeSummaries leaves them.
+	Summaries []sla.ProbeSummary
+	RolledUp  []sla.Interval
 }
 
 // StateChanges implements Store.
@@ -90,4 +94,60 @@ func selected(svc string, services []string) bool {
 		}
 	}
 	return false
+}
+
+// RolledUpDays implements ProbeSummaryStore.
+func (s *MemoryStore) RolledUpDays(_ context.Context, _ string, from, to time.Time) ([]sla.Interval, error) {
+	var out []sla.Interval
+	for _, d := range s.RolledUp {
+		if !d.Start.Before(from) && d.Start.Before(to) {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, nil
+}
+
+// ProbeSummaries implements ProbeSummaryStore.
+func (s *MemoryStore) ProbeSummaries(ctx context.Context, _ string, services []string, from, to time.Time, fn func(sla.ProbeSummary) error) error {
+	for _, sum := range s.Summaries {
+		if !selected(sum.Service, services) || sum.Start.Before(from) || !sum.Start.Before(to) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(sum); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteProbeSummaries implements RollupStore: it replaces the summaries
+// of the same service, probe and start, and marks day rolled up.
+func (s *MemoryStore) WriteProbeSummaries(_ context.Context, _ string, day sla.Interval, sums []sla.ProbeSummary) error {
+	type key struct {
+		svc, probe string
+		at         int64
+	}
+	index := map[key]int{}
+	for i, sum := range s.Summaries {
+		index[key{sum.Service, sum.Probe, sum.Start.UnixNano()}] = i
+	}
+	for _, sum := range sums {
+		if i, ok := index[key{sum.Service, sum.Probe, sum.Start.UnixNano()}]; ok {
+			s.Summaries[i] = sum
+		} else {
+			s.Summaries = append(s.Summaries, sum)
+		}
+	}
+	for i, d := range s.RolledUp {
+		if d.Start.Equal(day.Start) {
+			s.RolledUp[i] = day
+			return nil
+		}
+	}
+	s.RolledUp = append(s.RolledUp, day)
+	return nil
 }

@@ -46,6 +46,7 @@ type Evaluation struct {
 	cutoff time.Time
 	tl     Timeline
 	resp   responseAcc
+	plan   *summaryPlan // set by UseSummaries
 }
 
 // Evaluate is Begin, AddProbes(in.Probes), Finish.
@@ -107,17 +108,26 @@ func Begin(in Input) (*Evaluation, error) {
 func (e *Evaluation) Timeline() Timeline { return e.tl }
 
 // AddProbes classifies probe samples: inside the period and service time,
-// outside PLANNED and UNKNOWN they are valid. Any order.
+// outside PLANNED and UNKNOWN they are valid. Any order. After
+// UseSummaries, only samples inside RawReads (or MaxReads) are taken.
 func (e *Evaluation) AddProbes(samples []ProbeSample) {
-	segs := e.tl.Segments
 	for _, s := range samples {
 		if s.At.Before(e.in.Period.Start) || !s.At.Before(e.cutoff) {
 			continue
 		}
-		i := sort.Search(len(segs), func(i int) bool { return segs[i].End.After(s.At) })
-		valid := i < len(segs) && segs[i].InService && (segs[i].State == StateUp || segs[i].State == StateDown)
-		e.resp.add(s, valid)
+		if e.plan != nil {
+			e.addPlanned(s)
+			continue
+		}
+		e.resp.add(s, e.valid(s.At))
 	}
+}
+
+// valid says whether a sample at t counts: in service time, UP or DOWN.
+func (e *Evaluation) valid(t time.Time) bool {
+	segs := e.tl.Segments
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].End.After(t) })
+	return i < len(segs) && segs[i].InService && (segs[i].State == StateUp || segs[i].State == StateDown)
 }
 
 // Finish computes the figures.
@@ -195,7 +205,7 @@ func (e *Evaluation) Finish() Figures {
 	}
 
 	e.resp.fig.Bound, e.resp.fig.Objective = e.sla.ResponseBound, e.sla.ResponseObjective
-	f.Response = e.resp.finish()
+	f.Response = e.resp.finish(e.plan)
 	f.derive()
 	return f
 }

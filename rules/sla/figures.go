@@ -123,8 +123,10 @@ type ResponseFigures struct {
 	P95 float64 `json:"p95_ms"`
 	P99 float64 `json:"p99_ms"`
 	Max float64 `json:"max_ms"`
-	// Estimated: percentiles come from the histogram (sums of periods),
-	// with up to 10% error.
+	// Estimated: the percentiles are estimates, not nearest-rank values
+	// of the samples: from daily probe summaries (Evaluation.UseSummaries)
+	// at most 0.96% above the exact value (FineGrowth), or, for sums of
+	// periods (Sum), from Histogram with up to 10% error.
 	Estimated bool `json:"estimated,omitempty"`
 	// Histogram counts successful valid probes in buckets whose upper
 	// bounds grow by 10% from 1 ms; it lets periods be summed.

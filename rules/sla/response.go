@@ -21,13 +21,9 @@ const (
 	histGrowth  = 1.1
 )
 
-func histIndex(ms float64) int {
-	if ms <= 1 {
-		return 0
-	}
-	i := int(math.Ceil(math.Log(ms) / math.Log(histGrowth)))
-	return min(max(i, 0), histBuckets-1)
-}
+// histIndex is computed from the fine bucket (histogram.go) so that a
+// histogram summed from fine ones is exactly the one counted directly.
+func histIndex(ms float64) int { return coarseIndex(fineIndex(ms)) }
 
 func addHistograms(a, b []uint32) []uint32 {
 	if len(b) > len(a) {
@@ -98,15 +94,37 @@ func (a *responseAcc) add(s ProbeSample, valid bool) {
 	a.hist[histIndex(s.ResponseMs)]++
 }
 
-func (a *responseAcc) finish() ResponseFigures {
+// finish computes the figures of the samples and, after UseSummaries,
+// the summaries: counts, maximum and histogram exactly, the percentiles
+// from the fine histogram if summaries gave any successful response.
+func (a *responseAcc) finish(p *summaryPlan) ResponseFigures {
 	f := a.fig
 	sort.Float64s(a.values)
+	n := len(a.values)
+	if n > 0 {
+		f.Max = a.values[n-1]
+	}
+	if p != nil && !p.fallback {
+		var fine ResponseHistogram
+		var top float64
+		f, fine, top = p.summed(f)
+		f.Max = max(f.Max, top)
+		if fine.Total() > 0 {
+			fine = fine.clone()
+			for _, v := range a.values {
+				fine.Add(v)
+			}
+			f.P50 = min(fine.Quantile(0.50), f.Max)
+			f.P95 = min(fine.Quantile(0.95), f.Max)
+			f.P99 = min(fine.Quantile(0.99), f.Max)
+			f.Histogram = fine.Coarse()
+			f.Estimated = true
+			return f
+		}
+	}
 	f.P50 = nearestRank(a.values, 0.50)
 	f.P95 = nearestRank(a.values, 0.95)
 	f.P99 = nearestRank(a.values, 0.99)
-	if n := len(a.values); n > 0 {
-		f.Max = a.values[n-1]
-	}
 	h := a.hist
 	for len(h) > 0 && h[len(h)-1] == 0 {
 		h = h[:len(h)-1]
