@@ -342,6 +342,10 @@ func TestSLAReportFromInfluxd(t *testing.T) {
 // services from the real influxd (run with -bench SLAReport -benchtime 1x).
 // Every service has its state re-asserted at the month start plus 0-3
 // outages, and a probe every SETSUDEN_BENCH_PROBE_EVERY (default 1h).
+// changes-only leaves the probes out; raw-probes reads every probe
+// sample; rollup makes the month's daily probe summaries (the daemon's
+// once-a-day cost, times 30); with-probes is the report as the daemon and
+// `setsuden report` make it, from those summaries.
 func BenchmarkSLAReport10kServices(b *testing.B) {
 	d := testinflux.Start(b)
 	const n = 10000
@@ -401,14 +405,40 @@ func BenchmarkSLAReport10kServices(b *testing.B) {
 	store := newSLAStore(b, d, nil)
 	gen := report.Generator{Site: "dc1", Catalog: cat, AsOf: slaJST(5, 2, 0, 0)}
 	ctx := context.Background()
-	for _, bc := range []struct {
-		name  string
-		store report.Store
-	}{{"changes-only", slaNoProbes{store}}, {"with-probes", store}} {
-		b.Run(bc.name, func(b *testing.B) {
+	roll := report.Rollup{Site: "dc1", Catalog: cat, Location: slaTokyo}
+	month := roll.Days(start, start.AddDate(0, 1, 0))
+	// rollup makes the month's daily probe summaries; like the samples,
+	// they are read after influxd restarted and compacted them.
+	rollup := func(rb *testing.B, metrics bool) {
+		t0 := time.Now()
+		if err := roll.Run(ctx, store, month, nil); err != nil {
+			rb.Fatal(err)
+		}
+		took := time.Since(t0)
+		rb.StopTimer()
+		_ = d.Stop()
+		if d, err = influx.StartInfluxd(context.Background(), influx.InfluxdConfig{Dir: d.Dir(), Database: d.Database}); err != nil {
+			rb.Fatal(err)
+		}
+		dd := d
+		b.Cleanup(func() { _ = dd.Stop() }) // the parent's: influxd serves the later sub-benchmarks
+		slaWaitIdle(rb, d.Pid())
+		store = newSLAStore(rb, d, nil)
+		rb.StartTimer()
+		if !metrics {
+			return
+		}
+		rb.ReportMetric(took.Seconds(), "s/month-rollup")
+		rb.ReportMetric(took.Seconds()/float64(len(month)), "s/day-rollup")
+		rb.Logf("rollup of %d days in %s (%s a day)", len(month), took.Round(time.Millisecond), (took / time.Duration(len(month))).Round(time.Millisecond))
+	}
+	monthly := func(name string, store func() report.Store, raw bool) func(*testing.B) {
+		return func(b *testing.B) {
+			g := gen
+			g.RawProbes = raw
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				m, err := gen.Generate(ctx, bc.store, "2025-04", slaTokyo, report.Filter{}, nil)
+				m, err := g.Generate(ctx, store(), "2025-04", slaTokyo, report.Filter{}, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -416,10 +446,34 @@ func BenchmarkSLAReport10kServices(b *testing.B) {
 				if err := report.WriteCSV(&buf, m); err != nil {
 					b.Fatal(err)
 				}
-				b.Logf("%s: %d services in %s (CSV %d bytes); setup: %s", bc.name, len(m.Services), time.Since(t0).Round(time.Millisecond), buf.Len(), setupNote)
+				took := time.Since(t0)
+				b.ReportMetric(took.Seconds(), "s/report")
+				estimated := 0
+				for _, s := range m.Services {
+					if s.Figures.Response.Estimated {
+						estimated++
+					}
+				}
+				b.Logf("%s: %d services (%d with percentiles from summaries) in %s (CSV %d bytes); setup: %s", name, len(m.Services), estimated,
+					took.Round(time.Millisecond), buf.Len(), setupNote)
 			}
-		})
+		}
 	}
+	b.Run("changes-only", monthly("changes-only", func() report.Store { return slaNoProbes{store} }, true))
+	b.Run("raw-probes", monthly("raw-probes", func() report.Store { return store }, true))
+	b.Run("rollup", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			rollup(b, true)
+		}
+	})
+	b.Run("with-probes", func(b *testing.B) {
+		if days, err := store.RolledUpDays(ctx, "dc1", start, start.AddDate(0, 1, 0)); err != nil || len(days) < len(month) {
+			b.StopTimer()
+			rollup(b, false) // the rollup sub-benchmark did not run
+			b.StartTimer()
+		}
+		monthly("with-probes", func() report.Store { return store }, false)(b)
+	})
 }
 
 // slaNoProbes hides the probe data, to measure the state-change part alone.
