@@ -65,8 +65,9 @@ type Collector struct {
 	sem     chan struct{}
 	log     *slog.Logger
 
-	mu       sync.Mutex
-	status   map[string]*Status
+	// status is filled by New and only read after: each entry has its own
+	// lock.
+	status   map[string]*sourceStatus
 	counters *counters
 
 	polls      *prometheus.CounterVec
@@ -94,7 +95,7 @@ func New(cfg Config, sources []Scheduled) (*Collector, error) {
 		cfg: cfg, sources: sources,
 		sem:      make(chan struct{}, cfg.MaxConcurrent),
 		log:      cfg.Logger.With("component", "collector"),
-		status:   map[string]*Status{},
+		status:   map[string]*sourceStatus{},
 		counters: &counters{store: cfg.Counters, state: map[string]CounterState{}},
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "setsuden_polls_total", Help: "Polls of a source, successful or not."}, []string{"source", "kind"}),
@@ -116,7 +117,7 @@ func New(cfg Config, sources []Scheduled) (*Collector, error) {
 		if _, dup := c.status[name]; dup {
 			return nil, fmt.Errorf("collector: source %q is listed twice", name)
 		}
-		c.status[name] = &Status{Name: name, Kind: s.Kind, Interval: s.Interval.String()}
+		c.status[name] = &sourceStatus{Status: Status{Name: name, Kind: s.Kind, Interval: s.Interval.String()}}
 		// Export every source's series from the start, at zero.
 		c.polls.WithLabelValues(name, s.Kind)
 		c.errs.WithLabelValues(name, s.Kind)
@@ -147,17 +148,43 @@ func (c *Collector) Run(ctx context.Context) error {
 
 // Statuses returns every source's status, sorted by name.
 func (c *Collector) Statuses() []Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	out := make([]Status, 0, len(c.status))
 	for _, s := range c.status {
-		out = append(out, *s)
+		s.mu.Lock()
+		out = append(out, s.Status)
+		s.mu.Unlock()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
+// run is one source's loop state: what pollOnce needs on every poll,
+// looked up once (metric children, its status) rather than per poll.
+type run struct {
+	Scheduled
+	name     string
+	st       *sourceStatus
+	polls    prometheus.Counter
+	errs     prometheus.Counter
+	duration prometheus.Observer
+}
+
+// sourceStatus guards one source's Status; each source has its own lock
+// so that thousands of polls finishing in the same millisecond do not
+// queue on one.
+type sourceStatus struct {
+	mu sync.Mutex
+	Status
+}
+
 func (c *Collector) loop(ctx context.Context, s Scheduled) {
+	r := &run{Scheduled: s, name: s.Source.Name()}
+	r.st = c.status[r.name]
+	r.polls = c.polls.WithLabelValues(r.name, s.Kind)
+	r.errs = c.errs.WithLabelValues(r.name, s.Kind)
+	r.duration = c.duration.WithLabelValues(s.Kind)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	failures := 0
 	// The first poll runs at once; later ones are aligned to the interval
 	// so samples of all meters share time buckets (demand blocks are
@@ -172,13 +199,14 @@ func (c *Collector) loop(ctx context.Context, s Scheduled) {
 	}
 	next := time.Now()
 	for {
+		timer.Reset(time.Until(next))
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Until(next)):
+		case <-timer.C:
 		}
 		slot := next
-		err := c.pollOnce(ctx, s)
+		err := c.pollOnce(ctx, r)
 		if ctx.Err() != nil {
 			return
 		}
@@ -194,7 +222,7 @@ func (c *Collector) loop(ctx context.Context, s Scheduled) {
 		// interval behind skips ahead, so polls never pile up.
 		next = nextPoll(slot, s.Interval, phase, 0, c.cfg.MaxBackoff)
 		if now := time.Now(); now.Sub(next) > s.Interval {
-			c.skipped.WithLabelValues(s.Source.Name(), s.Kind).Inc()
+			c.skipped.WithLabelValues(r.name, s.Kind).Inc()
 			next = nextPoll(now, s.Interval, phase, 0, c.cfg.MaxBackoff)
 		}
 	}
@@ -226,42 +254,42 @@ func nextPoll(now time.Time, interval, phase time.Duration, failures int, maxBac
 	return now.Add(wait - phase).Truncate(interval).Add(phase)
 }
 
-func (c *Collector) pollOnce(ctx context.Context, s Scheduled) error {
-	name := s.Source.Name()
+func (c *Collector) pollOnce(ctx context.Context, r *run) error {
+	name := r.name
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	pctx, cancel := context.WithTimeout(ctx, s.Interval)
+	pctx, cancel := context.WithTimeout(ctx, r.Interval)
 	start := time.Now()
-	pts, err := s.Source.Collect(pctx)
+	pts, err := r.Source.Collect(pctx)
 	cancel()
 	<-c.sem
-	c.duration.WithLabelValues(s.Kind).Observe(time.Since(start).Seconds())
-	c.polls.WithLabelValues(name, s.Kind).Inc()
+	r.duration.Observe(time.Since(start).Seconds())
+	r.polls.Inc()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if err != nil {
-		c.errs.WithLabelValues(name, s.Kind).Inc()
-		c.markFailed(name, err)
+		r.errs.Inc()
+		c.markFailed(r.st, err)
 		// A failed sample is recorded as data, so gaps are explained.
 		_ = c.cfg.Sink.Write(ctx, []point.Point{{
 			Measurement: "collector_errors",
-			Tags:        map[string]string{"site": c.cfg.Site, "source": name, "kind": s.Kind},
+			Tags:        map[string]string{"site": c.cfg.Site, "source": name, "kind": r.Kind},
 			Fields:      map[string]any{"error": err.Error(), "count": int64(1)},
 			Time:        time.Now(),
 		}})
 		return err
 	}
-	if lastOK, gap := c.gapBefore(name); gap {
-		if b, ok := s.Source.(Backfiller); ok {
-			c.backfill(ctx, b, s, lastOK, pts)
+	if lastOK, gap := r.st.gapBefore(); gap {
+		if b, ok := r.Source.(Backfiller); ok {
+			c.backfill(ctx, b, r.Scheduled, lastOK, pts)
 		}
 	}
 	c.tag(pts)
-	if cs, ok := s.Source.(CounterSource); ok {
+	if cs, ok := r.Source.(CounterSource); ok {
 		c.counters.apply(ctx, cs.Counters(), pts, func(msg string, args ...any) {
 			c.log.Warn(msg, append(args, "source", name)...)
 		})
@@ -269,7 +297,7 @@ func (c *Collector) pollOnce(ctx context.Context, s Scheduled) error {
 	if werr := c.cfg.Sink.Write(ctx, pts); werr != nil {
 		c.log.Warn("some points rejected", "source", name, "err", werr)
 	}
-	c.markOK(name)
+	c.markOK(r.st)
 	return nil
 }
 
@@ -293,10 +321,9 @@ func (c *Collector) tag(pts []point.Point) {
 
 // gapBefore reports whether the source is recovering from failed polls
 // after an earlier good one, and when that was.
-func (c *Collector) gapBefore(name string) (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st := c.status[name]
+func (st *sourceStatus) gapBefore() (time.Time, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	return st.LastOK, st.ConsecutiveFailures > 0 && !st.LastOK.IsZero()
 }
 
@@ -324,27 +351,25 @@ func (c *Collector) backfill(ctx context.Context, b Backfiller, s Scheduled, fro
 	c.log.Info("backfilled gap", "source", s.Source.Name(), "from", from, "to", to, "points", len(old))
 }
 
-func (c *Collector) markFailed(name string, err error) {
-	c.mu.Lock()
-	st := c.status[name]
+func (c *Collector) markFailed(st *sourceStatus, err error) {
+	st.mu.Lock()
 	st.ConsecutiveFailures++
 	st.Failed = true
 	st.LastError, st.LastErrorAt = err.Error(), time.Now()
 	n := st.ConsecutiveFailures
-	c.mu.Unlock()
+	st.mu.Unlock()
 	// Log the first failure and then every tenth, not every tick.
 	if n == 1 || n%10 == 0 {
-		c.log.Warn("poll failed", "source", name, "consecutive_failures", n, "err", err)
+		c.log.Warn("poll failed", "source", st.Name, "consecutive_failures", n, "err", err)
 	}
 }
 
-func (c *Collector) markOK(name string) {
-	c.mu.Lock()
-	st := c.status[name]
+func (c *Collector) markOK(st *sourceStatus) {
+	st.mu.Lock()
 	was := st.ConsecutiveFailures
 	st.ConsecutiveFailures, st.Failed, st.LastOK = 0, false, time.Now()
-	c.mu.Unlock()
+	st.mu.Unlock()
 	if was > 0 {
-		c.log.Info("source recovered", "source", name, "after_failures", was)
+		c.log.Info("source recovered", "source", st.Name, "after_failures", was)
 	}
 }

@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -75,7 +76,7 @@ func FuzzMBAPFrame(f *testing.F) {
 		model, r := fuzzRead(t, table, count)
 		req := mbapRequest(r)
 
-		frame, err := readMBAPFrame(bytes.NewReader(ans), req)
+		frame, err := readMBAPFrame(bufio.NewReader(bytes.NewReader(ans)), req)
 		if err == nil {
 			length := int(binary.BigEndian.Uint16(ans[4:6]))
 			if length < 2 || length > 254 || !bytes.Equal(frame, ans[:6+length]) {
@@ -133,7 +134,7 @@ func FuzzRTUFrame(f *testing.F) {
 		model, r := fuzzRead(t, table, count)
 		req := rtuFrame(1, functionCode(r.Table), byte(r.Address>>8), byte(r.Address), byte(r.Quantity>>8), byte(r.Quantity))
 
-		frame, err := readRTUFrame(bytes.NewReader(ans), req)
+		frame, err := readRTUFrame(bufio.NewReader(bytes.NewReader(ans)), req)
 		if err == nil {
 			if len(frame) < 5 || len(frame) > 260 || !bytes.Equal(frame, ans[:len(frame)]) {
 				t.Fatalf("readRTUFrame(% x) = % x: not a frame at the start of the answer", ans, frame)

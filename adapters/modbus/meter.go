@@ -72,6 +72,13 @@ type MeterConfig struct {
 type Meter struct {
 	cfg  MeterConfig
 	plan []Request
+	// measurements are the model's measurements, sorted; fieldMeas[i][j]
+	// is the index in it of plan[i].Fields[j], and fieldCount[k] the
+	// number of fields of measurements[k]: worked out once, so a sample
+	// builds its points without maps of maps.
+	measurements []string
+	fieldMeas    [][]int
+	fieldCount   []int
 
 	mu     sync.Mutex
 	link   link
@@ -108,6 +115,7 @@ func NewMeter(cfg MeterConfig) (*Meter, error) {
 		}
 	}
 	m := &Meter{cfg: cfg, plan: Plan(cfg.Model, cfg.MaxGap)}
+	m.layout()
 	switch cfg.Transport {
 	case TransportTCP, TransportRTUOverTCP:
 		addr := cfg.Address
@@ -167,6 +175,33 @@ func (m *Meter) Name() string { return m.cfg.Name }
 // Plan returns the reads one Collect performs.
 func (m *Meter) Plan() []Request { return append([]Request(nil), m.plan...) }
 
+// layout works out the measurements and where each planned field goes.
+func (m *Meter) layout() {
+	index := map[string]int{}
+	for _, r := range m.plan {
+		for _, f := range r.Fields {
+			index[f.Measurement] = 0
+		}
+	}
+	for n := range index {
+		m.measurements = append(m.measurements, n)
+	}
+	sort.Strings(m.measurements)
+	for i, n := range m.measurements {
+		index[n] = i
+	}
+	m.fieldCount = make([]int, len(m.measurements))
+	m.fieldMeas = make([][]int, len(m.plan))
+	for i, r := range m.plan {
+		m.fieldMeas[i] = make([]int, len(r.Fields))
+		for j, f := range r.Fields {
+			k := index[f.Measurement]
+			m.fieldMeas[i][j] = k
+			m.fieldCount[k]++
+		}
+	}
+}
+
 // Collect reads every request of the plan, decodes the fields and returns one
 // point per measurement of the model, stamped when the reads completed. Any
 // failed read fails the sample with an error naming meter, unit id, register
@@ -177,38 +212,35 @@ func (m *Meter) Collect(ctx context.Context) ([]point.Point, error) {
 	if m.closed {
 		return nil, fmt.Errorf("meter %q: closed", m.cfg.Name)
 	}
-	values := map[string]map[string]any{}
-	for _, r := range m.plan {
+	pts := make([]point.Point, len(m.measurements))
+	for i, r := range m.plan {
 		data, err := m.readWithRetry(ctx, r)
 		if err != nil {
 			return nil, fmt.Errorf("meter %q unit %d: read %s: %w", m.cfg.Name, m.cfg.UnitID, r.Range(), err)
 		}
-		for _, f := range r.Fields {
+		for j, f := range r.Fields {
 			v, err := Decode(f, fieldBytes(r, f, data))
 			if err != nil {
 				return nil, fmt.Errorf("meter %q unit %d: %s %d: %w", m.cfg.Name, m.cfg.UnitID, f.Table.longName(), f.Address, err)
 			}
-			if values[f.Measurement] == nil {
-				values[f.Measurement] = map[string]any{}
+			k := m.fieldMeas[i][j]
+			if pts[k].Fields == nil {
+				// Room for the counters' <field>_total and _reset too.
+				pts[k].Fields = make(map[string]any, m.fieldCount[k]+2)
 			}
-			values[f.Measurement][f.Name] = v
+			pts[k].Fields[f.Name] = v
 		}
 	}
 	now := time.Now()
-	names := make([]string, 0, len(values))
-	for n := range values {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	pts := make([]point.Point, 0, len(names))
-	for _, n := range names {
-		tags := make(map[string]string, len(m.cfg.Tags)+2)
+	for k, n := range m.measurements {
+		// Room for the collector's site tag.
+		tags := make(map[string]string, len(m.cfg.Tags)+3)
 		for k, v := range m.cfg.Tags {
 			tags[k] = v
 		}
 		tags["meter"] = m.cfg.Name
 		tags["model"] = m.cfg.Model.Name
-		pts = append(pts, point.Point{Measurement: n, Tags: tags, Fields: values[n], Time: now})
+		pts[k].Measurement, pts[k].Tags, pts[k].Time = n, tags, now
 	}
 	return pts, nil
 }

@@ -121,7 +121,7 @@ func functionCode(t Table) byte {
 type streamTransporter struct {
 	address   string
 	timeout   time.Duration
-	readFrame func(r io.Reader, req []byte) ([]byte, error)
+	readFrame func(br *bufio.Reader, req []byte) ([]byte, error)
 
 	// ctx is the context of the read in progress, set by streamLink around
 	// each call into goburrow, whose Transporter.Send takes none.
@@ -233,57 +233,76 @@ func stale(err error) bool {
 // exception code: goburrow would take a shorter one for exception 0 and
 // ignore bytes after the code, and an exception counts as a proper answer
 // (the connection is kept, codes 1-3 are not retried).
-func readMBAPFrame(r io.Reader, _ []byte) ([]byte, error) {
-	var buf [7 + 253]byte
-	if _, err := io.ReadFull(r, buf[:7]); err != nil {
-		return nil, err
+func readMBAPFrame(br *bufio.Reader, _ []byte) ([]byte, error) {
+	// Peek, not ReadFull into a local array: the frame is parsed in the
+	// reader's buffer and copied once (bench/collector: one allocation a
+	// request instead of two).
+	hdr, err := br.Peek(7)
+	if err != nil {
+		return nil, partial(len(hdr), err)
 	}
-	if proto := binary.BigEndian.Uint16(buf[2:4]); proto != 0 {
+	if proto := binary.BigEndian.Uint16(hdr[2:4]); proto != 0 {
 		return nil, fmt.Errorf("malformed frame: protocol id %d in MBAP header (want 0)", proto)
 	}
-	length := int(binary.BigEndian.Uint16(buf[4:6]))
+	length := int(binary.BigEndian.Uint16(hdr[4:6]))
 	if length < 2 || length > 254 {
 		return nil, fmt.Errorf("malformed frame: length %d in MBAP header (want 2-254)", length)
 	}
 	n := 7 + length - 1
-	if _, err := io.ReadFull(r, buf[7:n]); err != nil {
-		return nil, err
+	frame, err := br.Peek(n)
+	if err != nil {
+		return nil, partial(len(frame), err)
 	}
-	if fc := buf[7]; fc&0x80 != 0 && length != 3 {
+	if fc := frame[7]; fc&0x80 != 0 && length != 3 {
 		return nil, fmt.Errorf("malformed frame: exception answer (function code 0x%02x) with %d bytes after the unit id (want 2)", fc, length-1)
 	}
-	return append([]byte(nil), buf[:n]...), nil
+	out := append([]byte(nil), frame...)
+	_, _ = br.Discard(n)
+	return out, nil
+}
+
+// partial gives a short read io.ReadFull's meaning: EOF after some bytes of
+// a frame is an unexpected EOF.
+func partial(got int, err error) error {
+	if got > 0 && errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // readRTUFrame reads one RTU frame from a stream: unit id and function code,
 // then an exception code, a byte count and data, or a fixed echo, then the
 // CRC. goburrow's RTU packager checks unit id and CRC afterwards.
-func readRTUFrame(r io.Reader, req []byte) ([]byte, error) {
-	var buf [3 + 255 + 2]byte
-	if _, err := io.ReadFull(r, buf[:2]); err != nil {
-		return nil, err
+func readRTUFrame(br *bufio.Reader, req []byte) ([]byte, error) {
+	head, err := br.Peek(2)
+	if err != nil {
+		return nil, partial(len(head), err)
 	}
-	fc := buf[1]
-	have, n := 2, 0
+	fc := head[1]
+	n := 0
 	switch {
 	case len(req) > 1 && fc == req[1]|0x80:
 		n = 5 // unit, function, exception code, CRC
 	case fc == gmodbus.FuncCodeReadCoils, fc == gmodbus.FuncCodeReadDiscreteInputs,
 		fc == gmodbus.FuncCodeReadHoldingRegisters, fc == gmodbus.FuncCodeReadInputRegisters:
-		if _, err := io.ReadFull(r, buf[2:3]); err != nil {
-			return nil, err
+		count, err := br.Peek(3)
+		if err != nil {
+			return nil, partial(len(count), err)
 		}
-		have, n = 3, 3+int(buf[2])+2
+		n = 3 + int(count[2]) + 2
 	case fc == gmodbus.FuncCodeWriteSingleCoil, fc == gmodbus.FuncCodeWriteSingleRegister,
 		fc == gmodbus.FuncCodeWriteMultipleCoils, fc == gmodbus.FuncCodeWriteMultipleRegisters:
 		n = 8
 	default:
 		return nil, fmt.Errorf("malformed frame: unexpected function code 0x%02x in RTU answer", fc)
 	}
-	if _, err := io.ReadFull(r, buf[have:n]); err != nil {
-		return nil, err
+	frame, err := br.Peek(n)
+	if err != nil {
+		return nil, partial(len(frame), err)
 	}
-	return append([]byte(nil), buf[:n]...), nil
+	out := append([]byte(nil), frame...)
+	_, _ = br.Discard(n)
+	return out, nil
 }
 
 // serialLink is RTU over a local serial port through goburrow's own RTU
