@@ -13,6 +13,8 @@ import (
 
 // CSVHeader is the header row of WriteCSV. Times are seconds; percentages
 // are 0-100 with 4 decimals; an undefined ratio is empty.
+// response_percentiles says how p50/p95/p99 were found: "exact" from the
+// probe samples, "estimated" from daily probe summaries (at most 1% high).
 var CSVHeader = []string{
 	"month", "site", "customer", "service", "sla", "objective_pct", "service_hours", "provisional", "partial",
 	"service_time_s", "up_s", "down_s", "down_pct", "unknown_s", "planned_s",
@@ -21,7 +23,7 @@ var CSVHeader = []string{
 	"budget_total_s", "budget_spent_s", "budget_spent_pct", "budget_left_s", "budget_left_pct",
 	"energy_action_down_s", "short_notice_down_s", "overrun_down_s", "planned_windows", "short_notice_windows",
 	"response_valid", "response_within_pct", "response_p50_ms", "response_p95_ms", "response_p99_ms", "response_verdict",
-	"breaches",
+	"breaches", "response_percentiles",
 }
 
 // WriteCSV writes one row per service (machine-readable: seconds and
@@ -76,8 +78,18 @@ func csvRow(m Monthly, s ServiceReport) []string {
 		sec(f.EnergyActionDown), sec(f.ShortNoticeDown), sec(f.OverrunDown), strconv.Itoa(planned), strconv.Itoa(short),
 		strconv.Itoa(f.Response.Valid), pct(f.Response.Compliance),
 		ms(f.Response.P50, f.Response.Valid), ms(f.Response.P95, f.Response.Valid), ms(f.Response.P99, f.Response.Valid),
-		string(f.Response.Verdict), strings.Join(f.Breaches, "; "),
+		string(f.Response.Verdict), strings.Join(f.Breaches, "; "), percentiles(f.Response),
 	}
+}
+
+func percentiles(r sla.ResponseFigures) string {
+	switch {
+	case r.Valid == 0:
+		return ""
+	case r.Estimated:
+		return "estimated"
+	}
+	return "exact"
 }
 
 func ms(v float64, n int) string {

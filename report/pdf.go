@@ -434,6 +434,9 @@ func (d *pdfDoc) service(s ServiceReport) {
 				}
 				return verdictColor(r.Verdict)
 			})
+		if r.Estimated {
+			d.para("p50, p95 and p99 are estimated from the daily probe summaries: at most 1% above the exact values.", 7.5)
+		}
 	}
 }
 
