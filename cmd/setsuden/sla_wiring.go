@@ -16,6 +16,7 @@ import (
 	"github.com/setsuden/setsuden/adapters/webhook"
 	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/config"
+	"github.com/setsuden/setsuden/report"
 	"github.com/setsuden/setsuden/rules/sla"
 	"github.com/setsuden/setsuden/rules/slactl"
 )
@@ -102,6 +103,7 @@ type slaWiring struct {
 	ctl       *slactl.Controller
 	log       *slactl.MaintenanceLog
 	sender    *webhook.Sender
+	rollup    *probeRollupJob
 	sources   []collector.Scheduled
 	closeOnce sync.Once
 }
@@ -144,6 +146,8 @@ func newSLAWiring(cfg *config.Config, cfgFile string, writer slactl.PointWriter,
 		w.close()
 		return nil, err
 	}
+	w.rollup = &probeRollupJob{rollup: report.Rollup{Site: cfg.Site.Name, Catalog: sc.Catalog, Location: loc},
+		store: store, grace: sc.Schedule.Grace, log: log, now: time.Now}
 	var notifier slactl.Notifier
 	if len(sc.Alerts.Webhooks) > 0 {
 		var eps []webhook.Endpoint
@@ -200,8 +204,8 @@ func (w *slaWiring) close() {
 	})
 }
 
-// addSLA adds the SLA engine's loop (and its webhook sender's) and its API
-// to the pipeline; nothing when w is nil.
+// addSLA adds the SLA engine's loop (and its webhook sender's), the daily
+// probe rollup and its API to the pipeline; nothing when w is nil.
 func (p *pipeline) addSLA(w *slaWiring) error {
 	if w == nil {
 		return nil
@@ -213,6 +217,10 @@ func (p *pipeline) addSLA(w *slaWiring) error {
 	p.runners = append(p.runners, func(ctx context.Context) {
 		if err := w.ctl.Run(ctx); err != nil {
 			p.log.Error("SLA accounting stopped", "err", err)
+		}
+	}, func(ctx context.Context) {
+		if err := w.rollup.run(ctx); err != nil {
+			p.log.Error("daily probe summaries stopped", "err", err)
 		}
 	})
 	return nil

@@ -22,6 +22,7 @@ import (
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/config"
 	"github.com/setsuden/setsuden/internal/testinflux"
+	"github.com/setsuden/setsuden/report"
 	"github.com/setsuden/setsuden/rules/sla"
 	"github.com/setsuden/setsuden/rules/slactl"
 	"github.com/setsuden/setsuden/server"
@@ -76,8 +77,8 @@ func TestSLAWiring(t *testing.T) {
 	if err := w.tap(sink).Write(context.Background(), []point.Point{pt}); err != nil || len(sink.pts) != 1 {
 		t.Errorf("tap: %v, %d points passed on", err, len(sink.pts))
 	}
-	if err := p.addSLA(w); err != nil || len(p.extensions) != 1 || len(p.runners) != 1 {
-		t.Errorf("addSLA: %v, %d extensions, %d runners", err, len(p.extensions), len(p.runners))
+	if err := p.addSLA(w); err != nil || len(p.extensions) != 1 || len(p.runners) != 2 || w.rollup == nil {
+		t.Errorf("addSLA: %v, %d extensions, %d runners (want the SLA loop and the probe rollup)", err, len(p.extensions), len(p.runners))
 	}
 	// The running daemon holds the maintenance log.
 	if _, err := newSLAWiring(cfg, path, sink, quiet, one); !errors.Is(err, slactl.ErrMaintenanceLogBusy) {
@@ -245,5 +246,94 @@ sla:
 	want := []string{"UNKNOWN " + slactl.CauseStarted, "UP ", "DOWN HTTP status 500 Internal Server Error", "UNKNOWN " + slactl.CauseStopped}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Errorf("stored changes:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestProbeRollupJob runs the daemon's probe rollup on a real influxd:
+// at start-up it rolls up every finished day of this and the previous
+// month, then each day the one that finished, grace after midnight.
+func TestProbeRollupJob(t *testing.T) {
+	db := testinflux.Start(t)
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jst := func(m time.Month, d, h int) time.Time { return time.Date(2025, m, d, h, 0, 0, 0, tokyo) }
+	w, err := influx.NewWriter(influx.WriterConfig{URL: db.URL, Bucket: db.Bucket(), Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := sla.ProbeSpec{Name: "web-http", Service: "web", Kind: sla.ProbeHTTP}
+	var pts []point.Point
+	for at := jst(3, 30, 0); at.Before(jst(4, 11, 12)); at = at.Add(time.Hour) {
+		pt := sla.ProbePoint(spec, sla.Check{At: at, OK: at.Hour() != 3, ResponseMs: 100 + float64(at.Hour())})
+		pt.Tags["site"] = "dc1"
+		pts = append(pts, pt)
+	}
+	ctx := context.Background()
+	if err := w.Write(ctx, pts); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	store, err := influx.NewSLAStore(influx.SLAStoreConfig{URL: db.URL, Bucket: db.Bucket()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := sla.Catalog{SLAs: []sla.SLA{{Name: "core", Objective: 0.999, ResponseBound: 110 * time.Millisecond}},
+		Services: []sla.Service{{Name: "web", SLA: "core", RunsOn: sla.RunsOn{Probes: []string{"web-http"}}}}}
+	now := jst(4, 10, 5)
+	job := &probeRollupJob{rollup: report.Rollup{Site: "dc1", Catalog: cat, Location: tokyo}, store: store, grace: 6 * time.Hour,
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: func() time.Time { return now }}
+	rolled := func() []sla.Interval {
+		t.Helper()
+		days, err := store.RolledUpDays(ctx, "dc1", jst(1, 1, 0), jst(6, 1, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return days
+	}
+
+	// 05:00 on the 10th: March and April up to the 8th (the 9th ends
+	// within the grace).
+	if err := job.catchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	days := rolled()
+	if len(days) != 31+8 || !days[0].Start.Equal(jst(3, 1, 0)) || !days[len(days)-1].End.Equal(jst(4, 9, 0)) {
+		t.Fatalf("rolled up %d days, %v .. %v", len(days), days[0], days[len(days)-1])
+	}
+	// 06:01: the 9th.
+	now = jst(4, 10, 6).Add(time.Minute)
+	if err := job.catchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if days = rolled(); len(days) != 40 || !days[39].Start.Equal(jst(4, 9, 0)) {
+		t.Fatalf("after the 9th: %d days, last %v", len(days), days[len(days)-1])
+	}
+	var sum sla.ProbeSummary
+	if err := store.ProbeSummaries(ctx, "dc1", nil, jst(4, 9, 0), jst(4, 10, 0), func(s sla.ProbeSummary) error { sum = s; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// 24 hourly checks, the 03:00 one failed; 100..110 ms within 110 ms.
+	if sum.Service != "web" || sum.Samples != 24 || sum.Failed != 1 || sum.Within != 10 || sum.MaxMs != 123 || sum.BoundMs != 110 {
+		t.Errorf("summary of the 9th: %+v", sum)
+	}
+
+	// Run: the start-up catch-up rolls the 10th up on the 11th.
+	now = jst(4, 11, 7)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- job.run(rctx) }()
+	for deadline := time.Now().Add(30 * time.Second); len(rolled()) != 41; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the start-up catch-up did not roll up the 10th: %d days", len(rolled()))
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
