@@ -18,10 +18,16 @@ import (
 )
 
 const reportUsage = `Usage:
-  setsuden report --config FILE --month YYYY-MM --format html|pdf|csv --out PATH [--service NAME[,NAME...]] [--customer NAME]
+  setsuden report --config FILE --month YYYY-MM --format html|pdf|csv --out PATH [--service NAME[,NAME...]] [--customer NAME] [--raw-probes]
       compute a month's SLA report from the configured InfluxDB and maintenance log and write it to
       PATH ("-": standard output); the current month gives a provisional report. Progress goes to
       standard error. Issued, archived reports are the daemon's (GET /api/v1/reports).
+      Response times come from the daily probe summaries where they exist (the daemon writes them;
+      p50/p95/p99 are then estimates at most 1% high) and from the probe samples elsewhere;
+      --raw-probes reads every sample (exact percentiles, slow for many services).
+  setsuden report --config FILE --month YYYY-MM --rollup [--format ... --out PATH ...]
+      (re)write the daily probe summaries of every day of the month that has ended (after data
+      arrived late, or a change of an SLA's response bound), then the report if --format is given.
 `
 
 // cmdReport is `setsuden report`.
@@ -36,11 +42,17 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	services := fs.String("service", "", "only these services (comma-separated)")
 	customer := fs.String("customer", "", "only this customer's services (the report is then addressed to the customer)")
 	font := fs.String("pdf-font", "", "a UTF-8 TrueType font for the PDF (e.g. a CJK font for Japanese names); default Helvetica")
+	rollup := fs.Bool("rollup", false, "first (re)write the daily probe summaries of the month's days that have ended; the report is then optional")
+	rawProbes := fs.Bool("raw-probes", false, "read every probe sample, not the daily summaries (exact percentiles, slower)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	required := []struct{ name, v string }{{"--config", *path}, {"--month", *month}, {"--format", *format}, {"--out", *out}}
+	if *rollup && *format == "" && *out == "" {
+		required = required[:2] // only the rollup
+	}
 	var missing []string
-	for _, f := range []struct{ name, v string }{{"--config", *path}, {"--month", *month}, {"--format", *format}, {"--out", *out}} {
+	for _, f := range required {
 		if f.v == "" {
 			missing = append(missing, f.name)
 		}
@@ -49,7 +61,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "setsuden report: %s required\n\n%s", strings.Join(missing, ", ")+map[bool]string{true: " is", false: " are"}[len(missing) == 1], reportUsage)
 		return errUsage
 	}
-	if _, ok := slactl.Formats[*format]; !ok {
+	if _, ok := slactl.Formats[*format]; !ok && *format != "" {
 		fmt.Fprintf(stderr, "setsuden report: --format %q: expected html, pdf or csv\n", *format)
 		return errUsage
 	}
@@ -85,8 +97,16 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 
 	progress := newProgressLine(stderr)
+	if *rollup {
+		if err := rollupMonth(ctx, report.Rollup{Site: cfg.Site.Name, Catalog: sc.Catalog, Location: loc}, store, *month, time.Now(), progress, stderr); err != nil {
+			return err
+		}
+		if *format == "" {
+			return nil
+		}
+	}
 	var mu sync.Mutex // Generate reports progress from several goroutines
-	gen := report.Generator{Site: cfg.Site.Name, Catalog: sc.Catalog, Policy: sc.Policy, AsOf: time.Now().Truncate(time.Second)}
+	gen := report.Generator{Site: cfg.Site.Name, Catalog: sc.Catalog, Policy: sc.Policy, AsOf: time.Now().Truncate(time.Second), RawProbes: *rawProbes}
 	m, err := gen.Generate(ctx, store, *month, loc, filter, func(done, total int) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -110,6 +130,37 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stderr, "%s report for %s, %s: %d services: %d pass, %d fail, %d insufficient data; written to %s%s\n",
 		strings.ToUpper(*format), m.Scope(), *month, t.Services, t.Pass, t.Fail, t.Insufficient, where, note)
+	return nil
+}
+
+// rollupMonth (re)writes the daily probe summaries of the days of month
+// that have ended by now.
+func rollupMonth(ctx context.Context, roll report.Rollup, store report.RollupStore, month string, now time.Time, progress *progressLine, stderr io.Writer) error {
+	period, err := sla.Month(month, roll.Location)
+	if err != nil {
+		return err
+	}
+	days := roll.Days(period.Start, period.End)
+	for len(days) > 0 && days[len(days)-1].End.After(now) {
+		days = days[:len(days)-1]
+	}
+	if len(days) == 0 {
+		fmt.Fprintf(stderr, "probe rollup %s: no day of the month has ended yet\n", month)
+		return nil
+	}
+	t0 := time.Now()
+	var st sla.RollupStats
+	err = roll.Run(ctx, store, days, func(done, total int, _ sla.Interval, day sla.RollupStats) {
+		st.Summaries += day.Summaries
+		st.Samples += day.Samples
+		progress.update("rollup "+month, float64(done)/float64(total))
+	})
+	progress.done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "probe rollup %s: %d days, %d summaries of %d samples written in %s\n",
+		month, len(days), st.Summaries, st.Samples, time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 

@@ -205,6 +205,82 @@ func TestReportFromInfluxd(t *testing.T) {
 	}
 }
 
+// TestReportRollupCommand runs `setsuden report --rollup` on a month in a
+// real influxd: it writes the daily probe summaries; the report from them
+// equals the one from every sample (--raw-probes) but for the
+// percentiles, which are estimates at most 1% high.
+func TestReportRollupCommand(t *testing.T) {
+	db := testinflux.Start(t)
+	state := t.TempDir()
+	writeSLAMonth(t, db, state)
+	conf := writeSLAConfig(t, db.URL, db.Bucket(), slaSection(state))
+
+	var stdout, stderr bytes.Buffer
+	if code := runSLACommand(cmdReport, []string{"--config", conf, "--month", "2025-04", "--rollup"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("rollup: exit %d\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "probe rollup 2025-04: 30 days, 30 summaries of 8640 samples written in") {
+		t.Errorf("rollup stderr:\n%s", stderr.String())
+	}
+	csvOf := func(extra ...string) map[string]map[string]string {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "april.csv")
+		stderr.Reset()
+		args := append([]string{"--config", conf, "--month", "2025-04", "--format", "csv", "--out", out}, extra...)
+		if code := runSLACommand(cmdReport, args, &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", extra, code, stderr.String())
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]map[string]string{}
+		for _, r := range rows[1:] {
+			m := map[string]string{}
+			for i, h := range rows[0] {
+				m[h] = r[i]
+			}
+			got[m["service"]] = m
+		}
+		return got
+	}
+	summarised, raw := csvOf(), csvOf("--raw-probes")
+	web, rawWeb := summarised["web"], raw["web"]
+	if web["response_percentiles"] != "estimated" || rawWeb["response_percentiles"] != "exact" || web["response_valid"] != "8616" {
+		t.Errorf("web: percentiles %q from summaries, %q from samples; %s valid", web["response_percentiles"], rawWeb["response_percentiles"], web["response_valid"])
+	}
+	for _, col := range []string{"response_p50_ms", "response_p95_ms", "response_p99_ms"} {
+		var est, exact float64
+		fmt.Sscan(web[col], &est)
+		fmt.Sscan(rawWeb[col], &exact)
+		if exact == 0 || est < exact-0.05 || est > exact*sla.FineGrowth+0.05 {
+			t.Errorf("web %s: %s from summaries, %s exact", col, web[col], rawWeb[col])
+		}
+		web[col], web["response_percentiles"] = rawWeb[col], rawWeb["response_percentiles"]
+	}
+	for svc := range raw {
+		if fmt.Sprint(summarised[svc]) != fmt.Sprint(raw[svc]) {
+			t.Errorf("%s differs:\n%v\n%v", svc, summarised[svc], raw[svc])
+		}
+	}
+
+	// The report may come right after the rollup.
+	stderr.Reset()
+	if code := runSLACommand(cmdReport, []string{"--config", conf, "--month", "2025-04", "--rollup", "--format", "csv"}, &stdout, &stderr); code != 2 ||
+		!strings.Contains(stderr.String(), "--out is required") {
+		t.Errorf("--rollup --format without --out: exit %d\n%s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := runSLACommand(cmdReport, []string{"--config", conf, "--month", "2025-04", "--rollup", "--format", "csv", "--out", "-"}, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stderr.String(), "probe rollup 2025-04: 30 days") || !strings.Contains(stderr.String(), "CSV report for all, 2025-04: 2 services") {
+		t.Errorf("--rollup with a report: exit %d\n%s", code, stderr.String())
+	}
+}
+
 // TestReportCommandLineAndConfigMistakes needs no database: every mistake
 // is found before one is asked.
 func TestReportCommandLineAndConfigMistakes(t *testing.T) {
