@@ -60,7 +60,8 @@ type Generator struct {
 
 // Generate computes the report of month ("2006-01" in tz) for the services
 // selected by f. progressFn, if set, is called with the steps done and the
-// steps in all (one per probe read, one per service) as the work proceeds.
+// steps in all (one per probe read, one per service) as the work proceeds;
+// its calls never overlap.
 //
 // From a ProbeSummaryStore with rolled-up days in the month, response
 // figures come from the daily summaries plus the samples of the

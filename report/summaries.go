@@ -162,7 +162,8 @@ func (g Generator) readBatches(ctx context.Context, store Store, batches []readB
 	return <-errs
 }
 
-// stepper reports progress as steps done of a total that may grow.
+// stepper reports progress as steps done of a total that may grow, from
+// any goroutine.
 type stepper struct {
 	mu          sync.Mutex
 	done, total int
@@ -175,13 +176,13 @@ func (s *stepper) add(n int) {
 	s.mu.Unlock()
 }
 
+// step counts one step done and reports it; calls of fn never overlap.
 func (s *stepper) step() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.done++
-	d, t := s.done, s.total
-	s.mu.Unlock()
 	if s.fn != nil {
-		s.fn(d, t)
+		s.fn(s.done, s.total)
 	}
 }
 
