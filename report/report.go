@@ -9,7 +9,9 @@
 //
 // Generate gathers the data through a small Store interface and evaluates
 // it with rules/sla; WriteCSV, WriteHTML and WritePDF render the result; an
-// Archive keeps every issued report immutable and versioned.
+// Archive keeps every issued report immutable and versioned. Rollup writes
+// the daily probe summaries that Generate reads from a ProbeSummaryStore
+// instead of every probe sample.
 package report
 
 import (

@@ -35,5 +35,7 @@
 //
 // State is derived from changes, never from samples: an evaluation costs
 // the number of state changes and maintenance records, plus one pass over
-// the probe samples for response time.
+// the probe samples for response time, or, with daily probe summaries
+// (ProbeSummary, Evaluation.UseSummaries), over the summaries and the
+// samples of the few service-days they cannot stand for.
 package sla
