@@ -28,7 +28,6 @@ import (
 
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/adapters/modbus"
-	"github.com/setsuden/setsuden/adapters/sim"
 )
 
 // A "point" here is one field value of one sample, counted over the fields
@@ -40,7 +39,7 @@ type peer struct {
 	name string
 	// start launches the collector for devices, writing to db; it returns the
 	// running command.
-	start func(dir, db string, meters []*sim.Meter) (*exec.Cmd, error)
+	start func(dir, db string, meters []simMeter) (*exec.Cmd, error)
 }
 
 type bench struct {
@@ -48,7 +47,7 @@ type bench struct {
 	setsuden  string
 	telegraf  string
 	model     *modbus.Model
-	meters    []*sim.Meter
+	meters    []simMeter
 	work      string
 	runSerial int
 	profile   string // directory for setsuden CPU profiles, if set
@@ -57,20 +56,29 @@ type bench struct {
 func main() {
 	cpuDevices := flag.Int("cpu-devices", 500, "devices polled during the CPU measurement")
 	cpuFor := flag.Duration("cpu-duration", 40*time.Second, "length of the CPU measurement per collector")
-	stepsFlag := flag.String("steps", "250,500,1000,2000,4000,8000", "device counts tried for the most sustained at 1 s")
+	stepsFlag := flag.String("steps", "250,500,1000,2000,4000,8000,12000,16000,19000", "device counts tried for the most sustained at 1 s")
 	stepFor := flag.Duration("step-duration", 20*time.Second, "length of each device-count step")
 	setsudenBin := flag.String("setsuden", "bin/setsuden", "setsuden binary")
 	telegrafBin := flag.String("telegraf", ".tools/bin/telegraf", "telegraf v1.37.2 binary")
 	only := flag.String("only", "", "run just this collector (telegraf or setsuden), for profiling; no ratios")
 	profile := flag.String("profile", "", "write setsuden's CPU profile of each run into this directory")
+	serve := flag.String("serve-sims", "", "internal: serve simulated meters FROM,N in this process")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
-	// Every simulated meter is a listener plus a connection in this
-	// process: 8,000 meters need 16,000 descriptors. The machine's hard
-	// limit (20,000 here) caps the steps; check it before adding one.
+	if *serve != "" {
+		var from, n int
+		if _, err := fmt.Sscanf(*serve, "%d,%d", &from, &n); err != nil {
+			log.Fatalf("--serve-sims %q: %v", *serve, err)
+		}
+		serveSims(from, n)
+		return
+	}
+	// A collector holds one descriptor a meter (the simulators run in
+	// processes of their own), so the machine's hard limit (20,000 here,
+	// not raisable) caps the steps just below it.
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
-		log.Printf("open-file limit %d", lim.Cur)
+		log.Printf("open-file limit %d (hard %d)", lim.Cur, lim.Max)
 	}
 
 	var steps []int
@@ -108,16 +116,13 @@ func main() {
 	defer b.influxd.Stop()
 
 	most := max(*cpuDevices, steps[len(steps)-1])
-	log.Printf("starting %d simulated meters", most)
-	for i := 0; i < most; i++ {
-		m, err := sim.StartMeter(ctx, sim.MeterSpec{Addr: "127.0.0.1:0", UnitID: 1,
-			Curve: sim.LoadCurve{BaseKW: 5 + float64(i%7), PeakKW: 9 + float64(i%7), Seed: int64(i + 1), Location: time.UTC}})
-		if err != nil {
-			log.Fatalf("sim meter %d: %v", i, err)
-		}
-		defer m.Close()
-		b.meters = append(b.meters, m)
+	log.Printf("starting %d simulated meters in %d processes", most, (most+simsPerProcess-1)/simsPerProcess)
+	meters, stopSims, err := startSims(most)
+	if err != nil {
+		log.Fatal(err)
 	}
+	defer stopSims()
+	b.meters = meters
 
 	peers := []peer{{"telegraf", b.startTelegraf}, {"setsuden", b.startSetsuden}}
 	if *only != "" {
@@ -192,7 +197,9 @@ func (b *bench) measure(ctx context.Context, p peer, n int, d time.Duration) (cp
 	if err != nil {
 		log.Fatalf("%s: %v", p.name, err)
 	}
-	time.Sleep(5 * time.Second) // warm-up: connections, first flushes
+	// Warm-up: start-up (parsing thousands of devices or plugins),
+	// connections, first flushes.
+	time.Sleep(5*time.Second + time.Duration(n)*time.Millisecond)
 	t0, c0 := time.Now(), cpuSeconds(cmd.Process.Pid)
 	time.Sleep(d)
 	t1, c1 := time.Now(), cpuSeconds(cmd.Process.Pid)

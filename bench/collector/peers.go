@@ -12,7 +12,6 @@ import (
 
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/adapters/modbus"
-	"github.com/setsuden/setsuden/adapters/sim"
 )
 
 // telegrafType maps a model type to Telegraf's request-style field type.
@@ -22,7 +21,7 @@ func telegrafType(t modbus.DataType) string { return strings.ToUpper(string(t)) 
 // connection per plugin instance and polls its slaves in turn), with the
 // same registers as the setsuden-sim-pm model, grouped into requests by
 // table and byte order the way its request style wants.
-func (b *bench) startTelegraf(dir, db string, meters []*sim.Meter) (*exec.Cmd, error) {
+func (b *bench) startTelegraf(dir, db string, meters []simMeter) (*exec.Cmd, error) {
 	var c strings.Builder
 	fmt.Fprintf(&c, `[agent]
   interval = "1s"
@@ -48,7 +47,7 @@ func (b *bench) startTelegraf(dir, db string, meters []*sim.Meter) (*exec.Cmd, e
   configuration_type = "request"
   [inputs.modbus.tags]
     meter = "pdu-%04d"
-`, i, m.Addr(), i)
+`, i, m.addr, i)
 		groups := map[string][]modbus.Field{}
 		var order []string
 		for _, f := range b.model.Fields {
@@ -67,7 +66,7 @@ func (b *bench) startTelegraf(dir, db string, meters []*sim.Meter) (*exec.Cmd, e
     register = %q
     measurement = "power"
     fields = [
-`, m.UnitID(), bo, table)
+`, m.unit, bo, table)
 			for _, f := range fs {
 				scale := ""
 				if f.Scale != 0 && f.Scale != 1 {
@@ -94,7 +93,7 @@ func orderOf(f modbus.Field) string {
 }
 
 // setsudenConfig writes a setsuden config for meters into dir.
-func (b *bench) setsudenConfig(dir, db string, meters []*sim.Meter, influxURL string) string {
+func (b *bench) setsudenConfig(dir, db string, meters []simMeter, influxURL string) string {
 	var c strings.Builder
 	fmt.Fprintf(&c, `site:
   name: bench
@@ -117,7 +116,7 @@ modbus:
       interval: 1s
       timeout: 900ms
       retries: 0
-`, i, m.Addr(), m.UnitID())
+`, i, m.addr, m.unit)
 	}
 	path := filepath.Join(dir, "setsuden.yaml")
 	if err := os.WriteFile(path, []byte(c.String()), 0o644); err != nil {
@@ -126,7 +125,7 @@ modbus:
 	return path
 }
 
-func (b *bench) startSetsuden(dir, db string, meters []*sim.Meter) (*exec.Cmd, error) {
+func (b *bench) startSetsuden(dir, db string, meters []simMeter) (*exec.Cmd, error) {
 	if b.profile != "" {
 		os.Setenv("SETSUDEN_CPUPROFILE", filepath.Join(b.profile, db+".pprof"))
 		defer os.Unsetenv("SETSUDEN_CPUPROFILE")
