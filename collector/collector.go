@@ -185,6 +185,12 @@ func (c *Collector) loop(ctx context.Context, s Scheduled) {
 	r.duration = c.duration.WithLabelValues(s.Kind)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// A context of the source's own: every poll's timeout context (and the
+	// Modbus transport's cancel hook under it) registers with this one
+	// instead of with the one context all sources share, whose lock
+	// thousands of polls starting in the same millisecond would queue on.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	failures := 0
 	// The first poll runs at once; later ones are aligned to the interval
 	// so samples of all meters share time buckets (demand blocks are

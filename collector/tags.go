@@ -1,17 +1,21 @@
 package collector
 
 import (
-	"sort"
+	"slices"
 	"strings"
 )
 
 func sortedTags(t map[string]string) string {
-	keys := make([]string, 0, len(t))
-	for k := range t {
+	var room [16]string // on the stack for ordinary tag sets
+	keys := room[:0]
+	n := 0
+	for k, v := range t {
 		keys = append(keys, k)
+		n += len(k) + len(v) + 2
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	var b strings.Builder
+	b.Grow(n)
 	for _, k := range keys {
 		b.WriteString(k)
 		b.WriteByte('=')

@@ -24,7 +24,9 @@ import (
 // cannot be stored and are left out (point.Validate reports them first).
 func AppendLineProtocol(b []byte, p point.Point) []byte {
 	b = appendEscaped(b, p.Measurement, false)
-	keys := make([]string, 0, max(len(p.Tags), len(p.Fields)))
+	// Sorted keys live on the stack for ordinary points.
+	var room [16]string
+	keys := room[:0]
 	for k := range p.Tags {
 		keys = append(keys, k)
 	}
