@@ -168,7 +168,7 @@ func newSLAWiring(cfg *config.Config, cfgFile string, writer slactl.PointWriter,
 		notifier = w.sender
 	}
 	w.ctl, err = slactl.New(slactl.Config{Site: cfg.Site.Name, SLA: sc, Location: loc, Points: writer, Store: store,
-		Maintenance: w.log, Notifier: notifier, Logger: log})
+		Maintenance: w.log, Notifier: notifier, Logger: log, BeforeIssue: w.rollup.catchUpNow})
 	if err != nil {
 		w.close()
 		return nil, err

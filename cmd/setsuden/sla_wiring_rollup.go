@@ -62,6 +62,15 @@ func (j *probeRollupJob) catchUp(ctx context.Context) error {
 	return nil
 }
 
+// catchUpNow is catchUp for the monthly report (slactl BeforeIssue): it
+// waits for a run in progress instead of skipping, so the report finds
+// the month's days rolled up.
+func (j *probeRollupJob) catchUpNow(ctx context.Context) error {
+	j.busy.Lock()
+	defer j.busy.Unlock()
+	return j.catchUp(ctx)
+}
+
 // run schedules catchUp until ctx ends.
 func (j *probeRollupJob) run(ctx context.Context) error {
 	s, err := gocron.NewScheduler(gocron.WithLocation(j.rollup.Location))

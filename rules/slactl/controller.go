@@ -36,7 +36,13 @@ type Config struct {
 	Maintenance sla.MaintenanceStore
 	// Notifier receives alerts; nil: alerts are only logged.
 	Notifier Notifier
-	Logger   *slog.Logger
+	// BeforeIssue, if set, runs before a month's report is computed: the
+	// daemon rolls up the daily probe summaries of the days not yet rolled
+	// up (the month's last day, when the schedule fires), so a report and
+	// its later recomputations read the same summaries. An error is logged
+	// and the report computed anyway: it then reads those days' samples.
+	BeforeIssue func(ctx context.Context) error
+	Logger      *slog.Logger
 	// Clock drives the schedules and stamps everything (default the real
 	// clock; tests pass a clockwork fake).
 	Clock clockwork.Clock

@@ -2,9 +2,14 @@ package slactl_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/setsuden/setsuden/report"
 	"github.com/setsuden/setsuden/rules/sla"
@@ -144,5 +149,61 @@ func TestIssueRevisions(t *testing.T) {
 	}
 	if a := byScope["ACME"]; !a.Unchanged {
 		t.Errorf("ACME changed: %+v", a)
+	}
+}
+
+// TestBeforeIssueRunsFirst: the hook (the daemon's probe rollup) runs
+// before the report is computed, so what it writes is in the report; when
+// it fails, the report is issued all the same.
+func TestBeforeIssueRunsFirst(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		store := aprilStore()
+		clock := clockwork.NewFakeClockAt(jst(2025, 5, 20, 9, 0))
+		calls := 0
+		sc := testSLA(t)
+		ctl, err := slactl.New(slactl.Config{
+			Site: "dc1", SLA: sc, Location: tokyo, Points: &memSink{}, Store: store,
+			Maintenance: sla.NewMemoryMaintenanceStore(clock.Now),
+			Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock,
+			BeforeIssue: func(context.Context) error {
+				calls++
+				// What the hook writes must be what the report reads.
+				store.Changes["crm"] = append(store.Changes["crm"],
+					sla.StateChange{At: jst(2025, 4, 20, 3, 0), State: sla.StateDown, Cause: "written by the hook"},
+					sla.StateChange{At: jst(2025, 4, 20, 3, 10), State: sla.StateUp})
+				if fail {
+					return errors.New("influxd unreachable")
+				}
+				return nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		issued, err := ctl.Issue(context.Background(), "2025-04", "ops", "")
+		if err != nil || len(issued) != 3 {
+			t.Fatalf("fail=%v: %+v %v", fail, issued, err)
+		}
+		if calls != 1 {
+			t.Errorf("fail=%v: hook ran %d times, want 1", fail, calls)
+		}
+		archive, err := report.OpenArchive(sc.Files.ReportsDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _, err := archive.Get("2025-04", "all", issued[0].Revision.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var crm *report.ServiceReport
+		for i := range m.Services {
+			if m.Services[i].Service.Name == "crm" {
+				crm = &m.Services[i]
+			}
+		}
+		if crm == nil || crm.Figures.Down != 10*time.Minute || len(crm.Figures.Incidents) != 1 ||
+			!crm.Figures.Incidents[0].Start.Equal(jst(2025, 4, 20, 3, 0)) {
+			t.Errorf("fail=%v: the report does not hold the hook's 10-minute outage of crm: %+v", fail, crm)
+		}
 	}
 }

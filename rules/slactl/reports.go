@@ -46,6 +46,11 @@ func (c *Controller) Issue(ctx context.Context, month, by, reason string) ([]Iss
 	if now.Before(period.End) {
 		return nil, fmt.Errorf("report %s: %w (it ends %s)", month, ErrMonthNotOver, period.End.Format(time.RFC3339))
 	}
+	if c.cfg.BeforeIssue != nil {
+		if err := c.cfg.BeforeIssue(ctx); err != nil {
+			c.log.Warn("before the report: step failed; the report reads raw samples where it must", "month", month, "err", err)
+		}
+	}
 	// As of now, but never past what the report reads, so that a
 	// recomputation on unchanged data is the same report.
 	asOf := now.Truncate(time.Second)
