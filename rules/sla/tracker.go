@@ -2,6 +2,7 @@ package sla
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -44,13 +45,11 @@ func NewTracker(cat Catalog, checks CheckPolicy, start time.Time) (*Tracker, err
 		dependents: map[string]map[string]int{}, dirty: map[int]bool{}, last: map[int]StateChange{},
 		horizon: start,
 	}
+	// Placements grow as VMs are seen to move (ObservePlacement): the
+	// tracker keeps its own copy.
+	t.cat.Placements = slices.Clone(cat.Placements)
 	byVM := placementsByVM(cat.Placements)
-	dep := func(id string, svc int) {
-		if t.dependents[id] == nil {
-			t.dependents[id] = map[string]int{}
-		}
-		t.dependents[id][cat.Services[svc].Name] = svc
-	}
+	dep := t.dep
 	for i, s := range cat.Services {
 		for _, h := range s.RunsOn.Hosts {
 			dep(ComponentID(KindHost, h), i)
@@ -69,6 +68,47 @@ func NewTracker(cat Catalog, checks CheckPolicy, start time.Time) (*Tracker, err
 		}
 	}
 	return t, nil
+}
+
+func (t *Tracker) dep(id string, svc int) {
+	if t.dependents[id] == nil {
+		t.dependents[id] = map[string]int{}
+	}
+	t.dependents[id][t.cat.Services[svc].Name] = svc
+}
+
+// ObservePlacement records that vm runs on host from at on, as libvirt
+// shows it (a live migration, by an operator or by consolidation): from
+// then on the services on vm follow host's state, not the configured
+// placement's ("a host outage is an outage of every VM on it" means the
+// VMs on it now). A placement dated before the horizon takes effect at
+// the horizon. It reports whether the placement changed.
+func (t *Tracker) ObservePlacement(vm, host string, at time.Time) bool {
+	svcs := t.dependents[ComponentID(KindVM, vm)]
+	if len(svcs) == 0 || host == "" || t.Placement(vm) == host {
+		return false
+	}
+	if at.Before(t.horizon) {
+		at = t.horizon
+	}
+	t.cat.Placements = append(t.cat.Placements, Placement{VM: vm, Host: host, Since: at})
+	for _, i := range svcs {
+		t.dep(ComponentID(KindHost, host), i)
+		t.dirty[i] = true
+	}
+	return true
+}
+
+// Placement returns the host vm is placed on last ("" if none).
+func (t *Tracker) Placement(vm string) string {
+	var host string
+	var since time.Time
+	for _, p := range t.cat.Placements {
+		if p.VM == vm && (host == "" || !p.Since.Before(since)) {
+			host, since = p.Host, p.Since
+		}
+	}
+	return host
 }
 
 // ObserveCheck feeds one result of the named probe (in time order).
@@ -157,6 +197,7 @@ func (t *Tracker) Advance(now time.Time) []ServiceChange {
 		}
 	}
 	t.horizon = h
+	t.trimPlacements(h)
 	for id, l := range t.comp {
 		// Keep the last change before the horizon (the state in force) and
 		// everything after it.
@@ -182,3 +223,25 @@ func (t *Tracker) Reassert() []ServiceChange {
 	}
 	return out
 }
+
+// trimPlacements keeps, for each VM, the last placement before h (the one
+// in force) and those after it, so that months of migrations cost nothing.
+func (t *Tracker) trimPlacements(h time.Time) {
+	latest := map[string]time.Time{} // VM -> Since of its placement in force at h
+	for _, p := range t.cat.Placements {
+		if l, ok := latest[p.VM]; p.Since.Before(h) && (!ok || !p.Since.Before(l)) {
+			latest[p.VM] = p.Since
+		}
+	}
+	kept := t.cat.Placements[:0]
+	for _, p := range t.cat.Placements {
+		if l, ok := latest[p.VM]; !ok || !p.Since.Before(l) {
+			kept = append(kept, p)
+		}
+	}
+	clear(t.cat.Placements[len(kept):])
+	t.cat.Placements = kept
+}
+
+// Placements is the number of placements the tracker holds.
+func (t *Tracker) Placements() int { return len(t.cat.Placements) }

@@ -82,7 +82,6 @@ type Controller struct {
 	services []sla.Service
 	slas     map[string]sla.SLA // by service, with defaults
 	locs     map[string]*time.Location
-	hosts    map[string]bool // hosts the catalog depends on
 	vms      map[string]bool // VMs the catalog depends on
 	burn     []sla.BurnRateRule
 	absent   sla.AbsentRule
@@ -145,16 +144,13 @@ func New(cfg Config) (*Controller, error) {
 		cfg: cfg, log: cfg.Logger.With("component", "sla", "site", cfg.Site), clock: cfg.Clock, loc: cfg.Location,
 		start: start, archive: archive,
 		services: cfg.SLA.Catalog.Services, slas: map[string]sla.SLA{}, locs: map[string]*time.Location{},
-		hosts: map[string]bool{}, vms: map[string]bool{},
+		vms:  map[string]bool{},
 		burn: sla.DefaultBurnRateRules(30 * 24 * time.Hour), absent: sla.DefaultAbsentRule(),
 		tracker: tr, comp: map[string]sla.StateChange{}, vmOn: map[string]map[string]vmSighting{},
 		current: map[string]sla.StateChange{}, history: map[string][]sla.StateChange{}, alerts: map[string][]sla.Alert{},
 		month: start.In(cfg.Location).Format("2006-01"),
 	}
 	c.lookback = sla.AlertLookback(c.burn)
-	for _, p := range cfg.SLA.Catalog.Placements {
-		c.hosts[p.Host] = true
-	}
 	for _, s := range c.services {
 		agreement, _ := cfg.SLA.Catalog.SLA(s.SLA)
 		agreement = agreement.WithDefaults()
@@ -163,9 +159,6 @@ func New(cfg Config) (*Controller, error) {
 			if c.locs[agreement.TimeZone], err = time.LoadLocation(agreement.TimeZone); err != nil {
 				return nil, fmt.Errorf("sla controller: sla %q: %w", agreement.Name, err)
 			}
-		}
-		for _, h := range s.RunsOn.Hosts {
-			c.hosts[h] = true
 		}
 		for _, v := range s.RunsOn.VMs {
 			c.vms[v] = true

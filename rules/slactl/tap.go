@@ -59,8 +59,11 @@ type vmSighting struct {
 //     one stopped with detail "migrated"; the source's pause at the end of
 //     a live migration is not an outage.
 //
-// Only hosts and VMs the catalog depends on are followed. An observation
-// older than the latest one of the same thing is dropped.
+// Only VMs the catalog depends on are followed, and every libvirt host
+// (a VM may be migrated to any). The one host that runs a followed VM
+// becomes its placement (sla.Tracker.ObservePlacement): after a migration
+// its services follow the new host, not the configured one. An
+// observation older than the latest one of the same thing is dropped.
 func (c *Controller) Observe(pts []point.Point) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -85,12 +88,12 @@ func (c *Controller) Observe(pts []point.Point) {
 		case sla.MeasurementProbe:
 			c.observeProbe(p)
 		case measurementHost:
-			if h := p.Tags["host"]; c.hosts[h] {
-				c.setComponent(sla.ComponentID(sla.KindHost, h), sla.StateChange{At: p.Time, State: sla.StateUp})
-			}
+			// Every libvirt host is followed, not only the catalog's: a VM
+			// may be migrated to any of them.
+			c.setComponent(sla.ComponentID(sla.KindHost, p.Tags["host"]), sla.StateChange{At: p.Time, State: sla.StateUp})
 		case measurementCollErrs:
 			h := p.Tags["source"]
-			if p.Tags["kind"] != kindLibvirt || !c.hosts[h] {
+			if p.Tags["kind"] != kindLibvirt {
 				continue
 			}
 			id := sla.ComponentID(sla.KindHost, h)
@@ -153,8 +156,27 @@ func (c *Controller) Observe(pts []point.Point) {
 	for _, vm := range vms {
 		ch := vmState(vm, c.vmOn[vm])
 		ch.At = touched[vm]
+		// The host that runs the VM is where its services now live.
+		if h := runningOn(c.vmOn[vm]); h != "" && c.tracker.ObservePlacement(vm, h, ch.At) {
+			c.log.Info("vm placement follows libvirt", "vm", vm, "host", h, "at", ch.At)
+		}
 		c.setComponent(sla.ComponentID(sla.KindVM, vm), ch)
 	}
+}
+
+// runningOn is the one host that runs the VM, or "" when none or several
+// do (mid-migration both may list it).
+func runningOn(on map[string]vmSighting) string {
+	host := ""
+	for h, s := range on {
+		if s.state == "running" || s.state == "blocked" {
+			if host != "" {
+				return ""
+			}
+			host = h
+		}
+	}
+	return host
 }
 
 // ObserveComponent records a host's or VM's state that the data path

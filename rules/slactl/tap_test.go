@@ -147,3 +147,59 @@ func TestTapVMLeavesHostListing(t *testing.T) {
 		t.Errorf("crm changes %+v", got)
 	}
 }
+
+// TestTapPlacementFollowsMigration: crm1 is placed on hv2 in the catalog
+// and live-migrated to hv1 (as consolidation does before powering hv2
+// down). Powering hv2 down then takes down db (which runs on the host
+// itself) but not crm; hv1's failed poll is what crm now depends on.
+func TestTapPlacementFollowsMigration(t *testing.T) {
+	t0 := jst(2025, 4, 10, 10, 0)
+	m := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	r := newRig(t, t0, nil)
+	tap := r.ctl.Tap(&memSink{})
+	ctx := context.Background()
+	poll := func(at time.Time, crm1On string) []point.Point {
+		pts := []point.Point{hostPoint("hv1", at), vmPoint("hv1", "web1", "running", at), hostPoint("hv2", at)}
+		return append(pts, vmPoint(crm1On, "crm1", "running", at))
+	}
+	for n := 0; n <= 20; n++ {
+		var pts []point.Point
+		switch {
+		case n < 5:
+			pts = poll(m(n), "hv2")
+		case n == 5:
+			pts = append(pts, vmEvent("hv1", "crm1", "started", "migrated", "running", m(5)),
+				vmEvent("hv2", "crm1", "suspended", "migrated", "paused", m(5)),
+				vmEvent("hv2", "crm1", "stopped", "migrated", "shutoff", m(5)))
+		case n < 10:
+			pts = poll(m(n), "hv1")
+		case n < 15:
+			// hv2 is off: only hv1 answers.
+			pts = []point.Point{hostPoint("hv1", m(n)), vmPoint("hv1", "web1", "running", m(n)), vmPoint("hv1", "crm1", "running", m(n))}
+		default:
+			pts = []point.Point{pollFailed("hv1", m(n))}
+		}
+		pts = append(pts, probePoint(m(n), true))
+		if err := tap.Write(ctx, pts); err != nil {
+			t.Fatal(err)
+		}
+		if n == 10 {
+			r.ctl.ObserveComponent("host:hv2", sla.StateChange{At: m(10), State: sla.StateDown, Cause: sla.CauseEnergyAction})
+		}
+		r.clock.Advance(m(n).Add(30 * time.Second).Sub(r.clock.Now()))
+		r.ctl.Tick(ctx)
+	}
+	want := map[string][]string{
+		"crm": {"10:00 UP \"\"", "10:15 UNKNOWN \"libvirt poll of hv1 failed\""},
+		"db":  {"10:00 UP \"\"", "10:10 DOWN \"" + sla.CauseEnergyAction + "\""},
+	}
+	for svc, w := range want {
+		var got []string
+		for _, c := range r.sink.changes(svc) {
+			got = append(got, fmt.Sprintf("%s %s %q", c.At.In(tokyo).Format("15:04"), c.State, c.Cause))
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Errorf("%s changes:\n got %s\nwant %s", svc, strings.Join(got, ", "), strings.Join(w, ", "))
+		}
+	}
+}
