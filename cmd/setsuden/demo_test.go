@@ -133,7 +133,9 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Errorf("/healthz = %s", body)
 	}
 	metrics := get(t, base+"/metrics")
-	for _, want := range []string{"setsuden_points_written_total", "setsuden_write_errors_total", "setsuden_poll_errors_total", "setsuden_polls_total"} {
+	for _, want := range []string{"setsuden_points_written_total", "setsuden_write_errors_total", "setsuden_poll_errors_total", "setsuden_polls_total",
+		// The demo's SLA service, by name.
+		`setsuden_sla_service_state{customer=`, `service="web"`, "setsuden_sla_horizon_timestamp_seconds"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

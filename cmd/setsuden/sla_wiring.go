@@ -210,6 +210,9 @@ func (p *pipeline) addSLA(w *slaWiring) error {
 	if w == nil {
 		return nil
 	}
+	if err := p.reg.Register(w.ctl.Metrics()); err != nil {
+		return fmt.Errorf("sla metrics: %w", err)
+	}
 	p.extensions = append(p.extensions, w.ctl.API())
 	if w.sender != nil {
 		p.runners = append(p.runners, w.sender.Run)

@@ -2,9 +2,13 @@ package slactl_test
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/setsuden/setsuden/rules/sla"
 	"github.com/setsuden/setsuden/rules/slactl"
@@ -52,6 +56,21 @@ func TestBurnRateAlertFiresAndResolves(t *testing.T) {
 			t.Errorf("db state %+v", s)
 		}
 	}
+	// The same on /metrics.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r.ctl.Metrics())
+	got := gathered(t, reg)
+	for series, want := range map[string]float64{
+		`setsuden_sla_service_state{customer="ACME",service="db",sla="core",state="DOWN"}`:                                    1,
+		`setsuden_sla_service_state{customer="ACME",service="db",sla="core",state="UP"}`:                                      0,
+		`setsuden_sla_service_state_since_timestamp_seconds{service="db"}`:                                                    float64(m(60).Unix()),
+		`setsuden_sla_alert_burn_rate{rule="SLOBurnRatePageFast",service="db",severity="page",state="firing",window="short"}`: a.ShortBurn,
+		`setsuden_sla_alert_burn_rate{rule="SLOBurnRatePageFast",service="db",severity="page",state="firing",window="long"}`:  a.LongBurn,
+	} {
+		if v, ok := got[series]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
+	}
 	r.ctl.ObserveComponent("host:hv2", sla.StateChange{At: m(70), State: sla.StateUp})
 	at(80)
 	if a := rule(r.ctl.EvaluateAlerts(ctx)); a.State != sla.Inactive {
@@ -78,4 +97,26 @@ func TestBurnRateAlertFiresAndResolves(t *testing.T) {
 	if strings.Join(absent, ", ") != strings.Join(want, ", ") {
 		t.Errorf("absent alerts %v, want %v", absent, want)
 	}
+}
+
+// gathered returns every sample of reg as name{label="value",...} (labels
+// sorted by name) -> value.
+func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			sort.Strings(labels)
+			out[mf.GetName()+"{"+strings.Join(labels, ",")+"}"] = m.GetGauge().GetValue()
+		}
+	}
+	return out
 }
