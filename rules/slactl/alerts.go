@@ -1,8 +1,12 @@
 package slactl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
 	"sort"
 	"time"
 
@@ -97,6 +101,7 @@ func (c *Controller) EvaluateAlerts(ctx context.Context) []sla.Alert {
 	c.mu.Lock()
 	c.alerts = next
 	c.mu.Unlock()
+	c.saveAlerts(next)
 	sort.Slice(active, func(i, j int) bool {
 		if active[i].Service != active[j].Service {
 			return active[i].Service < active[j].Service
@@ -141,3 +146,61 @@ func (c *Controller) notify(svc sla.Service, a sla.Alert, status string, at time
 }
 
 func round2(x float64) float64 { return float64(int64(x*100+0.5)) / 100 }
+
+// loadAlerts reads the alerts of the last evaluation before a restart. A
+// missing file is a first start; an unreadable one is logged and the
+// alerts start afresh.
+func (c *Controller) loadAlerts() {
+	b, err := os.ReadFile(c.alertsFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var saved map[string][]sla.Alert
+	if err == nil {
+		err = json.Unmarshal(b, &saved)
+	}
+	if err != nil {
+		c.log.Warn("SLA alert state unreadable; alerts start afresh", "file", c.alertsFile, "err", err)
+		return
+	}
+	c.alerts, c.alertsSaved = saved, b
+	c.log.Info("SLA alert state restored", "file", c.alertsFile, "services", len(saved))
+}
+
+// saveAlerts writes the evaluation when it changed (write, sync, rename:
+// a crash leaves the old file or the new one).
+func (c *Controller) saveAlerts(alerts map[string][]sla.Alert) {
+	if c.alertsFile == "" {
+		return
+	}
+	b, err := json.Marshal(alerts)
+	if err != nil || bytes.Equal(b, c.alertsSaved) {
+		return
+	}
+	tmp := c.alertsFile + ".tmp"
+	err = writeFileSync(tmp, b)
+	if err == nil {
+		err = os.Rename(tmp, c.alertsFile)
+	}
+	if err != nil {
+		c.log.Error("SLA alert state not saved; a restart may post firing alerts again", "file", c.alertsFile, "err", err)
+		return
+	}
+	c.alertsSaved = b
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

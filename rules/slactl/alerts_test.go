@@ -3,6 +3,8 @@ package slactl_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -119,4 +121,60 @@ func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// TestAlertStateSurvivesRestart: the page alert of db fires; a controller
+// started afterwards on the same state_dir knows it fired and posts its
+// resolution once the condition is gone, instead of forgetting it (a
+// controller without a state_dir posts nothing).
+func TestAlertStateSurvivesRestart(t *testing.T) {
+	t0 := jst(2025, 4, 10, 10, 0)
+	m := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	stateDir := t.TempDir()
+	ctx := context.Background()
+	first := newRigWith(t, t0, nil, func(sc *sla.Config) { sc.Files.StateDir = stateDir })
+	first.ctl.ObserveComponent("host:hv2", sla.StateChange{At: m(0), State: sla.StateUp})
+	first.clock.Advance(m(60).Sub(first.clock.Now()))
+	first.ctl.Tick(ctx)
+	first.ctl.ObserveComponent("host:hv2", sla.StateChange{At: m(60), State: sla.StateDown, Cause: "power supply failure"})
+	for _, n := range []int{61, 64} {
+		first.clock.Advance(m(n).Sub(first.clock.Now()))
+		first.ctl.Tick(ctx)
+		first.ctl.EvaluateAlerts(ctx)
+	}
+	dbEvents := func(r *rig) []string {
+		var out []string
+		for _, e := range r.notifier.of("SLOBurnRatePageFast") {
+			if e.Service == "db" {
+				out = append(out, e.Status)
+			}
+		}
+		return out
+	}
+	if ev := dbEvents(first); len(ev) != 1 || ev[0] != "firing" {
+		t.Fatalf("before the restart: %v", ev)
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, "alerts.json")); err != nil {
+		t.Fatalf("alert state not saved: %v", err)
+	}
+
+	// Restarted an hour later; db's host is up again.
+	for _, tc := range []struct {
+		name     string
+		stateDir string
+		want     []string
+	}{
+		{"same state_dir", stateDir, []string{"resolved"}},
+		{"no state_dir", "", nil},
+	} {
+		second := newRigWith(t, m(120), nil, func(sc *sla.Config) { sc.Files.StateDir = tc.stateDir })
+		second.ctl.ObserveComponent("host:hv2", sla.StateChange{At: m(120), State: sla.StateUp})
+		second.clock.Advance(time.Minute)
+		second.ctl.Tick(ctx)
+		second.ctl.EvaluateAlerts(ctx)
+		got := dbEvents(second)
+		if strings.Join(got, ", ") != strings.Join(tc.want, ", ") {
+			t.Errorf("%s: page alerts after the restart %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -94,7 +96,12 @@ type Controller struct {
 	current map[string]sla.StateChange       // service -> last settled change
 	history map[string][]sla.StateChange     // service -> changes in the alert window
 	alerts  map[string][]sla.Alert           // service -> last evaluation
-	month   string                           // month of the horizon at the last tick
+	// alertsFile keeps alerts across restarts (state_dir/alerts.json), so
+	// that a restart neither posts a firing alert again nor forgets to post
+	// its resolution; "" when there is no state_dir.
+	alertsFile  string
+	alertsSaved []byte
+	month       string // month of the horizon at the last tick
 
 	reportMu sync.Mutex // one report computation at a time
 }
@@ -151,6 +158,13 @@ func New(cfg Config) (*Controller, error) {
 		month: start.In(cfg.Location).Format("2006-01"),
 	}
 	c.lookback = sla.AlertLookback(c.burn)
+	if dir := cfg.SLA.Files.StateDir; dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("sla controller: state_dir: %w", err)
+		}
+		c.alertsFile = filepath.Join(dir, "alerts.json")
+		c.loadAlerts()
+	}
 	for _, s := range c.services {
 		agreement, _ := cfg.SLA.Catalog.SLA(s.SLA)
 		agreement = agreement.WithDefaults()

@@ -125,13 +125,23 @@ type rig struct {
 
 func newRig(t *testing.T, start time.Time, store *report.MemoryStore) *rig {
 	t.Helper()
+	return newRigWith(t, start, store, nil)
+}
+
+// newRigWith is newRig with the SLA section changed by edit first.
+func newRigWith(t *testing.T, start time.Time, store *report.MemoryStore, edit func(*sla.Config)) *rig {
+	t.Helper()
 	if store == nil {
 		store = &report.MemoryStore{}
 	}
 	r := &rig{clock: clockwork.NewFakeClockAt(start), sink: &memSink{}, store: store, notifier: &memNotifier{}}
 	r.maint = sla.NewMemoryMaintenanceStore(r.clock.Now)
+	sc := testSLA(t)
+	if edit != nil {
+		edit(&sc)
+	}
 	ctl, err := slactl.New(slactl.Config{
-		Site: "dc1", SLA: testSLA(t), Location: tokyo, Points: r.sink, Store: store, Maintenance: r.maint,
+		Site: "dc1", SLA: sc, Location: tokyo, Points: r.sink, Store: store, Maintenance: r.maint,
 		Notifier: r.notifier, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: r.clock,
 	})
 	if err != nil {
