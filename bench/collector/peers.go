@@ -22,6 +22,22 @@ func telegrafType(t modbus.DataType) string { return strings.ToUpper(string(t)) 
 // same registers as the setsuden-sim-pm model, grouped into requests by
 // table and byte order the way its request style wants.
 func (b *bench) startTelegraf(dir, db string, meters []simMeter) (*exec.Cmd, error) {
+	return b.telegrafWith(dir, db, meters, false)
+}
+
+// startTelegrafTuned is Telegraf given what setsuden has by default, for a
+// second, informational CPU figure: no gzip of the write body
+// (outputs.influxdb_v2 content_encoding defaults to gzip; setsuden writes
+// plain) and setsuden's garbage-collector target (GOGC=400).
+func (b *bench) startTelegrafTuned(dir, db string, meters []simMeter) (*exec.Cmd, error) {
+	return b.telegrafWith(dir, db, meters, true)
+}
+
+func (b *bench) telegrafWith(dir, db string, meters []simMeter, tuned bool) (*exec.Cmd, error) {
+	encoding := "gzip"
+	if tuned {
+		encoding = "identity"
+	}
 	var c strings.Builder
 	fmt.Fprintf(&c, `[agent]
   interval = "1s"
@@ -37,7 +53,8 @@ func (b *bench) startTelegraf(dir, db string, meters []simMeter) (*exec.Cmd, err
   token = ""
   organization = ""
   bucket = "%s/autogen"
-`, b.influxd.URL, db)
+  content_encoding = %q
+`, b.influxd.URL, db, encoding)
 	for i, m := range meters {
 		fmt.Fprintf(&c, `
 [[inputs.modbus]]
@@ -81,6 +98,10 @@ func (b *bench) startTelegraf(dir, db string, meters []simMeter) (*exec.Cmd, err
 	conf := filepath.Join(dir, "telegraf.conf")
 	if err := os.WriteFile(conf, []byte(c.String()), 0o644); err != nil {
 		return nil, err
+	}
+	if tuned {
+		os.Setenv("GOGC", "400")
+		defer os.Unsetenv("GOGC")
 	}
 	return startProcess(dir, b.telegraf, "--config", conf)
 }
