@@ -12,10 +12,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/collector"
@@ -55,7 +59,7 @@ func TestSLAWiring(t *testing.T) {
 		t.Fatalf("without an sla section: %v %v", w, err)
 	}
 	sink := &slaMemSink{}
-	p := &pipeline{log: quiet}
+	p := &pipeline{log: quiet, reg: prometheus.NewRegistry()}
 	if w.tap(sink) != collector.Sink(sink) || w.probeSources() != nil || p.addSLA(w) != nil || len(p.runners) != 0 {
 		t.Error("a nil wiring is not a no-op")
 	}
@@ -79,6 +83,11 @@ func TestSLAWiring(t *testing.T) {
 	}
 	if err := p.addSLA(w); err != nil || len(p.extensions) != 1 || len(p.runners) != 2 || w.rollup == nil {
 		t.Errorf("addSLA: %v, %d extensions, %d runners (want the SLA loop and the probe rollup)", err, len(p.extensions), len(p.runners))
+	}
+	if mfs, err := p.reg.Gather(); err != nil || !slices.ContainsFunc(mfs, func(mf *dto.MetricFamily) bool {
+		return mf.GetName() == "setsuden_sla_service_state"
+	}) {
+		t.Errorf("SLA metrics not registered: %v", err)
 	}
 	// The running daemon holds the maintenance log.
 	if _, err := newSLAWiring(cfg, path, sink, quiet, one); !errors.Is(err, slactl.ErrMaintenanceLogBusy) {
