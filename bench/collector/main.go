@@ -2,11 +2,16 @@
 // v1.37.2 (inputs.modbus + outputs.influxdb_v2), the tool facility teams
 // would otherwise pick. Both poll the same simulated meters (the same
 // register set, from the setsuden-sim-pm model) into the same real influxd,
-// one after the other, in one run. It prints CPU seconds per million points,
-// the most devices each sustains at a 1 s interval, the points each loses
-// across an InfluxDB outage with a collector restart, then one JSON line:
+// one after the other, in one run; the simulators run in processes of
+// their own. It prints CPU seconds per million points (the median of three
+// rounds taken in turns), the most devices each sustains at a 1 s
+// interval, the points setsuden loses across an InfluxDB outage with a
+// collector restart, then one JSON line:
 //
-//	{"cpu_per_point_ratio": S/T, "max_devices_ratio": S/T, "points_lost_outage": N}
+//	{"cpu_per_point_ratio": S/T, "max_devices_ratio": S/T, "points_lost_outage": N,
+//	 "cpu_per_point_ratio_vs_tuned_telegraf": S/T*}
+//
+// where T* is Telegraf without gzip and with GOGC=400 (context only).
 //
 // Run with `make bench-collector`; it is not part of `make test`.
 package main
@@ -57,7 +62,7 @@ func main() {
 	cpuDevices := flag.Int("cpu-devices", 500, "devices polled during the CPU measurement")
 	cpuFor := flag.Duration("cpu-duration", 40*time.Second, "length of the CPU measurement per collector")
 	rounds := flag.Int("cpu-rounds", 3, "CPU measurements per collector, taken in turns; the median counts")
-	stepsFlag := flag.String("steps", "250,500,1000,2000,4000,8000,12000,16000,19000", "device counts tried for the most sustained at 1 s")
+	stepsFlag := flag.String("steps", "2000,4000,6000,8000,10000,12000,14000,16000,18000", "device counts tried for the most sustained at 1 s")
 	stepFor := flag.Duration("step-duration", 20*time.Second, "length of each device-count step")
 	setsudenBin := flag.String("setsuden", "bin/setsuden", "setsuden binary")
 	telegrafBin := flag.String("telegraf", ".tools/bin/telegraf", "telegraf v1.37.2 binary")
@@ -219,7 +224,7 @@ func abs(p string) string {
 // its CPU seconds and the points it stored within the window.
 func (b *bench) measure(ctx context.Context, p peer, n int, d time.Duration) (cpuSec float64, points int64) {
 	b.runSerial++
-	db := fmt.Sprintf("%s_%d", p.name, b.runSerial)
+	db := fmt.Sprintf("%s_%d", strings.ReplaceAll(p.name, "-", "_"), b.runSerial)
 	if err := b.influxd.Exec(ctx, "CREATE DATABASE "+db); err != nil {
 		log.Fatal(err)
 	}
