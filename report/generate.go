@@ -180,37 +180,14 @@ type evaluation struct {
 	e  *sla.Evaluation
 }
 
+// readProbes reads every sample of the services in chunks of time,
+// through readBatches.
 func (g Generator) readProbes(ctx context.Context, store Store, names []string, chunks [][2]time.Time, evals map[string]*evaluation, step func()) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, g.Concurrency)
-	errs := make(chan error, len(chunks))
-	var wg sync.WaitGroup
-	for _, c := range chunks {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(a, b time.Time) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			err := store.Probes(ctx, g.Site, names, a, b, func(service string, samples []sla.ProbeSample) error {
-				if ev := evals[service]; ev != nil {
-					ev.mu.Lock()
-					ev.e.AddProbes(samples)
-					ev.mu.Unlock()
-				}
-				return nil
-			})
-			if err != nil {
-				errs <- fmt.Errorf("%s to %s: %w", a.Format(time.RFC3339), b.Format(time.RFC3339), err)
-				cancel()
-				return
-			}
-			step()
-		}(c[0], c[1])
+	batches := make([]readBatch, len(chunks))
+	for i, c := range chunks {
+		batches[i] = readBatch{services: names, from: c[0], to: c[1]}
 	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return g.readBatches(ctx, store, batches, evals, step)
 }
 
 func (g Generator) withDefaults() Generator {

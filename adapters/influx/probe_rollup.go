@@ -1,7 +1,6 @@
 package influx
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/setsuden/setsuden/collector/point"
@@ -65,18 +63,7 @@ func (s *SLAStore) ProbeSummaries(ctx context.Context, site string, services []s
   |> filter(fn: (r) => r._field == "summary")`,
 		slaFluxString(s.cfg.Bucket), slaFluxTime(from), slaFluxTime(to), slaFluxString(sla.MeasurementProbeDaily),
 		slaFluxString(site), slaServiceFilter(services))
-	err := s.query(ctx, q, func(row slaRow) error {
-		svc := row.get("service")
-		if want != nil && !want[svc] {
-			return nil
-		}
-		at, err := row.time()
-		if err != nil {
-			return err
-		}
-		if !at.Before(to) {
-			return nil
-		}
+	err := s.serviceRows(ctx, q, want, to, func(svc string, at time.Time, row slaRow) error {
 		sum, err := sla.DecodeProbeSummary(svc, row.get("probe"), at, row.get("_value"))
 		if err != nil {
 			return err
@@ -146,25 +133,12 @@ func (s *SLAStore) appendPoint(buf *[]byte, p point.Point) error {
 func (s *SLAStore) writeLines(ctx context.Context, lines []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	u := strings.TrimRight(s.cfg.URL, "/") + "/api/v2/write?precision=ns&org=" + url.QueryEscape(s.cfg.Org) +
-		"&bucket=" + url.QueryEscape(s.cfg.Bucket)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(lines))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
-	if s.cfg.Token != "" {
-		req.Header.Set("Authorization", "Token "+s.cfg.Token)
-	}
-	resp, err := s.client.Do(req)
+	resp, err := s.post(ctx, "/api/v2/write?precision=ns&org="+url.QueryEscape(s.cfg.Org)+"&bucket="+url.QueryEscape(s.cfg.Bucket),
+		http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, lines)
 	if err != nil {
 		return fmt.Errorf("write to %s: %w", s.cfg.Bucket, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("write to %s: HTTP %s: %s", s.cfg.Bucket, resp.Status, strings.TrimSpace(string(msg)))
-	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
 }

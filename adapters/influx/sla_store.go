@@ -177,18 +177,7 @@ func (s *SLAStore) readChanges(ctx context.Context, q string, want map[string]bo
 		hasState               bool
 	}
 	recs := map[key]*rec{}
-	err := s.query(ctx, q, func(row slaRow) error {
-		svc := row.get("service")
-		if want != nil && !want[svc] {
-			return nil
-		}
-		at, err := row.time()
-		if err != nil {
-			return err
-		}
-		if !at.Before(stop) {
-			return nil // range's stop is inclusive in InfluxDB 1.8's Flux
-		}
+	err := s.serviceRows(ctx, q, want, stop, func(svc string, at time.Time, row slaRow) error {
 		k := key{svc, at.UnixNano()}
 		r := recs[k]
 		if r == nil {
@@ -240,20 +229,10 @@ func (s *SLAStore) Probes(ctx context.Context, site string, services []string, f
 		at         int64
 	}
 	failed := map[key]bool{}
-	err := s.query(ctx, base+`
+	err := s.serviceRows(ctx, base+`
   |> filter(fn: (r) => r._field == "up")
-  |> filter(fn: (r) => r._value == false)`, func(row slaRow) error {
-		svc := row.get("service")
-		if want != nil && !want[svc] {
-			return nil
-		}
-		at, err := row.time()
-		if err != nil {
-			return err
-		}
-		if at.Before(to) {
-			failed[key{svc, row.get("probe"), at.UnixNano()}] = true
-		}
+  |> filter(fn: (r) => r._value == false)`, want, to, func(svc string, at time.Time, row slaRow) error {
+		failed[key{svc, row.get("probe"), at.UnixNano()}] = true
 		return nil
 	})
 	if err != nil {
@@ -270,24 +249,13 @@ func (s *SLAStore) Probes(ctx context.Context, site string, services []string, f
 		batch = nil
 		return err
 	}
-	err = s.query(ctx, base+`
-  |> filter(fn: (r) => r._field == "response_ms")`, func(row slaRow) error {
-		svc := row.get("service")
-		if want != nil && !want[svc] {
-			return nil
-		}
+	err = s.serviceRows(ctx, base+`
+  |> filter(fn: (r) => r._field == "response_ms")`, want, to, func(svc string, at time.Time, row slaRow) error {
 		if tbl := row.get("table"); tbl != batchTable || svc != batchSvc || len(batch) >= batchMax {
 			if err := flush(); err != nil {
 				return err
 			}
 			batchSvc, batchTable = svc, tbl
-		}
-		at, err := row.time()
-		if err != nil {
-			return err
-		}
-		if !at.Before(to) {
-			return nil // range's stop is inclusive in InfluxDB 1.8's Flux
 		}
 		ms, err := row.float("_value")
 		if err != nil {
@@ -360,6 +328,50 @@ func (r slaRow) float(col string) (float64, error) {
 }
 
 // query runs q and calls fn for every data row, streaming.
+// serviceRows runs q and calls fn with each row of a wanted service (want
+// nil: every one) stamped before stop: Flux's range includes its stop in
+// InfluxDB 1.8.
+func (s *SLAStore) serviceRows(ctx context.Context, q string, want map[string]bool, stop time.Time, fn func(svc string, at time.Time, row slaRow) error) error {
+	return s.query(ctx, q, func(row slaRow) error {
+		svc := row.get("service")
+		if want != nil && !want[svc] {
+			return nil
+		}
+		at, err := row.time()
+		if err != nil {
+			return err
+		}
+		if !at.Before(stop) {
+			return nil
+		}
+		return fn(svc, at, row)
+	})
+}
+
+// post sends body to InfluxDB's path (with its query string) with the
+// store's token and returns the response if it is 2xx; otherwise an error
+// with the server's message (the body is closed then).
+func (s *SLAStore) post(ctx context.Context, path string, header http.Header, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.cfg.URL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = header
+	if s.cfg.Token != "" {
+		req.Header.Set("Authorization", "Token "+s.cfg.Token)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, fmt.Errorf("HTTP %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return resp, nil
+}
+
 func (s *SLAStore) query(ctx context.Context, q string, fn func(slaRow) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -367,31 +379,18 @@ func (s *SLAStore) query(ctx context.Context, q string, fn func(slaRow) error) e
 		"query": q, "type": "flux",
 		"dialect": map[string]any{"header": true, "annotations": []string{"datatype", "group", "default"}},
 	})
-	u := strings.TrimRight(s.cfg.URL, "/") + "/api/v2/query?org=" + url.QueryEscape(s.cfg.Org)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/csv")
+	hdr := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/csv"}}
 	if !s.cfg.Gzip {
 		// influxd compresses far slower than it reads: a month of hourly
 		// probes of 10,000 services (7.2 M rows) took 17.6 s gzipped and
 		// 8.0 s plain on loopback (2 cores).
-		req.Header.Set("Accept-Encoding", "identity")
+		hdr.Set("Accept-Encoding", "identity")
 	}
-	if s.cfg.Token != "" {
-		req.Header.Set("Authorization", "Token "+s.cfg.Token)
-	}
-	resp, err := s.client.Do(req)
+	resp, err := s.post(ctx, "/api/v2/query?org="+url.QueryEscape(s.cfg.Org), hdr, body)
 	if err != nil {
 		return fmt.Errorf("flux query on %s: %w", s.cfg.Bucket, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("flux query on %s: HTTP %s: %s", s.cfg.Bucket, resp.Status, strings.TrimSpace(string(msg)))
-	}
 	cr := csv.NewReader(resp.Body)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
