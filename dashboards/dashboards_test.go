@@ -14,7 +14,6 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
-	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/internal/testinflux"
 )
@@ -68,11 +67,6 @@ func grafanaToFlux(q, bucket, site string) string {
 func TestDashboardQueriesRunOnInfluxDB(t *testing.T) {
 	d := testinflux.Start(t)
 	ctx := context.Background()
-	w, err := influx.NewWriter(influx.WriterConfig{URL: d.URL, Bucket: d.Bucket()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	// An hour of two meters and a host, every 30 s, plus one collector error.
 	now := time.Now().Truncate(time.Second)
 	var pts []point.Point
@@ -91,12 +85,7 @@ func TestDashboardQueriesRunOnInfluxDB(t *testing.T) {
 	}
 	pts = append(pts, point.Point{Measurement: "collector_errors", Tags: map[string]string{"site": "t", "source": "pdu-a3", "kind": "modbus"},
 		Time: now, Fields: map[string]any{"error": "timeout", "count": int64(1)}})
-	if err := w.Write(ctx, pts); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	testinflux.Write(t, d, pts)
 
 	client := influxdb2.NewClient(d.URL, "")
 	defer client.Close()

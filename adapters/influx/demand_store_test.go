@@ -49,18 +49,8 @@ func demandPoints(t0 time.Time) []point.Point {
 func TestSitePowerAndEnergy(t *testing.T) {
 	d := testinflux.Start(t)
 	ctx := context.Background()
-	w, err := influx.NewWriter(influx.WriterConfig{URL: d.URL, Bucket: d.Bucket(), BatchSize: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	t0 := time.Date(2024, 7, 1, 1, 0, 0, 0, time.UTC)
-	if err := w.Write(ctx, demandPoints(t0)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	testinflux.Write(t, d, demandPoints(t0))
 	r := influx.NewReader(d.URL, "", "", d.Bucket())
 	defer r.Close()
 
@@ -128,12 +118,7 @@ func TestSitePowerAndEnergy(t *testing.T) {
 			Tags:   map[string]string{"site": "dc1", "meter": "main", "category": "facility"},
 			Fields: map[string]any{"kw": 50.0}, Time: t0.Add(time.Duration(i)*10*time.Second + time.Second)})
 	}
-	if err := w.Write(ctx, main); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	testinflux.Write(t, d, main)
 	ps, err = r.SitePower(ctx, "dc1", t0, t0.Add(10*time.Minute), every)
 	if err != nil {
 		t.Fatal(err)

@@ -43,18 +43,8 @@ func energyPoints(t0 time.Time) []point.Point {
 func TestEnergyMeterSeries(t *testing.T) {
 	d := testinflux.Start(t)
 	ctx := context.Background()
-	w, err := influx.NewWriter(influx.WriterConfig{URL: d.URL, Bucket: d.Bucket(), BatchSize: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	t0 := time.Date(2024, 7, 1, 1, 0, 0, 0, time.UTC)
-	if err := w.Write(ctx, energyPoints(t0)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	testinflux.Write(t, d, energyPoints(t0))
 	r := influx.NewReader(d.URL, "", "", d.Bucket())
 	defer r.Close()
 

@@ -46,7 +46,7 @@ func TestProbeRollupMatchesRaw(t *testing.T) {
 	pts = append(pts, slow,
 		point.Point{Measurement: "probe", Tags: map[string]string{"site": "dc1", "service": "web", "probe": "web-tcp", "kind": "tcp"},
 			Fields: map[string]any{"up": false, "error": "refused"}, Time: slaJST(4, 9, 3, 2)})
-	slaWritePoints(t, d, pts)
+	testinflux.Write(t, d, pts)
 	ctx := context.Background()
 	store := newSLAStore(t, d, f.maint)
 

@@ -33,28 +33,6 @@ func slaJST(m time.Month, d, h, min int) time.Time {
 	return time.Date(2025, m, d, h, min, 0, 0, slaTokyo)
 }
 
-// slaWritePoints writes through the production write path, in chunks so the
-// queue never reaches its bound.
-func slaWritePoints(t testing.TB, d *influx.Influxd, pts []point.Point) {
-	t.Helper()
-	w, err := influx.NewWriter(influx.WriterConfig{URL: d.URL, Bucket: d.Bucket(), BatchSize: 20000, Timeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	ctx := context.Background()
-	for len(pts) > 0 {
-		n := min(len(pts), 200000)
-		if err := w.Write(ctx, pts[:n]); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		pts = pts[n:]
-	}
-}
-
 func newSLAStore(t testing.TB, d *influx.Influxd, maint sla.MaintenanceStore) *influx.SLAStore {
 	t.Helper()
 	s, err := influx.NewSLAStore(influx.SLAStoreConfig{URL: d.URL, Bucket: d.Bucket(), Maintenance: maint})
@@ -93,7 +71,7 @@ func TestSLAStoreQueries(t *testing.T) {
 	// A failure written without response_ms still counts.
 	pts = append(pts, point.Point{Measurement: "probe", Tags: map[string]string{"site": "dc1", "service": "a", "probe": "a-tcp", "kind": "tcp"},
 		Fields: map[string]any{"up": false, "error": "refused"}, Time: slaJST(4, 2, 10, 3)})
-	slaWritePoints(t, d, pts)
+	testinflux.Write(t, d, pts)
 
 	s := newSLAStore(t, d, nil)
 	from, to := slaJST(4, 1, 0, 0), slaJST(5, 1, 0, 0)
@@ -268,7 +246,7 @@ func (f slaMonthFixture) points() []point.Point {
 func TestSLAReportFromInfluxd(t *testing.T) {
 	d := testinflux.Start(t)
 	f := newSLAMonthFixture(t)
-	slaWritePoints(t, d, f.points())
+	testinflux.Write(t, d, f.points())
 	ctx := context.Background()
 	gen := report.Generator{Site: "dc1", Catalog: f.cat, AsOf: slaJST(5, 3, 0, 0)}
 	m, err := gen.Generate(ctx, newSLAStore(t, d, f.maint), "2025-04", slaTokyo, report.Filter{}, nil)
@@ -364,7 +342,7 @@ func BenchmarkSLAReport10kServices(b *testing.B) {
 	probes := 0
 	setup := time.Now()
 	flush := func() {
-		slaWritePoints(b, d, pts)
+		testinflux.Write(b, d, pts)
 		pts = pts[:0]
 	}
 	for i := 0; i < n; i++ {

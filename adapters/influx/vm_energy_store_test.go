@@ -36,17 +36,7 @@ func TestHostEnergySeries(t *testing.T) {
 			point.Point{Measurement: "vm", Tags: map[string]string{"site": "dc1", "host": "hv-2", "vm": "vm-b", "uuid": "u2"}, Fields: map[string]any{"vcpus": int64(2), "state": "shutoff"}, Time: tt},
 		)
 	}
-	w, err := influx.NewWriter(influx.WriterConfig{URL: d.URL, Bucket: d.Bucket(), BatchSize: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if err := w.Write(ctx, pts); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	testinflux.Write(t, d, pts)
 	r := influx.NewReader(d.URL, "", "", d.Bucket())
 	defer r.Close()
 	hs, err := r.HostEnergySeries(ctx, "dc1", t0, t0.Add(10*time.Minute))

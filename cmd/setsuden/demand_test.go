@@ -66,17 +66,7 @@ func writeDemandDays(t *testing.T, db *influx.Influxd) {
 		}
 		return 350
 	})
-	w, err := influx.NewWriter(influx.WriterConfig{URL: db.URL, Bucket: db.Bucket(), BatchSize: 5000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if err := w.Write(context.Background(), pts); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	testinflux.Write(t, db, pts)
 }
 
 func writeDemandConfig(t *testing.T, influxURL, bucket, demandSection string) string {

@@ -40,17 +40,7 @@ func writeEnergyDay(t *testing.T, db *influx.Influxd) {
 		t1 += 10.0 / 60
 		t2 += 45.0 / 60
 	}
-	w, err := influx.NewWriter(influx.WriterConfig{URL: db.URL, Bucket: db.Bucket(), BatchSize: 5000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if err := w.Write(context.Background(), pts); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	testinflux.Write(t, db, pts)
 }
 
 // energyRows returns the table rows of out, fields split on spaces.

@@ -58,17 +58,7 @@ func writeVMDay(t *testing.T, db *influx.Influxd) {
 			vm("hv-2", "vm-d", 0, 2, "shutoff"),
 		)
 	}
-	w, err := influx.NewWriter(influx.WriterConfig{URL: db.URL, Bucket: db.Bucket(), BatchSize: 5000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if err := w.Write(context.Background(), pts); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	testinflux.Write(t, db, pts)
 }
 
 // By hand, over the Tokyo day 2024-07-03 (24 h):

@@ -104,18 +104,8 @@ func writeSLAMonth(t *testing.T, db *influx.Influxd, stateDir string) {
 		p.Tags["site"] = "dc1"
 		pts = append(pts, p)
 	}
-	w, err := influx.NewWriter(influx.WriterConfig{URL: db.URL, Bucket: db.Bucket(), BatchSize: 20000, Timeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	ctx := context.Background()
-	if err := w.Write(ctx, pts); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	testinflux.Write(t, db, pts)
 
 	announced := slaJST(3, 12, 2, 0)
 	log, err := slactl.OpenMaintenanceLog(filepath.Join(stateDir, "maintenance.jsonl"), func() time.Time { return announced })

@@ -268,10 +268,6 @@ func TestProbeRollupJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	jst := func(m time.Month, d, h int) time.Time { return time.Date(2025, m, d, h, 0, 0, 0, tokyo) }
-	w, err := influx.NewWriter(influx.WriterConfig{URL: db.URL, Bucket: db.Bucket(), Timeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
 	spec := sla.ProbeSpec{Name: "web-http", Service: "web", Kind: sla.ProbeHTTP}
 	var pts []point.Point
 	for at := jst(3, 30, 0); at.Before(jst(4, 11, 12)); at = at.Add(time.Hour) {
@@ -280,13 +276,7 @@ func TestProbeRollupJob(t *testing.T) {
 		pts = append(pts, pt)
 	}
 	ctx := context.Background()
-	if err := w.Write(ctx, pts); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	testinflux.Write(t, db, pts)
 	store, err := influx.NewSLAStore(influx.SLAStoreConfig{URL: db.URL, Bucket: db.Bucket()})
 	if err != nil {
 		t.Fatal(err)
