@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/setsuden/setsuden/collector"
+	"github.com/setsuden/setsuden/collector/point"
 )
 
 // Sample is the newest value of one field of one series, as the store
@@ -234,19 +235,13 @@ func BuildSnapshot(ctx context.Context, site string, r LatestReader, now time.Ti
 	return snap, nil
 }
 
+// toFloat reads a number, or a bool as 1 or 0.
 func toFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int64:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	case bool:
-		if x {
+	if b, ok := v.(bool); ok {
+		if b {
 			return 1, true
 		}
 		return 0, true
 	}
-	return 0, false
+	return point.Number(v)
 }

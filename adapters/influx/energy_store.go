@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/rules/energy"
 )
 
@@ -71,11 +72,11 @@ func (r *Reader) MeterSeries(ctx context.Context, site string, from, to time.Tim
 		}
 		switch rec.Field() {
 		case "kw":
-			if x, ok := meterNumber(rec.Value()); ok {
+			if x, ok := point.Number(rec.Value()); ok {
 				a.s.Power = append(a.s.Power, energy.PowerSample{Time: t, KW: x})
 			}
 		case "kwh_total":
-			if x, ok := meterNumber(rec.Value()); ok {
+			if x, ok := point.Number(rec.Value()); ok {
 				a.counter[t.UnixNano()] = &energy.CounterSample{Time: t, KWhTotal: x}
 			}
 		case "kwh_reset":
@@ -104,17 +105,4 @@ func (r *Reader) MeterSeries(ctx context.Context, site string, from, to time.Tim
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Meter < out[j].Meter })
 	return out, nil
-}
-
-// meterNumber reads a float or integer field value.
-func meterNumber(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int64:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	}
-	return 0, false
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/rules/energy"
 )
 
@@ -104,7 +105,7 @@ func (r *Reader) HostEnergySeries(ctx context.Context, site string, from, to tim
 	// Host utilisation.
 	err := query("host utilisation", fmt.Sprintf(`r._measurement == "host" and r.site == %q and r._field == "cpu_util"`, site), func(rec recordView) {
 		name := rec.tag("host")
-		if x, ok := meterNumber(rec.value); ok && name != "" {
+		if x, ok := point.Number(rec.value); ok && name != "" {
 			h := host(name)
 			h.Util = append(h.Util, energy.UtilSample{Time: rec.time, Util: x})
 		}
@@ -118,7 +119,7 @@ func (r *Reader) HostEnergySeries(ctx context.Context, site string, from, to tim
 	meters := map[meterKey]*energy.MeterSeries{}
 	err = query("host meters", fmt.Sprintf(`r._measurement == "power" and r.site == %q and r._field == "kw" and exists r.%s`, site, ForHostTag), func(rec recordView) {
 		name, meter := rec.tag(ForHostTag), rec.tag("meter")
-		x, ok := meterNumber(rec.value)
+		x, ok := point.Number(rec.value)
 		if name == "" || meter == "" || !ok {
 			return
 		}
@@ -160,11 +161,11 @@ func (r *Reader) HostEnergySeries(ctx context.Context, site string, from, to tim
 		}
 		switch rec.field {
 		case "cpu_util":
-			if x, ok := meterNumber(rec.value); ok {
+			if x, ok := point.Number(rec.value); ok {
 				s.CPUUtil, s.HasUtil = x, true
 			}
 		case "vcpus":
-			if x, ok := meterNumber(rec.value); ok {
+			if x, ok := point.Number(rec.value); ok {
 				s.VCPUs, s.HasVCPUs = int(x), true
 			}
 		case "state":

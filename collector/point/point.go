@@ -57,3 +57,17 @@ type Counter struct {
 	// it never wraps.
 	Modulus float64
 }
+
+// Number reads a numeric field value (float64, int64 or uint64, as stored
+// and as read back from InfluxDB) as a float64; false for any other kind.
+func Number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	}
+	return 0, false
+}
