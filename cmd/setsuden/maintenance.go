@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/setsuden/setsuden/report"
+	"github.com/setsuden/setsuden/rules/sla"
 	"github.com/setsuden/setsuden/rules/slactl"
 )
 
@@ -52,18 +53,7 @@ func cmdMaintenanceAdd(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if *path == "" {
-		fmt.Fprintln(stderr, "setsuden maintenance add: --config FILE is required")
-		return errUsage
-	}
-	cfg, sc, err := loadSLA(*path, false, stderr)
-	if err != nil {
-		return err
-	}
-	if err := needSLAFiles(*path, cfg.SLA, sc.Files, true, false); err != nil {
-		return err
-	}
-	loc, err := siteLocation(cfg)
+	sc, loc, err := maintenanceConfig("add", *path, stderr)
 	if err != nil {
 		return err
 	}
@@ -108,18 +98,7 @@ func cmdMaintenanceList(_ context.Context, args []string, stdout, stderr io.Writ
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if *path == "" {
-		fmt.Fprintln(stderr, "setsuden maintenance list: --config FILE is required")
-		return errUsage
-	}
-	cfg, sc, err := loadSLA(*path, false, stderr)
-	if err != nil {
-		return err
-	}
-	if err := needSLAFiles(*path, cfg.SLA, sc.Files, true, false); err != nil {
-		return err
-	}
-	loc, err := siteLocation(cfg)
+	sc, loc, err := maintenanceConfig("list", *path, stderr)
 	if err != nil {
 		return err
 	}
@@ -177,4 +156,25 @@ func printWindows(w io.Writer, views []slactl.MaintenanceView, loc *time.Locatio
 		}
 		tw.Flush()
 	}
+}
+
+// maintenanceConfig loads what both maintenance commands need: the SLA
+// section with its maintenance log, and the site's time zone.
+func maintenanceConfig(command, path string, stderr io.Writer) (sla.Config, *time.Location, error) {
+	if path == "" {
+		fmt.Fprintf(stderr, "setsuden maintenance %s: --config FILE is required\n", command)
+		return sla.Config{}, nil, errUsage
+	}
+	cfg, sc, err := loadSLA(path, false, stderr)
+	if err != nil {
+		return sla.Config{}, nil, err
+	}
+	if err := needSLAFiles(path, cfg.SLA, sc.Files, true, false); err != nil {
+		return sla.Config{}, nil, err
+	}
+	loc, err := siteLocation(cfg)
+	if err != nil {
+		return sla.Config{}, nil, err
+	}
+	return sc, loc, nil
 }
