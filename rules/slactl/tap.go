@@ -3,6 +3,7 @@ package slactl
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -65,6 +66,10 @@ type vmSighting struct {
 // its services follow the new host, not the configured one. An
 // observation older than the latest one of the same thing is dropped.
 func (c *Controller) Observe(pts []point.Point) {
+	// Most writes are meter samples: they pass without the lock or maps.
+	if !slices.ContainsFunc(pts, relevant) {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var listings map[string]time.Time // host -> time of its poll in this batch
@@ -162,6 +167,17 @@ func (c *Controller) Observe(pts []point.Point) {
 		}
 		c.setComponent(sla.ComponentID(sla.KindVM, vm), ch)
 	}
+}
+
+// relevant reports a point Observe reads.
+func relevant(p point.Point) bool {
+	switch p.Measurement {
+	case sla.MeasurementProbe, measurementHost, measurementVM, measurementVMEvent:
+		return true
+	case measurementCollErrs:
+		return p.Tags["kind"] == kindLibvirt
+	}
+	return false
 }
 
 // runningOn is the one host that runs the VM, or "" when none or several
