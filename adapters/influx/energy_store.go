@@ -32,9 +32,9 @@ func (r *Reader) MeterSeries(ctx context.Context, site string, from, to time.Tim
 		return nil, fmt.Errorf("meter series of %q: end %s is not after start %s", site, fluxTime(to), fluxTime(from))
 	}
 	q := fmt.Sprintf(`from(bucket: %q)
-  |> range(start: %s, stop: %s)
+  |> %s
   |> filter(fn: (r) => r._measurement == "power" and r.site == %q and (r._field == "kw" or r._field == "kwh_total" or r._field == "kwh_reset"))`,
-		r.bucket, fluxTime(from), fluxTime(to), site)
+		r.bucket, fluxRange(from, to), site)
 	res, err := r.client.QueryAPI(r.org).Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("meter series of %q %s..%s: flux query on %s: %w", site, fluxTime(from), fluxTime(to), r.bucket, err)
@@ -53,9 +53,6 @@ func (r *Reader) MeterSeries(ctx context.Context, site string, from, to time.Tim
 			continue
 		}
 		t := rec.Time().UTC()
-		if t.Before(from) || !t.Before(to) {
-			continue // InfluxDB 1.8's Flux range includes its stop
-		}
 		a := by[meter]
 		if a == nil {
 			tags := map[string]string{}

@@ -27,10 +27,10 @@ const summaryWriteBatch = 5000
 // markers.
 func (s *SLAStore) RolledUpDays(ctx context.Context, site string, from, to time.Time) ([]sla.Interval, error) {
 	q := fmt.Sprintf(`from(bucket: %s)
-  |> range(start: %s, stop: %s)
+  |> %s
   |> filter(fn: (r) => r._measurement == %s and r.site == %s)
   |> filter(fn: (r) => r._field == "span_s")`,
-		slaFluxString(s.cfg.Bucket), slaFluxTime(from), slaFluxTime(to), slaFluxString(sla.MeasurementProbeRollup), slaFluxString(site))
+		slaFluxString(s.cfg.Bucket), fluxRange(from, to), slaFluxString(sla.MeasurementProbeRollup), slaFluxString(site))
 	var out []sla.Interval
 	err := s.query(ctx, q, func(row slaRow) error {
 		at, err := row.time()
@@ -39,15 +39,13 @@ func (s *SLAStore) RolledUpDays(ctx context.Context, site string, from, to time.
 		}
 		span, err := strconv.ParseInt(row.get("_value"), 10, 64)
 		if err != nil || span <= 0 {
-			return fmt.Errorf("probe_rollup at %s: bad span_s %q", slaFluxTime(at), row.get("_value"))
+			return fmt.Errorf("probe_rollup at %s: bad span_s %q", fluxTime(at), row.get("_value"))
 		}
-		if at.Before(to) { // range's stop is inclusive in InfluxDB 1.8's Flux
-			out = append(out, sla.Interval{Start: at, End: at.Add(time.Duration(span) * time.Second)})
-		}
+		out = append(out, sla.Interval{Start: at, End: at.Add(time.Duration(span) * time.Second)})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("rolled-up probe days of %q %s..%s: %w", site, slaFluxTime(from), slaFluxTime(to), err)
+		return nil, fmt.Errorf("rolled-up probe days of %q %s..%s: %w", site, fluxTime(from), fluxTime(to), err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out, nil
@@ -58,12 +56,12 @@ func (s *SLAStore) RolledUpDays(ctx context.Context, site string, from, to time.
 func (s *SLAStore) ProbeSummaries(ctx context.Context, site string, services []string, from, to time.Time, fn func(sla.ProbeSummary) error) error {
 	want := slaSet(services)
 	q := fmt.Sprintf(`from(bucket: %s)
-  |> range(start: %s, stop: %s)
+  |> %s
   |> filter(fn: (r) => r._measurement == %s and r.site == %s%s)
   |> filter(fn: (r) => r._field == "summary")`,
-		slaFluxString(s.cfg.Bucket), slaFluxTime(from), slaFluxTime(to), slaFluxString(sla.MeasurementProbeDaily),
+		slaFluxString(s.cfg.Bucket), fluxRange(from, to), slaFluxString(sla.MeasurementProbeDaily),
 		slaFluxString(site), slaServiceFilter(services))
-	err := s.serviceRows(ctx, q, want, to, func(svc string, at time.Time, row slaRow) error {
+	err := s.serviceRows(ctx, q, want, func(svc string, at time.Time, row slaRow) error {
 		sum, err := sla.DecodeProbeSummary(svc, row.get("probe"), at, row.get("_value"))
 		if err != nil {
 			return err
@@ -71,7 +69,7 @@ func (s *SLAStore) ProbeSummaries(ctx context.Context, site string, services []s
 		return fn(sum)
 	})
 	if err != nil {
-		return fmt.Errorf("probe summaries of %q %s..%s: %w", site, slaFluxTime(from), slaFluxTime(to), err)
+		return fmt.Errorf("probe summaries of %q %s..%s: %w", site, fluxTime(from), fluxTime(to), err)
 	}
 	return nil
 }
@@ -96,7 +94,7 @@ func (s *SLAStore) WriteProbeSummaries(ctx context.Context, site string, day sla
 	for _, sum := range sums {
 		if !sum.Start.Equal(day.Start) || !sum.End.Equal(day.End) {
 			return fmt.Errorf("probe summary of %q/%q (%s..%s) is not of the day %s..%s", sum.Service, sum.Probe,
-				slaFluxTime(sum.Start), slaFluxTime(sum.End), slaFluxTime(day.Start), slaFluxTime(day.End))
+				fluxTime(sum.Start), fluxTime(sum.End), fluxTime(day.Start), fluxTime(day.End))
 		}
 		services[sum.Service] = true
 		st.Samples += sum.Samples

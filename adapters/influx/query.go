@@ -173,15 +173,20 @@ func (r *Reader) LastCounters(ctx context.Context, measurement, field string) ([
 	return out, nil
 }
 
+// fluxRange is a Flux range over [start, stop). InfluxDB 1.8's Flux
+// includes range's stop, so it stops a nanosecond early.
+func fluxRange(start, stop time.Time) string {
+	return fmt.Sprintf("range(start: %s, stop: %s)", fluxTime(start), fluxTime(stop.Add(-time.Nanosecond)))
+}
+
 // CountRange returns the number of values of measurement/field in [start,
-// stop). InfluxDB 1.8's Flux includes range's stop, so the query stops a
-// nanosecond early.
+// stop).
 func (r *Reader) CountRange(ctx context.Context, measurement, field string, start, stop time.Time) (int64, error) {
 	q := fmt.Sprintf(`from(bucket: %q)
-  |> range(start: %s, stop: %s)
+  |> %s
   |> filter(fn: (r) => r._measurement == %q and r._field == %q)
   |> group()
-  |> count()`, r.bucket, start.UTC().Format(time.RFC3339Nano), stop.Add(-time.Nanosecond).UTC().Format(time.RFC3339Nano), measurement, field)
+  |> count()`, r.bucket, fluxRange(start, stop), measurement, field)
 	vals, err := r.lastValues(ctx, q)
 	if err != nil {
 		return 0, err

@@ -89,20 +89,20 @@ func NewSLAStore(cfg SLAStoreConfig) (*SLAStore, error) {
 // with last() further back, so the cost follows the number of changes.
 func (s *SLAStore) StateChanges(ctx context.Context, site string, services []string, from, to time.Time) (map[string][]sla.StateChange, error) {
 	if !to.After(from) {
-		return nil, fmt.Errorf("sla state changes of %q: empty range %s..%s", site, slaFluxTime(from), slaFluxTime(to))
+		return nil, fmt.Errorf("sla state changes of %q: empty range %s..%s", site, fluxTime(from), fluxTime(to))
 	}
 	want := slaSet(services)
 	fields := `r._field == "state" or r._field == "cause" or r._field == "severity"`
 	recent := from.Add(-s.cfg.RecentLookback)
 	q := fmt.Sprintf(`from(bucket: %s)
-  |> range(start: %s, stop: %s)
+  |> %s
   |> filter(fn: (r) => r._measurement == %s and r.site == %s%s)
   |> filter(fn: (r) => %s)`,
-		slaFluxString(s.cfg.Bucket), slaFluxTime(recent), slaFluxTime(to), slaFluxString(sla.MeasurementStateChange),
+		slaFluxString(s.cfg.Bucket), fluxRange(recent, to), slaFluxString(sla.MeasurementStateChange),
 		slaFluxString(site), slaServiceFilter(services), fields)
 	byService := map[string][]sla.StateChange{}
-	if err := s.readChanges(ctx, q, want, to, byService); err != nil {
-		return nil, fmt.Errorf("sla state changes of %q %s..%s: %w", site, slaFluxTime(from), slaFluxTime(to), err)
+	if err := s.readChanges(ctx, q, want, byService); err != nil {
+		return nil, fmt.Errorf("sla state changes of %q %s..%s: %w", site, fluxTime(from), fluxTime(to), err)
 	}
 	out := map[string][]sla.StateChange{}
 	var missing []string
@@ -139,16 +139,16 @@ func (s *SLAStore) StateChanges(ctx context.Context, site string, services []str
 		lookup = nil
 	}
 	q = fmt.Sprintf(`from(bucket: %s)
-  |> range(start: %s, stop: %s)
+  |> %s
   |> filter(fn: (r) => r._measurement == %s and r.site == %s%s)
   |> filter(fn: (r) => %s)
   |> last()`,
-		slaFluxString(s.cfg.Bucket), slaFluxTime(from.Add(-s.cfg.InitialLookback)), slaFluxTime(recent),
+		slaFluxString(s.cfg.Bucket), fluxRange(from.Add(-s.cfg.InitialLookback), recent),
 		slaFluxString(sla.MeasurementStateChange), slaFluxString(site), slaServiceFilter(lookup), fields)
 	older := map[string][]sla.StateChange{}
 	needed := slaSet(missing)
-	if err := s.readChanges(ctx, q, slaSet(lookup), recent, older); err != nil {
-		return nil, fmt.Errorf("sla state changes of %q before %s: %w", site, slaFluxTime(recent), err)
+	if err := s.readChanges(ctx, q, slaSet(lookup), older); err != nil {
+		return nil, fmt.Errorf("sla state changes of %q before %s: %w", site, fluxTime(recent), err)
 	}
 	for svc, cs := range older {
 		if services == nil && !needed[svc] {
@@ -167,7 +167,7 @@ func (s *SLAStore) StateChanges(ctx context.Context, site string, services []str
 
 // readChanges joins the state, cause and severity fields of each
 // (service, time) into changes, sorted by time.
-func (s *SLAStore) readChanges(ctx context.Context, q string, want map[string]bool, stop time.Time, into map[string][]sla.StateChange) error {
+func (s *SLAStore) readChanges(ctx context.Context, q string, want map[string]bool, into map[string][]sla.StateChange) error {
 	type key struct {
 		svc string
 		at  int64
@@ -177,7 +177,7 @@ func (s *SLAStore) readChanges(ctx context.Context, q string, want map[string]bo
 		hasState               bool
 	}
 	recs := map[key]*rec{}
-	err := s.serviceRows(ctx, q, want, stop, func(svc string, at time.Time, row slaRow) error {
+	err := s.serviceRows(ctx, q, want, func(svc string, at time.Time, row slaRow) error {
 		k := key{svc, at.UnixNano()}
 		r := recs[k]
 		if r == nil {
@@ -220,9 +220,9 @@ func (s *SLAStore) readChanges(ctx context.Context, q string, want map[string]bo
 func (s *SLAStore) Probes(ctx context.Context, site string, services []string, from, to time.Time, fn func(string, []sla.ProbeSample) error) error {
 	want := slaSet(services)
 	base := fmt.Sprintf(`from(bucket: %s)
-  |> range(start: %s, stop: %s)
+  |> %s
   |> filter(fn: (r) => r._measurement == %s and r.site == %s%s)`,
-		slaFluxString(s.cfg.Bucket), slaFluxTime(from), slaFluxTime(to), slaFluxString(sla.MeasurementProbe),
+		slaFluxString(s.cfg.Bucket), fluxRange(from, to), slaFluxString(sla.MeasurementProbe),
 		slaFluxString(site), slaServiceFilter(services))
 	type key struct {
 		svc, probe string
@@ -231,12 +231,12 @@ func (s *SLAStore) Probes(ctx context.Context, site string, services []string, f
 	failed := map[key]bool{}
 	err := s.serviceRows(ctx, base+`
   |> filter(fn: (r) => r._field == "up")
-  |> filter(fn: (r) => r._value == false)`, want, to, func(svc string, at time.Time, row slaRow) error {
+  |> filter(fn: (r) => r._value == false)`, want, func(svc string, at time.Time, row slaRow) error {
 		failed[key{svc, row.get("probe"), at.UnixNano()}] = true
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("sla probes of %q %s..%s: failures: %w", site, slaFluxTime(from), slaFluxTime(to), err)
+		return fmt.Errorf("sla probes of %q %s..%s: failures: %w", site, fluxTime(from), fluxTime(to), err)
 	}
 	const batchMax = 8192
 	var batch []sla.ProbeSample
@@ -250,7 +250,7 @@ func (s *SLAStore) Probes(ctx context.Context, site string, services []string, f
 		return err
 	}
 	err = s.serviceRows(ctx, base+`
-  |> filter(fn: (r) => r._field == "response_ms")`, want, to, func(svc string, at time.Time, row slaRow) error {
+  |> filter(fn: (r) => r._field == "response_ms")`, want, func(svc string, at time.Time, row slaRow) error {
 		if tbl := row.get("table"); tbl != batchTable || svc != batchSvc || len(batch) >= batchMax {
 			if err := flush(); err != nil {
 				return err
@@ -274,7 +274,7 @@ func (s *SLAStore) Probes(ctx context.Context, site string, services []string, f
 		err = flush()
 	}
 	if err != nil {
-		return fmt.Errorf("sla probes of %q %s..%s: %w", site, slaFluxTime(from), slaFluxTime(to), err)
+		return fmt.Errorf("sla probes of %q %s..%s: %w", site, fluxTime(from), fluxTime(to), err)
 	}
 	// Failures written without a response time still count (as failed).
 	for k := range failed {
@@ -329,9 +329,8 @@ func (r slaRow) float(col string) (float64, error) {
 
 // query runs q and calls fn for every data row, streaming.
 // serviceRows runs q and calls fn with each row of a wanted service (want
-// nil: every one) stamped before stop: Flux's range includes its stop in
-// InfluxDB 1.8.
-func (s *SLAStore) serviceRows(ctx context.Context, q string, want map[string]bool, stop time.Time, fn func(svc string, at time.Time, row slaRow) error) error {
+// nil: every one).
+func (s *SLAStore) serviceRows(ctx context.Context, q string, want map[string]bool, fn func(svc string, at time.Time, row slaRow) error) error {
 	return s.query(ctx, q, func(row slaRow) error {
 		svc := row.get("service")
 		if want != nil && !want[svc] {
@@ -340,9 +339,6 @@ func (s *SLAStore) serviceRows(ctx context.Context, q string, want map[string]bo
 		at, err := row.time()
 		if err != nil {
 			return err
-		}
-		if !at.Before(stop) {
-			return nil
 		}
 		return fn(svc, at, row)
 	})
@@ -466,5 +462,3 @@ func slaFluxString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", `\${`, "\n", `\n`)
 	return `"` + r.Replace(s) + `"`
 }
-
-func slaFluxTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -77,9 +77,8 @@ func (r *Reader) HostEnergySeries(ctx context.Context, site string, from, to tim
 		}
 		return h
 	}
-	inRange := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
 	rng := fmt.Sprintf(`from(bucket: %q)
-  |> range(start: %s, stop: %s)`, r.bucket, fluxTime(from), fluxTime(to))
+  |> %s`, r.bucket, fluxRange(from, to))
 	query := func(what, filter string, each func(rec recordView)) error {
 		q := rng + "\n  |> filter(fn: (r) => " + filter + ")"
 		res, err := r.client.QueryAPI(r.org).Query(ctx, q)
@@ -90,9 +89,6 @@ func (r *Reader) HostEnergySeries(ctx context.Context, site string, from, to tim
 		for res.Next() {
 			rec := res.Record()
 			t := rec.Time().UTC()
-			if !inRange(t) {
-				continue // InfluxDB 1.8's Flux range includes its stop
-			}
 			str := func(k string) string { s, _ := rec.ValueByKey(k).(string); return s }
 			each(recordView{time: t, field: rec.Field(), value: rec.Value(), tag: str})
 		}
