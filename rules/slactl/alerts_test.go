@@ -166,6 +166,7 @@ func TestAlertStateSurvivesRestart(t *testing.T) {
 	}{
 		{"same state_dir", stateDir, []string{"resolved"}},
 		{"no state_dir", "", nil},
+		{"garbage alerts.json", garbageStateDir(t), nil},
 	} {
 		second := newRigWith(t, m(120), nil, func(sc *sla.Config) { sc.Files.StateDir = tc.stateDir })
 		second.ctl.ObserveComponent("host:hv2", sla.StateChange{At: m(120), State: sla.StateUp})
@@ -177,4 +178,14 @@ func TestAlertStateSurvivesRestart(t *testing.T) {
 			t.Errorf("%s: page alerts after the restart %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// garbageStateDir is a state_dir whose alerts.json is not JSON: the
+// controller must start (alerts afresh), not fail.
+func garbageStateDir(t *testing.T) string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "alerts.json"), []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
