@@ -167,6 +167,8 @@ type run struct {
 	polls    prometheus.Counter
 	errs     prometheus.Counter
 	duration prometheus.Observer
+	// bounded is Source as a DeadlineSource, if it is one.
+	bounded DeadlineSource
 }
 
 // sourceStatus guards one source's Status; each source has its own lock
@@ -183,6 +185,7 @@ func (c *Collector) loop(ctx context.Context, s Scheduled) {
 	r.polls = c.polls.WithLabelValues(r.name, s.Kind)
 	r.errs = c.errs.WithLabelValues(r.name, s.Kind)
 	r.duration = c.duration.WithLabelValues(s.Kind)
+	r.bounded, _ = s.Source.(DeadlineSource)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	// A context of the source's own: every poll's timeout context (and the
@@ -267,10 +270,17 @@ func (c *Collector) pollOnce(ctx context.Context, r *run) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	pctx, cancel := context.WithTimeout(ctx, r.Interval)
+	// A sample must finish within its interval.
 	start := time.Now()
-	pts, err := r.Source.Collect(pctx)
-	cancel()
+	var pts []point.Point
+	var err error
+	if r.bounded != nil {
+		pts, err = r.bounded.CollectBy(ctx, start.Add(r.Interval))
+	} else {
+		pctx, cancel := context.WithTimeout(ctx, r.Interval)
+		pts, err = r.Source.Collect(pctx)
+		cancel()
+	}
 	<-c.sem
 	r.duration.Observe(time.Since(start).Seconds())
 	r.polls.Inc()

@@ -249,3 +249,62 @@ func TestLatePollDoesNotSkipTheNextSlot(t *testing.T) {
 		t.Errorf("%d samples in ~10 slots: late polls skipped slots", got)
 	}
 }
+
+// deadlineSource records how the collector calls a DeadlineSource.
+type deadlineSource struct {
+	funcSource
+	mu             sync.Mutex
+	collectCalled  bool
+	starts, limits []time.Time
+	ctxDeadline    []bool
+}
+
+func (d *deadlineSource) Collect(ctx context.Context) ([]point.Point, error) {
+	d.mu.Lock()
+	d.collectCalled = true
+	d.mu.Unlock()
+	return d.fn(ctx)
+}
+
+func (d *deadlineSource) CollectBy(ctx context.Context, deadline time.Time) ([]point.Point, error) {
+	_, has := ctx.Deadline()
+	d.mu.Lock()
+	d.starts, d.limits, d.ctxDeadline = append(d.starts, time.Now()), append(d.limits, deadline), append(d.ctxDeadline, has)
+	d.mu.Unlock()
+	return d.fn(ctx)
+}
+
+// A DeadlineSource gets the sample's deadline (one interval after the poll
+// starts) as an argument, under the collector's own context, which carries
+// no per-poll deadline; Collect is not called.
+func TestDeadlineSourceGetsTheSampleDeadline(t *testing.T) {
+	src := &deadlineSource{funcSource: okSource("m1")}
+	sink := &memSink{}
+	const interval = 100 * time.Millisecond
+	c, err := New(Config{Site: "s", Sink: sink}, []Scheduled{{Source: src, Interval: interval, Kind: "modbus"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(350*time.Millisecond, cancel)
+	_ = c.Run(ctx)
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.collectCalled {
+		t.Error("Collect called on a DeadlineSource")
+	}
+	if len(src.starts) < 3 {
+		t.Fatalf("%d polls in 350ms at 100ms", len(src.starts))
+	}
+	for i := range src.starts {
+		if src.ctxDeadline[i] {
+			t.Errorf("poll %d: the context carries a deadline", i)
+		}
+		if d := src.limits[i].Sub(src.starts[i]); d <= 0 || d > interval {
+			t.Errorf("poll %d: deadline %v after the poll started, want within one interval (%v)", i, d, interval)
+		}
+	}
+	if n := sink.count("power", "meter", "m1"); n != len(src.starts) {
+		t.Errorf("%d points for %d polls", n, len(src.starts))
+	}
+}

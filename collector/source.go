@@ -20,6 +20,19 @@ type Source interface {
 	Collect(ctx context.Context) ([]point.Point, error)
 }
 
+// DeadlineSource is a Source that bounds a sample by a deadline itself:
+// its I/O carries the deadline (a Modbus meter sets it on the socket). The
+// collector then calls CollectBy with the source's long-lived context and
+// the sample's deadline instead of deriving a timer-backed context for every
+// poll: at thousands of polls a second that context (a runtime timer, a
+// child registered with its parent and removed again) was 9% of the
+// collector's CPU (bench/collector profile, 2,000 meters at 1 s).
+type DeadlineSource interface {
+	Source
+	// CollectBy is Collect that must finish by deadline; ctx still cancels.
+	CollectBy(ctx context.Context, deadline time.Time) ([]point.Point, error)
+}
+
 // Sink accepts points for durable delivery. Write must not block on the
 // database: it queues and returns.
 type Sink interface {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Lines shares connections between meters. Many unit ids behind one serial
@@ -58,14 +59,35 @@ type sharedLink struct {
 	refs  int           // guarded by owner.mu
 }
 
-func (s *sharedLink) read(ctx context.Context, unit byte, r Request) ([]byte, error) {
+func (s *sharedLink) read(ctx context.Context, deadline time.Time, unit byte, r Request) ([]byte, error) {
 	select {
 	case s.turn <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for line %s: %w", s.key, ctx.Err())
+	default:
+		// The line is busy: wait for it, for the context and the deadline.
+		if err := s.wait(ctx, deadline); err != nil {
+			return nil, err
+		}
 	}
 	defer func() { <-s.turn }()
-	return s.l.read(ctx, unit, r)
+	return s.l.read(ctx, deadline, unit, r)
+}
+
+// wait takes the line's turn, or gives up when ctx ends or deadline passes.
+func (s *sharedLink) wait(ctx context.Context, deadline time.Time) error {
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case s.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for line %s: %w", s.key, ctx.Err())
+	case <-expired:
+		return fmt.Errorf("timeout: sample deadline passed waiting for line %s: %w", s.key, context.DeadlineExceeded)
+	}
 }
 
 func (s *sharedLink) reset() error {

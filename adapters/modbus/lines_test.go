@@ -2,7 +2,9 @@ package modbus
 
 import (
 	"context"
+	"errors"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -122,7 +124,7 @@ func TestSharedLineWaitHonoursContext(t *testing.T) {
 	s.turn <- struct{}{} // someone else is on the line
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	if _, err := l.read(ctx, 1, Request{Table: TableInput, Quantity: 1}); err == nil {
+	if _, err := l.read(ctx, time.Time{}, 1, Request{Table: TableInput, Quantity: 1}); err == nil {
 		t.Error("read on a busy line ignored its context")
 	}
 	<-s.turn
@@ -137,4 +139,21 @@ func freeLoopback(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+func TestSharedLineWaitHonoursDeadline(t *testing.T) {
+	lines := NewLines()
+	l := lines.get("tcp://x", func() link { return newStreamLink("127.0.0.1:1", time.Second, false) })
+	s := l.(*sharedLink)
+	s.turn <- struct{}{} // someone else is on the line
+	start := time.Now()
+	_, err := l.read(context.Background(), start.Add(50*time.Millisecond), 1, Request{Table: TableInput, Quantity: 1})
+	if el := time.Since(start); el < 40*time.Millisecond || el > time.Second {
+		t.Errorf("gave up after %v, want about the 50ms deadline", el)
+	}
+	if err == nil || !strings.Contains(err.Error(), "sample deadline passed waiting for line tcp://x") || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v", err)
+	}
+	<-s.turn
+	_ = l.Close()
 }

@@ -207,6 +207,14 @@ func (m *Meter) layout() {
 // failed read fails the sample with an error naming meter, unit id, register
 // range and cause; the points of a failed sample are not returned.
 func (m *Meter) Collect(ctx context.Context) ([]point.Point, error) {
+	deadline, _ := ctx.Deadline()
+	return m.CollectBy(ctx, deadline)
+}
+
+// CollectBy is Collect bounded by deadline (zero: none but the timeout of
+// each exchange) without a context that carries it
+// (collector.DeadlineSource): the deadline goes onto the socket.
+func (m *Meter) CollectBy(ctx context.Context, deadline time.Time) ([]point.Point, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -214,7 +222,7 @@ func (m *Meter) Collect(ctx context.Context) ([]point.Point, error) {
 	}
 	pts := make([]point.Point, len(m.measurements))
 	for i, r := range m.plan {
-		data, err := m.readWithRetry(ctx, r)
+		data, err := m.readWithRetry(ctx, deadline, r)
 		if err != nil {
 			return nil, fmt.Errorf("meter %q unit %d: read %s: %w", m.cfg.Name, m.cfg.UnitID, r.Range(), err)
 		}
@@ -247,12 +255,12 @@ func (m *Meter) Collect(ctx context.Context) ([]point.Point, error) {
 
 // readWithRetry reads one request, trying again after a short backoff
 // (50 ms, doubling, at most 1 s) on a fresh connection while retries remain,
-// the error may heal, and the context allows.
-func (m *Meter) readWithRetry(ctx context.Context, r Request) ([]byte, error) {
+// the error may heal, and the context and the sample's deadline allow.
+func (m *Meter) readWithRetry(ctx context.Context, deadline time.Time, r Request) ([]byte, error) {
 	attempts := m.cfg.Retries + 1
 	backoff := 50 * time.Millisecond
 	for i := 1; ; i++ {
-		data, err := m.link.read(ctx, m.cfg.UnitID, r)
+		data, err := m.link.read(ctx, deadline, m.cfg.UnitID, r)
 		if err == nil {
 			if err = checkLength(r, data); err == nil {
 				return data, nil
@@ -260,7 +268,7 @@ func (m *Meter) readWithRetry(ctx context.Context, r Request) ([]byte, error) {
 			_ = m.link.reset() // a device answering the wrong size gets a fresh start
 		}
 		giveUp := i >= attempts || !retryable(err) || ctx.Err() != nil
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < backoff {
+		if !deadline.IsZero() && time.Until(deadline) < backoff {
 			giveUp = true
 		}
 		if giveUp {

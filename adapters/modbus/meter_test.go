@@ -448,3 +448,52 @@ func TestNewMeterValidation(t *testing.T) {
 		t.Errorf("Collect after Close = %v", err)
 	}
 }
+
+// The collector polls a meter under one long-lived context and passes each
+// sample's deadline separately (CollectBy): the deadline must bound the
+// exchange like a context deadline did, cancelling that context must still
+// abort a blocked read at once, and a context that ended while the
+// connection was idle must neither spoil the next sample under another
+// context nor let another sample run under itself.
+func TestMeterCollectByDeadlineUnderLongLivedContext(t *testing.T) {
+	model := testModel(t)
+	silent := newMeter(t, modbus.MeterConfig{Name: "m", Model: model, Transport: "tcp", Address: startRawPeer(t, silentPeer), UnitID: 1, Timeout: 10 * time.Second, Retries: 5})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := 0; i < 2; i++ { // the second sample reuses the connection and its watch
+		start := time.Now()
+		_, err := silent.CollectBy(ctx, start.Add(200*time.Millisecond))
+		if el := time.Since(start); el < 150*time.Millisecond || el > 2*time.Second {
+			t.Errorf("sample %d: took %v, want about the 200ms deadline", i, el)
+		}
+		if err == nil || !strings.Contains(err.Error(), `meter "m" unit 1: read coils 7-7: timeout: sample deadline passed`) || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("sample %d: err = %v, want a timeout at the sample deadline", i, err)
+		}
+	}
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := silent.CollectBy(ctx, start.Add(10*time.Second))
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("cancel took %v", el)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want cancellation", err)
+	}
+
+	_, addr := startFakeDevice(t, model, testValues())
+	m := newMeter(t, modbus.MeterConfig{Name: "pdu", Model: model, Transport: "tcp", Address: addr, UnitID: 1, Timeout: time.Second})
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	if _, err := m.CollectBy(ctx1, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	cancel1() // its watch fires on the idle connection
+	if _, err := m.CollectBy(ctx1, time.Now().Add(time.Second)); !errors.Is(err, context.Canceled) {
+		t.Errorf("sample under an ended context: err = %v, want cancellation", err)
+	}
+	for i := 0; i < 3; i++ {
+		pts, err := m.CollectBy(context.Background(), time.Now().Add(time.Second))
+		if err != nil || len(pts) != 2 {
+			t.Fatalf("sample %d after another context ended: %d points, err %v", i, len(pts), err)
+		}
+	}
+}

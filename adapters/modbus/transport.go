@@ -16,10 +16,11 @@ import (
 )
 
 // link is one reused connection to a device. read performs one request under
-// ctx and returns the data bytes of the answer; on any error the connection
-// is dropped and the next read reconnects. Callers serialise reads.
+// ctx, finishing by deadline (zero: only the link's timeout bounds it), and
+// returns the data bytes of the answer; on any error the connection is
+// dropped and the next read reconnects. Callers serialise reads.
 type link interface {
-	read(ctx context.Context, unit byte, r Request) ([]byte, error)
+	read(ctx context.Context, deadline time.Time, unit byte, r Request) ([]byte, error)
 	// reset drops the connection; the next read reconnects.
 	reset() error
 	// Close releases the link for good.
@@ -53,9 +54,9 @@ func newStreamLink(address string, timeout time.Duration, rtu bool) *streamLink 
 	return &streamLink{t: t, client: gmodbus.NewClient2(p, t), setUnit: setUnit}
 }
 
-func (l *streamLink) read(ctx context.Context, unit byte, r Request) ([]byte, error) {
+func (l *streamLink) read(ctx context.Context, deadline time.Time, unit byte, r Request) ([]byte, error) {
 	l.setUnit(unit)
-	l.t.ctx = ctx
+	l.t.ctx, l.t.deadline = ctx, deadline
 	defer func() { l.t.ctx = nil }()
 	data, err := readTable(l.client, r)
 	var ex *ExceptionError
@@ -116,17 +117,26 @@ func functionCode(t Table) byte {
 }
 
 // streamTransporter is a goburrow Transporter over one reused net.Conn.
-// Every exchange has a deadline of now+timeout, or the context's deadline if
+// Every exchange has a deadline of now+timeout, or the sample's deadline if
 // that is earlier, and cancelling the context aborts a blocked read at once.
 type streamTransporter struct {
 	address   string
 	timeout   time.Duration
 	readFrame func(br *bufio.Reader, req []byte) ([]byte, error)
 
-	// ctx is the context of the read in progress, set by streamLink around
-	// each call into goburrow, whose Transporter.Send takes none.
-	ctx  context.Context
-	conn net.Conn
+	// ctx and deadline are those of the read in progress, set by
+	// streamLink around each call into goburrow, whose Transporter.Send
+	// takes neither.
+	ctx      context.Context
+	deadline time.Time
+	conn     net.Conn
+	// watch aborts conn's exchanges when watched ends. It is registered
+	// once per connection and context, not per exchange: a collector polls
+	// a meter under the same long-lived context, and registering with it
+	// (and removing again) on every poll cost measurable CPU at thousands
+	// of polls a second (bench/collector).
+	watched context.Context
+	watch   *abortWatch
 	// br buffers conn's answers: a whole frame usually arrives in one
 	// segment, so the header and the rest cost one read, not two.
 	br     *bufio.Reader
@@ -153,8 +163,11 @@ func (t *streamTransporter) Send(req []byte) ([]byte, error) {
 }
 
 func (t *streamTransporter) exchange(ctx context.Context, req []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if t.conn == nil {
-		d := net.Dialer{Timeout: t.timeout}
+		d := net.Dialer{Timeout: t.timeout, Deadline: t.deadline}
 		conn, err := d.DialContext(ctx, "tcp", t.address)
 		if err != nil {
 			return nil, err
@@ -171,31 +184,63 @@ func (t *streamTransporter) exchange(ctx context.Context, req []byte) ([]byte, e
 	conn := t.conn
 	deadline := time.Now().Add(t.timeout)
 	t.ctxDeadline = false
+	if d := t.deadline; !d.IsZero() && d.Before(deadline) {
+		deadline, t.ctxDeadline = d, true
+	}
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline, t.ctxDeadline = d, true
+	}
+	if t.watched != ctx || t.watch == nil || t.watch.conn != conn {
+		// A fired watch of another context must finish before this
+		// exchange sets its deadline, or it could spoil it.
+		t.unwatch()
+		t.watched, t.watch = ctx, watchAbort(ctx, conn)
 	}
 	if err := conn.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
-	aborted := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		conn.SetDeadline(time.Unix(1, 0)) // unblock the read now
-		close(aborted)
-	})
-	defer func() {
-		if !stop() {
-			// Let it finish, so that it cannot spoil the deadline of the
-			// next exchange (which sets its own first).
-			<-aborted
-		}
-	}()
+	// ctx may have ended between the check above and SetDeadline, its
+	// watch setting a past deadline that SetDeadline then replaced.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if _, err := conn.Write(req); err != nil {
 		return nil, err
 	}
 	return t.readFrame(t.br, req)
 }
 
+// abortWatch sets a past deadline on conn when its context ends, which
+// unblocks a read in progress at once.
+type abortWatch struct {
+	conn net.Conn
+	stop func() bool
+	done chan struct{} // closed when the abort has run
+}
+
+func watchAbort(ctx context.Context, conn net.Conn) *abortWatch {
+	w := &abortWatch{conn: conn, done: make(chan struct{})}
+	w.stop = context.AfterFunc(ctx, func() {
+		conn.SetDeadline(time.Unix(1, 0))
+		close(w.done)
+	})
+	return w
+}
+
+// unwatch stops the current watch; if it already fired, it waits for it to
+// finish.
+func (t *streamTransporter) unwatch() {
+	if t.watch == nil {
+		return
+	}
+	if !t.watch.stop() {
+		<-t.watch.done
+	}
+	t.watch, t.watched = nil, nil
+}
+
 func (t *streamTransporter) close() error {
+	t.unwatch()
 	if t.conn == nil {
 		return nil
 	}
@@ -323,7 +368,7 @@ func newSerialLink(device string, timeout time.Duration, s SerialConfig) *serial
 	return &serialLink{h: h, client: gmodbus.NewClient(h)}
 }
 
-func (l *serialLink) read(ctx context.Context, unit byte, r Request) ([]byte, error) {
+func (l *serialLink) read(ctx context.Context, _ time.Time, unit byte, r Request) ([]byte, error) {
 	l.h.SlaveId = unit
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("cancelled: %w", err)
