@@ -331,7 +331,11 @@ func (c *Collector) tag(pts []point.Point) {
 		if pts[i].Tags == nil {
 			pts[i].Tags = map[string]string{}
 		}
-		pts[i].Tags["site"] = c.cfg.Site
+		// Only when needed: a source may reuse its Tags map for every
+		// sample (point.Point), which is then only read.
+		if site, ok := pts[i].Tags["site"]; !ok || site != c.cfg.Site {
+			pts[i].Tags["site"] = c.cfg.Site
+		}
 	}
 }
 

@@ -79,6 +79,9 @@ type Meter struct {
 	measurements []string
 	fieldMeas    [][]int
 	fieldCount   []int
+	// tags are every point's tags, built once and handed out with every
+	// sample (read-only after the collector adds its site tag; point.Point).
+	tags map[string]string
 
 	mu     sync.Mutex
 	link   link
@@ -116,6 +119,13 @@ func NewMeter(cfg MeterConfig) (*Meter, error) {
 	}
 	m := &Meter{cfg: cfg, plan: Plan(cfg.Model, cfg.MaxGap)}
 	m.layout()
+	// Room for the collector's site tag.
+	m.tags = make(map[string]string, len(cfg.Tags)+3)
+	for k, v := range cfg.Tags {
+		m.tags[k] = v
+	}
+	m.tags["meter"] = cfg.Name
+	m.tags["model"] = cfg.Model.Name
 	switch cfg.Transport {
 	case TransportTCP, TransportRTUOverTCP:
 		addr := cfg.Address
@@ -241,14 +251,7 @@ func (m *Meter) CollectBy(ctx context.Context, deadline time.Time) ([]point.Poin
 	}
 	now := time.Now()
 	for k, n := range m.measurements {
-		// Room for the collector's site tag.
-		tags := make(map[string]string, len(m.cfg.Tags)+3)
-		for k, v := range m.cfg.Tags {
-			tags[k] = v
-		}
-		tags["meter"] = m.cfg.Name
-		tags["model"] = m.cfg.Model.Name
-		pts[k].Measurement, pts[k].Tags, pts[k].Time = n, tags, now
+		pts[k].Measurement, pts[k].Tags, pts[k].Time = n, m.tags, now
 	}
 	return pts, nil
 }

@@ -11,6 +11,12 @@ import (
 
 // Point is one InfluxDB point. Fields hold float64, int64, uint64, bool or
 // string values only; units are part of the field name (kw, voltage_v, ...).
+//
+// A source may hand out the same Tags map with every sample (a Modbus meter
+// builds its tags once: two maps fewer a sample at thousands of samples a
+// second). Code after the source treats Tags as read-only, except the
+// collector setting the site tag, which it writes only when missing or
+// different, so after the first sample the map is only ever read.
 type Point struct {
 	Measurement string
 	Tags        map[string]string
