@@ -63,6 +63,7 @@ type Collector struct {
 	cfg     Config
 	sources []Scheduled
 	sem     chan struct{}
+	slots   *slots
 	log     *slog.Logger
 
 	// status is filled by New and only read after: each entry has its own
@@ -94,6 +95,7 @@ func New(cfg Config, sources []Scheduled) (*Collector, error) {
 	c := &Collector{
 		cfg: cfg, sources: sources,
 		sem:      make(chan struct{}, cfg.MaxConcurrent),
+		slots:    newSlots(),
 		log:      cfg.Logger.With("component", "collector"),
 		status:   map[string]*sourceStatus{},
 		counters: &counters{store: cfg.Counters, state: map[string]CounterState{}},
@@ -186,8 +188,6 @@ func (c *Collector) loop(ctx context.Context, s Scheduled) {
 	r.errs = c.errs.WithLabelValues(r.name, s.Kind)
 	r.duration = c.duration.WithLabelValues(s.Kind)
 	r.bounded, _ = s.Source.(DeadlineSource)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
 	// A context of the source's own: every poll's timeout context (and the
 	// Modbus transport's cancel hook under it) registers with this one
 	// instead of with the one context all sources share, whose lock
@@ -208,11 +208,10 @@ func (c *Collector) loop(ctx context.Context, s Scheduled) {
 	}
 	next := time.Now()
 	for {
-		timer.Reset(time.Until(next))
 		select {
 		case <-ctx.Done():
 			return
-		case <-timer.C:
+		case <-c.slots.at(next):
 		}
 		slot := next
 		err := c.pollOnce(ctx, r)
