@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -207,6 +208,11 @@ func (t *streamTransporter) exchange(ctx context.Context, req []byte) ([]byte, e
 	if _, err := conn.Write(req); err != nil {
 		return nil, err
 	}
+	// Let the other meters woken for the same instant send their requests
+	// before this one reads: its answer has then usually arrived, and the
+	// read costs one system call instead of a failed one, a park and a
+	// wake-up by the network poller.
+	runtime.Gosched()
 	return t.readFrame(t.br, req)
 }
 
