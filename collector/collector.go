@@ -171,6 +171,11 @@ type run struct {
 	duration prometheus.Observer
 	// bounded is Source as a DeadlineSource, if it is one.
 	bounded DeadlineSource
+	// counterSpecs are the source's counters (CounterSource), keys their
+	// series keys, warn logs about them.
+	counterSpecs []point.Counter
+	keys         []keyCache
+	warn         func(msg string, args ...any)
 }
 
 // sourceStatus guards one source's Status; each source has its own lock
@@ -188,6 +193,11 @@ func (c *Collector) loop(ctx context.Context, s Scheduled) {
 	r.errs = c.errs.WithLabelValues(r.name, s.Kind)
 	r.duration = c.duration.WithLabelValues(s.Kind)
 	r.bounded, _ = s.Source.(DeadlineSource)
+	if cs, ok := s.Source.(CounterSource); ok {
+		r.counterSpecs = cs.Counters()
+		r.keys = make([]keyCache, len(r.counterSpecs))
+		r.warn = func(msg string, args ...any) { c.log.Warn(msg, append(args, "source", r.name)...) }
+	}
 	// A context of the source's own: every poll's timeout context (and the
 	// Modbus transport's cancel hook under it) registers with this one
 	// instead of with the one context all sources share, whose lock
@@ -304,10 +314,8 @@ func (c *Collector) pollOnce(ctx context.Context, r *run) error {
 		}
 	}
 	c.tag(pts)
-	if cs, ok := r.Source.(CounterSource); ok {
-		c.counters.apply(ctx, cs.Counters(), pts, func(msg string, args ...any) {
-			c.log.Warn(msg, append(args, "source", name)...)
-		})
+	if len(r.counterSpecs) > 0 {
+		c.counters.apply(ctx, r.counterSpecs, r.keys, pts, r.warn)
 	}
 	if werr := c.cfg.Sink.Write(ctx, pts); werr != nil {
 		c.log.Warn("some points rejected", "source", name, "err", werr)

@@ -2,14 +2,17 @@ package collector
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/setsuden/setsuden/collector/point"
 )
 
 // CounterSource is implemented by sources that report cumulative counters
-// (energy registers).
+// (energy registers). Counters is asked once, when the collector starts
+// polling the source: a source's counters do not change while it runs.
 type CounterSource interface {
 	Counters() []point.Counter
 }
@@ -102,10 +105,28 @@ func counterKey(c point.Counter, tags map[string]string) string {
 	return c.Measurement + "\x00" + c.Field + "\x00" + sortedTags(tags)
 }
 
+// keyCache holds the key of one counter series with the Tags map it was
+// built from. A source that hands out the same Tags map with every sample
+// (point.Point: then read-only) gets its keys built once instead of sorted
+// and joined on every poll; the cached pointer keeps that map alive, so no
+// other map can take its address.
+type keyCache struct {
+	tags unsafe.Pointer
+	key  string
+}
+
+func (k *keyCache) get(spec point.Counter, tags map[string]string) string {
+	id := reflect.ValueOf(tags).UnsafePointer()
+	if k.key == "" || k.tags != id {
+		k.tags, k.key = id, counterKey(spec, tags)
+	}
+	return k.key
+}
+
 // apply adds <field>_total and <field>_reset to the points that carry a
-// counter field.
-func (cs *counters) apply(ctx context.Context, specs []point.Counter, pts []point.Point, log func(msg string, args ...any)) {
-	for _, spec := range specs {
+// counter field. keys, when not nil, has one cache per spec.
+func (cs *counters) apply(ctx context.Context, specs []point.Counter, keys []keyCache, pts []point.Point, log func(msg string, args ...any)) {
+	for s, spec := range specs {
 		for i := range pts {
 			p := &pts[i]
 			if p.Measurement != spec.Measurement {
@@ -115,7 +136,12 @@ func (cs *counters) apply(ctx context.Context, specs []point.Counter, pts []poin
 			if !isNum {
 				continue
 			}
-			key := counterKey(spec, p.Tags)
+			var key string
+			if keys != nil {
+				key = keys[s].get(spec, p.Tags)
+			} else {
+				key = counterKey(spec, p.Tags)
+			}
 			cs.mu.Lock()
 			prev, ok := cs.state[key]
 			cs.mu.Unlock()

@@ -52,19 +52,51 @@ func TestCountersApplyRestoresAndFlags(t *testing.T) {
 	}
 	var logs []string
 	logf := func(msg string, _ ...any) { logs = append(logs, msg) }
+	// One key cache, as a source's loop has: m2's fresh tags must not be
+	// taken for m1's.
+	keys := make([]keyCache, len(spec))
 	p := mk("m1", 101)
-	cs.apply(context.Background(), spec, p, logf)
+	cs.apply(context.Background(), spec, keys, p, logf)
 	if p[0].Fields["kwh_total"] != 90101.0 {
 		t.Errorf("restored total = %v, want 90101", p[0].Fields["kwh_total"])
 	}
 	p = mk("m1", 3) // meter reset
-	cs.apply(context.Background(), spec, p, logf)
+	cs.apply(context.Background(), spec, keys, p, logf)
 	if p[0].Fields["kwh_total"] != 90101.0 || p[0].Fields["kwh_reset"] != true || len(logs) != 1 {
 		t.Errorf("after reset: %v, logs %v", p[0].Fields, logs)
 	}
 	p = mk("m2", 7) // unknown to the store: starts at the register
-	cs.apply(context.Background(), spec, p, logf)
+	cs.apply(context.Background(), spec, keys, p, logf)
 	if p[0].Fields["kwh_total"] != 7.0 {
 		t.Errorf("fresh total = %v", p[0].Fields["kwh_total"])
+	}
+}
+
+// A source that hands out the same Tags map every sample has its counter
+// keys built once; the totals are those of building them every time.
+func TestCounterKeysCachedForReusedTags(t *testing.T) {
+	spec := []point.Counter{{Measurement: "power", Field: "kwh", Modulus: 100}}
+	tags := map[string]string{"meter": "m1", "site": "s"}
+	cached, fresh := &counters{state: map[string]CounterState{}}, &counters{state: map[string]CounterState{}}
+	keys := make([]keyCache, 1)
+	logf := func(string, ...any) {}
+	for i, kwh := range []float64{10, 20, 95, 5, 30} { // 95 -> 5 wraps at 100
+		a := []point.Point{{Measurement: "power", Tags: tags, Fields: map[string]any{"kwh": kwh}}}
+		b := []point.Point{{Measurement: "power", Tags: map[string]string{"meter": "m1", "site": "s"}, Fields: map[string]any{"kwh": kwh}}}
+		cached.apply(context.Background(), spec, keys, a, logf)
+		fresh.apply(context.Background(), spec, nil, b, logf)
+		if a[0].Fields["kwh_total"] != b[0].Fields["kwh_total"] {
+			t.Errorf("sample %d: total %v with cached keys, %v without", i, a[0].Fields["kwh_total"], b[0].Fields["kwh_total"])
+		}
+	}
+	if got := cached.state[counterKey(spec[0], tags)].Total; got != 130 {
+		t.Errorf("total %v, want 130 (10, +10, +75, +10 across the wrap, +25)", got)
+	}
+	if k := keys[0].get(spec[0], tags); k != counterKey(spec[0], tags) {
+		t.Errorf("cached key %q, want %q", k, counterKey(spec[0], tags))
+	}
+	other := map[string]string{"meter": "m2", "site": "s"}
+	if k := keys[0].get(spec[0], other); k != counterKey(spec[0], other) {
+		t.Errorf("another map got key %q, want %q", k, counterKey(spec[0], other))
 	}
 }
