@@ -47,7 +47,9 @@ func (q *memQueue) Push(lines []string) (int, error) {
 	if over <= 0 {
 		return 0, nil
 	}
-	q.lines = append(q.lines[:0:0], q.lines[over:]...)
+	// Drop the oldest without copying the rest (see diskQueue.Push).
+	clear(q.lines[:over])
+	q.lines = q.lines[over:]
 	q.head += uint64(over)
 	return over, nil
 }
@@ -207,7 +209,12 @@ func (q *diskQueue) Push(lines []string) (int, error) {
 	}
 	q.cache = append(q.cache, lines...)
 	if over := len(q.cache) - q.cacheMax; over > 0 {
-		q.cache = append(q.cache[:0:0], q.cache[over:]...)
+		// Drop from the front without copying the rest: append moves
+		// only the live lines when it next grows the array. Copying the
+		// whole cache on every push cost ~0.6 ms a poll once an outage
+		// had filled it (BenchmarkWriterWriteDuringOutage).
+		clear(q.cache[:over])
+		q.cache = q.cache[over:]
 		q.cacheFirst += uint64(over)
 	}
 	return q.enforceBound()
