@@ -102,8 +102,13 @@ type Runtime struct {
 type Modbus struct {
 	// ModelDirs are extra directories of meter-model YAML files, read after
 	// the built-in models.
-	ModelDirs []string       `yaml:"model_dirs"`
-	Devices   []ModbusDevice `yaml:"devices"`
+	ModelDirs []string `yaml:"model_dirs"`
+	// MaxConnections bounds the TCP connections to meters and gateways open
+	// at once (0: the process's open-file limit less 1,024 for everything
+	// else). Within it meters keep their connections between samples;
+	// beyond it they connect for each sample (modbus.ConnBudget).
+	MaxConnections int            `yaml:"max_connections"`
+	Devices        []ModbusDevice `yaml:"devices"`
 }
 
 // ModbusDevice is one meter.

@@ -160,6 +160,11 @@ func orList[T any](choices []T) string {
 }
 
 func (v *validator) modbus(m Modbus, opt Options) {
+	if m.MaxConnections < 0 {
+		v.add("modbus.max_connections", "%d is negative (expected a number of connections, or 0 for the open-file limit less 1,024)", m.MaxConnections)
+	} else if m.MaxConnections == 1 {
+		v.add("modbus.max_connections", "1 is too few (expected 2 or more: one kept, one for meters that connect per sample)")
+	}
 	for i, dir := range m.ModelDirs {
 		path := fmt.Sprintf("modbus.model_dirs[%d]", i)
 		if !v.required(path, dir) {

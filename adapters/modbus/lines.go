@@ -96,6 +96,17 @@ func (s *sharedLink) reset() error {
 	return s.l.reset()
 }
 
+// endSample passes the end of a sample on, unless another meter is on the
+// line already (it ends its own sample after).
+func (s *sharedLink) endSample() {
+	select {
+	case s.turn <- struct{}{}:
+		s.l.endSample()
+		<-s.turn
+	default:
+	}
+}
+
 // Close releases one meter's use; the last one closes the connection.
 func (s *sharedLink) Close() error {
 	s.owner.mu.Lock()

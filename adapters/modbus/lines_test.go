@@ -119,7 +119,7 @@ func TestUnitsBehindOneGatewayShareOneLineInTurn(t *testing.T) {
 
 func TestSharedLineWaitHonoursContext(t *testing.T) {
 	lines := NewLines()
-	l := lines.get("tcp://x", func() link { return newStreamLink("127.0.0.1:1", time.Second, false) })
+	l := lines.get("tcp://x", func() link { return newStreamLink("127.0.0.1:1", time.Second, false, nil) })
 	s := l.(*sharedLink)
 	s.turn <- struct{}{} // someone else is on the line
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
@@ -143,7 +143,7 @@ func freeLoopback(t *testing.T) string {
 
 func TestSharedLineWaitHonoursDeadline(t *testing.T) {
 	lines := NewLines()
-	l := lines.get("tcp://x", func() link { return newStreamLink("127.0.0.1:1", time.Second, false) })
+	l := lines.get("tcp://x", func() link { return newStreamLink("127.0.0.1:1", time.Second, false, nil) })
 	s := l.(*sharedLink)
 	s.turn <- struct{}{} // someone else is on the line
 	start := time.Now()

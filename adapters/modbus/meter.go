@@ -64,6 +64,9 @@ type MeterConfig struct {
 	// (unit ids behind one gateway, or one RS-485 line) share a single
 	// connection, polled in turn. nil gives the meter its own connection.
 	Lines *Lines
+	// Budget, when set, bounds the TCP connections all meters sharing it
+	// keep open between samples (ConnBudget); nil keeps every one.
+	Budget *ConnBudget
 }
 
 // Meter polls one device. It implements collector.Source. Collect calls are
@@ -139,7 +142,7 @@ func NewMeter(cfg MeterConfig) (*Meter, error) {
 			return nil, wrap("unit id %d out of range for RTU (expected 1-247)", cfg.UnitID)
 		}
 		m.link = cfg.Lines.get(cfg.Transport+"://"+addr, func() link {
-			return newStreamLink(addr, cfg.Timeout, cfg.Transport == TransportRTUOverTCP)
+			return newStreamLink(addr, cfg.Timeout, cfg.Transport == TransportRTUOverTCP, cfg.Budget)
 		})
 	case TransportRTU:
 		if cfg.Address == "" {
@@ -230,6 +233,7 @@ func (m *Meter) CollectBy(ctx context.Context, deadline time.Time) ([]point.Poin
 	if m.closed {
 		return nil, fmt.Errorf("meter %q: closed", m.cfg.Name)
 	}
+	defer m.link.endSample()
 	pts := make([]point.Point, len(m.measurements))
 	for i, r := range m.plan {
 		data, err := m.readWithRetry(ctx, deadline, r)

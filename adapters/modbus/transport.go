@@ -24,6 +24,9 @@ type link interface {
 	read(ctx context.Context, deadline time.Time, unit byte, r Request) ([]byte, error)
 	// reset drops the connection; the next read reconnects.
 	reset() error
+	// endSample is called after each sample: a connection opened outside
+	// the connection budget's kept ones is closed.
+	endSample()
 	// Close releases the link for good.
 	Close() error
 }
@@ -40,8 +43,8 @@ type streamLink struct {
 	setUnit func(byte)
 }
 
-func newStreamLink(address string, timeout time.Duration, rtu bool) *streamLink {
-	t := &streamTransporter{address: address, timeout: timeout, readFrame: readMBAPFrame}
+func newStreamLink(address string, timeout time.Duration, rtu bool, budget *ConnBudget) *streamLink {
+	t := &streamTransporter{address: address, timeout: timeout, readFrame: readMBAPFrame, budget: budget}
 	var p gmodbus.Packager
 	var setUnit func(byte)
 	if rtu {
@@ -74,6 +77,12 @@ func (l *streamLink) read(ctx context.Context, deadline time.Time, unit byte, r 
 }
 
 func (l *streamLink) reset() error { return l.t.close() }
+
+func (l *streamLink) endSample() {
+	if l.t.slot == slotShort {
+		_ = l.t.close()
+	}
+}
 func (l *streamLink) Close() error { return l.t.close() }
 
 // readTable issues the read function of the request's table.
@@ -121,8 +130,12 @@ func functionCode(t Table) byte {
 // Every exchange has a deadline of now+timeout, or the sample's deadline if
 // that is earlier, and cancelling the context aborts a blocked read at once.
 type streamTransporter struct {
-	address   string
-	timeout   time.Duration
+	address string
+	timeout time.Duration
+	// budget, when set, decides whether conn is kept between samples;
+	// slot is what conn holds of it.
+	budget    *ConnBudget
+	slot      connSlot
 	readFrame func(br *bufio.Reader, req []byte) ([]byte, error)
 
 	// ctx and deadline are those of the read in progress, set by
@@ -168,12 +181,17 @@ func (t *streamTransporter) exchange(ctx context.Context, req []byte) ([]byte, e
 		return nil, err
 	}
 	if t.conn == nil {
-		d := net.Dialer{Timeout: t.timeout, Deadline: t.deadline}
-		conn, err := d.DialContext(ctx, "tcp", t.address)
+		slot, err := t.budget.take(ctx, t.deadline)
 		if err != nil {
 			return nil, err
 		}
-		t.conn, t.reused = conn, false
+		d := net.Dialer{Timeout: t.timeout, Deadline: t.deadline}
+		conn, err := d.DialContext(ctx, "tcp", t.address)
+		if err != nil {
+			t.budget.give(slot)
+			return nil, err
+		}
+		t.conn, t.reused, t.slot = conn, false, slot
 		if t.br == nil {
 			t.br = bufio.NewReaderSize(conn, 512)
 		} else {
@@ -252,6 +270,8 @@ func (t *streamTransporter) close() error {
 	}
 	err := t.conn.Close()
 	t.conn = nil
+	t.budget.give(t.slot)
+	t.slot = slotNone
 	return err
 }
 
@@ -388,4 +408,5 @@ func (l *serialLink) read(ctx context.Context, _ time.Time, unit byte, r Request
 }
 
 func (l *serialLink) reset() error { return l.h.Close() }
+func (l *serialLink) endSample()   {}
 func (l *serialLink) Close() error { return l.h.Close() }

@@ -62,7 +62,7 @@ func main() {
 	cpuDevices := flag.Int("cpu-devices", 500, "devices polled during the CPU measurement")
 	cpuFor := flag.Duration("cpu-duration", 40*time.Second, "length of the CPU measurement per collector")
 	rounds := flag.Int("cpu-rounds", 3, "CPU measurements per collector, taken in turns; the median counts")
-	stepsFlag := flag.String("steps", "2000,4000,6000,8000,10000,12000,14000,16000,18000", "device counts tried for the most sustained at 1 s")
+	stepsFlag := flag.String("steps", "2000,4000,6000,8000,10000,12000,14000,16000,18000,20000,22000", "device counts tried for the most sustained at 1 s")
 	stepFor := flag.Duration("step-duration", 20*time.Second, "length of each device-count step")
 	setsudenBin := flag.String("setsuden", "bin/setsuden", "setsuden binary")
 	telegrafBin := flag.String("telegraf", ".tools/bin/telegraf", "telegraf v1.37.2 binary")
@@ -79,9 +79,11 @@ func main() {
 		serveSims(from, n)
 		return
 	}
-	// A collector holds one descriptor a meter (the simulators run in
-	// processes of their own), so the machine's hard limit (20,000 here,
-	// not raisable) caps the steps just below it.
+	// Telegraf holds one descriptor a meter (the simulators run in
+	// processes of their own), so the open-file limit (20,000 here, not
+	// raisable) caps it below that; setsuden keeps connections within its
+	// budget (modbus.max_connections, by default the limit less 1,024) and
+	// connects per sample beyond it.
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
 		log.Printf("open-file limit %d (hard %d)", lim.Cur, lim.Max)

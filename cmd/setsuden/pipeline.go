@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,13 +89,14 @@ func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log 
 	}
 	var sources []collector.Scheduled
 	lines := modbus.NewLines()
+	budget := modbus.NewConnBudget(connectionBudget(cfg.Modbus.MaxConnections))
 	for _, d := range cfg.Modbus.Devices {
 		if !shard.Owns(d.Name) {
 			continue
 		}
 		m, err := modbus.NewMeter(modbus.MeterConfig{
 			Name: d.Name, Model: models[d.Model], Transport: d.Transport, Address: d.Address,
-			UnitID: byte(d.UnitID), Timeout: d.Timeout, Retries: d.Retries, Tags: d.Tags, Lines: lines,
+			UnitID: byte(d.UnitID), Timeout: d.Timeout, Retries: d.Retries, Tags: d.Tags, Lines: lines, Budget: budget,
 			Serial: modbus.SerialConfig{BaudRate: d.Serial.BaudRate, DataBits: d.Serial.DataBits,
 				Parity: d.Serial.Parity, StopBits: d.Serial.StopBits},
 		})
@@ -104,6 +106,14 @@ func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log 
 		}
 		p.meters = append(p.meters, m)
 		sources = append(sources, collector.Scheduled{Source: m, Interval: d.Interval, Kind: "modbus"})
+	}
+	p.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "setsuden_modbus_connections_kept",
+		Help: "TCP connections to meters and gateways kept open between samples (modbus.max_connections bounds them)."},
+		func() float64 { return float64(budget.Kept()) }))
+	if n := len(p.meters); n > budget.KeepMax() {
+		log.Info("more Modbus meters than connections to keep: the others connect for each sample",
+			"meters", n, "kept_at_most", budget.KeepMax(), "max_connections", cfg.Modbus.MaxConnections)
 	}
 	for _, g := range cfg.Obix.Gateways {
 		if !shard.Owns(g.Name) {
@@ -286,6 +296,20 @@ func (c counterStore) LastCounters(ctx context.Context, spec point.Counter) (map
 		out[collector.SeriesKey(s.Tags)] = collector.CounterState{Raw: s.Raw, Total: s.Total}
 	}
 	return out, nil
+}
+
+// connectionBudget is modbus.max_connections, or when 0 the open-file
+// limit (which Go raises to the hard limit at start) less 1,024 descriptors
+// for everything else: InfluxDB, the UI, libvirt, oBIX, files.
+func connectionBudget(configured int) int {
+	if configured > 0 {
+		return configured
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<30 {
+		return 1 << 30
+	}
+	return max(int(lim.Cur)-1024, 64)
 }
 
 // tuneRuntime applies the runtime: section unless the environment already
