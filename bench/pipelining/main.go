@@ -1,6 +1,7 @@
-// Command pipelining measures what batching Modbus requests could save,
-// before the collector is changed for it (README, Performance: "the next
-// step"). It polls the same simulated meters (bench/collector's simulator
+// Command pipelining measures what batching Modbus requests could save
+// (README, Performance). The collector took much of it another way: meters
+// due at the same instant wake from one timer and yield after sending, so
+// answers have usually arrived when they are read. It polls the same simulated meters (bench/collector's simulator
 // processes) with raw Modbus TCP frames in two ways and prints the
 // process's CPU microseconds per sample of each:
 //
