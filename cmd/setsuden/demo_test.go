@@ -140,6 +140,10 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// The demo's meters keep their connections (far below the budget).
+	if m := regexp.MustCompile(`(?m)^setsuden_modbus_connections_kept (\d+)$`).FindStringSubmatch(metrics); m == nil || m[1] == "0" {
+		t.Errorf("/metrics: setsuden_modbus_connections_kept %v, want the meters' kept connections", m)
+	}
 
 	// 3. The page shows live site power, equal to the API's, and it changes
 	// without a reload.
