@@ -64,25 +64,10 @@ func (b *ConnBudget) take(ctx context.Context, deadline time.Time) (connSlot, er
 		return slotKept, nil
 	}
 	b.mu.Unlock()
-	select {
-	case b.short <- struct{}{}:
-		return slotShort, nil
-	default:
+	if err := acquire(ctx, b.short, deadline); err != nil {
+		return slotNone, waitError(err, fmt.Sprintf("one of %d connection slots", cap(b.short)))
 	}
-	var expired <-chan time.Time
-	if !deadline.IsZero() {
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
-		expired = t.C
-	}
-	select {
-	case b.short <- struct{}{}:
-		return slotShort, nil
-	case <-ctx.Done():
-		return slotNone, fmt.Errorf("waiting for a connection slot: %w", ctx.Err())
-	case <-expired:
-		return slotNone, fmt.Errorf("timeout: sample deadline passed waiting for one of %d connection slots: %w", cap(b.short), context.DeadlineExceeded)
-	}
+	return slotShort, nil
 }
 
 // give returns a slot when its connection closes.

@@ -2,9 +2,7 @@ package modbus_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -83,23 +81,5 @@ func TestConnBudgetWaitEndsAtTheDeadline(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "waiting for one of 1 connection slots") || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v", err)
-	}
-}
-
-// answerZeros answers every read of holding or input registers with zeros.
-func answerZeros(c net.Conn) {
-	req := make([]byte, 12)
-	for {
-		if _, err := io.ReadFull(c, req); err != nil {
-			return
-		}
-		n := binary.BigEndian.Uint16(req[10:])
-		resp := make([]byte, 9+2*n)
-		copy(resp, req[:4])
-		binary.BigEndian.PutUint16(resp[4:], uint16(3+2*n))
-		resp[6], resp[7], resp[8] = req[6], req[7], byte(2*n)
-		if _, err := c.Write(resp); err != nil {
-			return
-		}
 	}
 }

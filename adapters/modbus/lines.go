@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -60,20 +61,22 @@ type sharedLink struct {
 }
 
 func (s *sharedLink) read(ctx context.Context, deadline time.Time, unit byte, r Request) ([]byte, error) {
-	select {
-	case s.turn <- struct{}{}:
-	default:
-		// The line is busy: wait for it, for the context and the deadline.
-		if err := s.wait(ctx, deadline); err != nil {
-			return nil, err
-		}
+	if err := acquire(ctx, s.turn, deadline); err != nil {
+		return nil, waitError(err, "line "+s.key)
 	}
 	defer func() { <-s.turn }()
 	return s.l.read(ctx, deadline, unit, r)
 }
 
-// wait takes the line's turn, or gives up when ctx ends or deadline passes.
-func (s *sharedLink) wait(ctx context.Context, deadline time.Time) error {
+// acquire puts a token into ch: at once when there is room, else waiting
+// until ctx ends or deadline (zero: none) passes, which gives
+// context.DeadlineExceeded.
+func acquire(ctx context.Context, ch chan struct{}, deadline time.Time) error {
+	select {
+	case ch <- struct{}{}:
+		return nil
+	default:
+	}
 	var expired <-chan time.Time
 	if !deadline.IsZero() {
 		t := time.NewTimer(time.Until(deadline))
@@ -81,13 +84,21 @@ func (s *sharedLink) wait(ctx context.Context, deadline time.Time) error {
 		expired = t.C
 	}
 	select {
-	case s.turn <- struct{}{}:
+	case ch <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for line %s: %w", s.key, ctx.Err())
+		return ctx.Err()
 	case <-expired:
-		return fmt.Errorf("timeout: sample deadline passed waiting for line %s: %w", s.key, context.DeadlineExceeded)
+		return context.DeadlineExceeded
 	}
+}
+
+// waitError says what a sample waited for when acquire gave up.
+func waitError(err error, what string) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("timeout: sample deadline passed waiting for %s: %w", what, err)
+	}
+	return fmt.Errorf("waiting for %s: %w", what, err)
 }
 
 func (s *sharedLink) reset() error {

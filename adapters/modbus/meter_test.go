@@ -316,17 +316,28 @@ func TestMeterTimeoutAndRetriesBound(t *testing.T) {
 
 // oneShotPeer answers one read of holding/input registers with zeros, then
 // hangs up, as devices with short idle timeouts do between samples.
-func oneShotPeer(c net.Conn) {
+func oneShotPeer(c net.Conn) { answerZero(c) }
+
+// answerZeros answers every read of holding or input registers with zeros.
+func answerZeros(c net.Conn) {
+	for answerZero(c) {
+	}
+}
+
+// answerZero answers one read of holding or input registers with zeros and
+// reports whether the connection is still good.
+func answerZero(c net.Conn) bool {
 	req := make([]byte, 12)
 	if _, err := io.ReadFull(c, req); err != nil {
-		return
+		return false
 	}
 	n := binary.BigEndian.Uint16(req[10:])
 	resp := make([]byte, 9+2*n)
 	copy(resp, req[:4])
 	binary.BigEndian.PutUint16(resp[4:], uint16(3+2*n))
 	resp[6], resp[7], resp[8] = req[6], req[7], byte(2*n)
-	c.Write(resp)
+	_, err := c.Write(resp)
+	return err == nil
 }
 
 func TestMeterReconnectsAfterPeerHangsUp(t *testing.T) {
