@@ -83,6 +83,7 @@ func (l *streamLink) endSample() {
 		_ = l.t.close()
 	}
 }
+
 func (l *streamLink) Close() error { return l.t.close() }
 
 // readTable issues the read function of the request's table.
