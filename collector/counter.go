@@ -124,7 +124,7 @@ func (k *keyCache) get(spec point.Counter, tags map[string]string) string {
 }
 
 // apply adds <field>_total and <field>_reset to the points that carry a
-// counter field. keys, when not nil, has one cache per spec.
+// counter field. keys has one cache per spec.
 func (cs *counters) apply(ctx context.Context, specs []point.Counter, keys []keyCache, pts []point.Point, log func(msg string, args ...any)) {
 	for s, spec := range specs {
 		for i := range pts {
@@ -136,12 +136,7 @@ func (cs *counters) apply(ctx context.Context, specs []point.Counter, keys []key
 			if !isNum {
 				continue
 			}
-			var key string
-			if keys != nil {
-				key = keys[s].get(spec, p.Tags)
-			} else {
-				key = counterKey(spec, p.Tags)
-			}
+			key := keys[s].get(spec, p.Tags)
 			cs.mu.Lock()
 			prev, ok := cs.state[key]
 			cs.mu.Unlock()

@@ -145,13 +145,13 @@ type streamTransporter struct {
 	ctx      context.Context
 	deadline time.Time
 	conn     net.Conn
-	// watch aborts conn's exchanges when watched ends. It is registered
-	// once per connection and context, not per exchange: a collector polls
-	// a meter under the same long-lived context, and registering with it
-	// (and removing again) on every poll cost measurable CPU at thousands
-	// of polls a second (bench/collector).
-	watched context.Context
-	watch   *abortWatch
+	// watch aborts conn's exchanges when its context ends. It is
+	// registered once per connection and context, not per exchange: a
+	// collector polls a meter under the same long-lived context, and
+	// registering with it (and removing again) on every poll cost
+	// measurable CPU at thousands of polls a second (bench/collector).
+	// close drops it with the connection.
+	watch *abortWatch
 	// br buffers conn's answers: a whole frame usually arrives in one
 	// segment, so the header and the rest cost one read, not two.
 	br     *bufio.Reader
@@ -210,11 +210,11 @@ func (t *streamTransporter) exchange(ctx context.Context, req []byte) ([]byte, e
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline, t.ctxDeadline = d, true
 	}
-	if t.watched != ctx || t.watch == nil || t.watch.conn != conn {
+	if t.watch == nil || t.watch.ctx != ctx {
 		// A fired watch of another context must finish before this
 		// exchange sets its deadline, or it could spoil it.
 		t.unwatch()
-		t.watched, t.watch = ctx, watchAbort(ctx, conn)
+		t.watch = watchAbort(ctx, conn)
 	}
 	if err := conn.SetDeadline(deadline); err != nil {
 		return nil, err
@@ -238,13 +238,13 @@ func (t *streamTransporter) exchange(ctx context.Context, req []byte) ([]byte, e
 // abortWatch sets a past deadline on conn when its context ends, which
 // unblocks a read in progress at once.
 type abortWatch struct {
-	conn net.Conn
+	ctx  context.Context
 	stop func() bool
 	done chan struct{} // closed when the abort has run
 }
 
 func watchAbort(ctx context.Context, conn net.Conn) *abortWatch {
-	w := &abortWatch{conn: conn, done: make(chan struct{})}
+	w := &abortWatch{ctx: ctx, done: make(chan struct{})}
 	w.stop = context.AfterFunc(ctx, func() {
 		conn.SetDeadline(time.Unix(1, 0))
 		close(w.done)
@@ -261,7 +261,7 @@ func (t *streamTransporter) unwatch() {
 	if !t.watch.stop() {
 		<-t.watch.done
 	}
-	t.watch, t.watched = nil, nil
+	t.watch = nil
 }
 
 func (t *streamTransporter) close() error {
