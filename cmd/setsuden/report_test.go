@@ -137,14 +137,7 @@ func TestReportFromInfluxd(t *testing.T) {
 		!strings.Contains(stderr.String(), "CSV report for all, 2025-04: 2 services: 1 pass, 1 fail, 0 insufficient data; written to "+out) {
 		t.Errorf("stderr:\n%s", stderr.String())
 	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSVFile(t, out)
 	col := map[string]int{}
 	for i, h := range rows[0] {
 		col[h] = i
@@ -220,14 +213,7 @@ func TestReportRollupCommand(t *testing.T) {
 		if code := runSLACommand(cmdReport, args, &stdout, &stderr); code != 0 {
 			t.Fatalf("%v: exit %d\n%s", extra, code, stderr.String())
 		}
-		data, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
+		rows := readCSVFile(t, out)
 		got := map[string]map[string]string{}
 		for _, r := range rows[1:] {
 			m := map[string]string{}
@@ -308,4 +294,18 @@ func TestReportCommandLineAndConfigMistakes(t *testing.T) {
 	if line := strings.SplitN(stderr.String(), "\n", 2)[0]; !re.MatchString(line) {
 		t.Errorf("problem line %q is not FILE:LINE: field: message", line)
 	}
+}
+
+// readCSVFile returns the records of a CSV report file.
+func readCSVFile(t *testing.T, path string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rows
 }
