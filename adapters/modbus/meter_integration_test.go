@@ -300,3 +300,54 @@ func TestPymodbusStopsAnswering(t *testing.T) {
 	}
 	checkValues(t, model, vs, pts[0].Fields)
 }
+
+// TestPymodbusBudgetAndSampleDeadline polls the real server the way the
+// collector does (CollectBy with the sample's deadline) with a connection
+// budget smaller than the meters: every sample is right whether its meter
+// keeps its connection or connects for it, and a frozen server fails the
+// sample at its deadline, not after each exchange's longer timeout.
+func TestPymodbusBudgetAndSampleDeadline(t *testing.T) {
+	vs := pyValues()
+	srv := startPyServer(t, vs, "socket")
+	model := pyModel(t, vs, "")
+	budget := modbus.NewConnBudget(2) // one kept, one for a sample at a time
+	var meters []*modbus.Meter
+	for _, name := range []string{"a", "b", "c"} {
+		meters = append(meters, newMeter(t, modbus.MeterConfig{Name: name, Model: model, Transport: "tcp",
+			Address: srv.addr, UnitID: 1, Timeout: 5 * time.Second, Retries: 3, Budget: budget}))
+	}
+	ctx := context.Background()
+	for round := 0; round < 2; round++ {
+		for _, m := range meters {
+			pts, err := m.CollectBy(ctx, time.Now().Add(2*time.Second))
+			if err != nil {
+				t.Fatalf("round %d %s: %v\n%s", round, m.Name(), err, srv.stderr)
+			}
+			checkValues(t, model, vs, pts[0].Fields)
+		}
+	}
+	if got := budget.Kept(); got != 1 {
+		t.Errorf("%d connections kept, budget keeps 1", got)
+	}
+
+	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := meters[0].CollectBy(ctx, start.Add(400*time.Millisecond))
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "timeout: sample deadline passed") {
+		t.Errorf("frozen server: err = %v, want the sample deadline", err)
+	}
+	if took < 350*time.Millisecond || took > 2*time.Second {
+		t.Errorf("frozen server: failed after %v, want about the 400ms deadline (exchange timeout 5s)", took)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range meters {
+		if _, err := m.CollectBy(ctx, time.Now().Add(2*time.Second)); err != nil {
+			t.Errorf("%s after SIGCONT: %v", m.Name(), err)
+		}
+	}
+}
