@@ -16,9 +16,11 @@ import (
 // The meters are those of the Demand input rule (docs/schema.md): the
 // category=facility meters when there are any, else all.
 //
-// A meter's block energy is the difference of its last kwh_total in the
-// block and in the block before; where that is missing or the register was
-// reset, its mean kW x the block length x its coverage. A meter's coverage
+// A meter's block energy is the difference of its first kwh_total in the
+// next block and in this one (exact when a reading falls on each boundary,
+// else shifted by the meter's sampling offset); where either is missing or
+// the register was reset in the block, its mean kW x the block length x
+// its coverage. A meter's coverage
 // in a block is its number of kw samples over the most it had in any block
 // of the range; the site's block coverage is the least of its meters' (a
 // block where one meter lost half its data is half covered). Everything is
@@ -29,28 +31,30 @@ func (r *Reader) BillBlocks(ctx context.Context, site string, from, to time.Time
 	if err != nil {
 		return nil, err
 	}
-	query := func(fields, fn string, qStart time.Time) ([]*meterWindows, error) {
+	query := func(fields, fn string, qStop time.Time) ([]*meterWindows, error) {
 		q := fmt.Sprintf(`from(bucket: %q)
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == "power" and r.site == %q and (%s))
   |> group(columns: ["meter", "category", "_field"])
   |> aggregateWindow(every: %s, fn: %s, createEmpty: false, timeSrc: "_start")`,
-			r.bucket, fluxTime(qStart), fluxTime(stop), site, fields, fluxDuration(block), fn)
+			r.bucket, fluxTime(start), fluxTime(qStop), site, fields, fluxDuration(block), fn)
 		s, err := r.meterWindows(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("bill blocks of %q %s..%s (%s): %w", site, fluxTime(start), fluxTime(stop), fn, err)
 		}
 		return s, nil
 	}
-	means, err := query(`r._field == "kw" or r._field == "pf"`, "mean", start)
+	means, err := query(`r._field == "kw" or r._field == "pf"`, "mean", stop)
 	if err != nil {
 		return nil, err
 	}
-	counts, err := query(`r._field == "kw"`, "count", start)
+	counts, err := query(`r._field == "kw" or (r._field == "kwh_reset" and r._value == true)`, "count", stop)
 	if err != nil {
 		return nil, err
 	}
-	lasts, err := query(`r._field == "kwh_total" or r._field == "kwh_reset"`, "last", start.Add(-block))
+	// The register at each block's start: a block's energy is the next
+	// block's first reading less its own.
+	firsts, err := query(`r._field == "kwh_total"`, "first", stop.Add(block))
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +68,7 @@ func (r *Reader) BillBlocks(ctx context.Context, site string, from, to time.Time
 		return out
 	}
 	sel := siteMeters(means, "kw")
-	pf, cnt, tot, rst := byMeter(means, "pf"), byMeter(counts, "kw"), byMeter(lasts, "kwh_total"), byMeter(lasts, "kwh_reset")
+	pf, cnt, tot, rst := byMeter(means, "pf"), byMeter(counts, "kw"), byMeter(firsts, "kwh_total"), byMeter(counts, "kwh_reset")
 	n := int(stop.Sub(start) / block)
 	out := make([]tariff.Block, n)
 	for i := range out {
@@ -92,14 +96,14 @@ func (r *Reader) BillBlocks(ctx context.Context, site string, from, to time.Time
 			var kwh float64
 			ok := false
 			if t := tot[m.meter]; t != nil {
-				cur, okCur := t.values[w]
-				prev, okPrev := t.values[w-int64(block)]
+				at, okAt := t.values[w]
+				next, okNext := t.values[w+int64(block)]
 				reset := false
 				if rs := rst[m.meter]; rs != nil {
-					reset, _ = rs.values[w].(bool)
+					reset = windowNumber(rs.values[w]) > 0
 				}
-				if okCur && okPrev && !reset && windowNumber(cur) >= windowNumber(prev) {
-					kwh, ok = windowNumber(cur)-windowNumber(prev), true
+				if okAt && okNext && !reset && windowNumber(next) >= windowNumber(at) {
+					kwh, ok = windowNumber(next)-windowNumber(at), true
 				}
 			}
 			if !ok {
