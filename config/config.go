@@ -30,6 +30,7 @@ type Config struct {
 	// validates it (sla.DecodeConfig), with the same file:line problems.
 	SLA    *yaml.Node `yaml:"sla"`
 	Demand Demand     `yaml:"demand"`
+	Tariff Tariff     `yaml:"tariff"`
 }
 
 // Site is the datacenter this process serves.

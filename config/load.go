@@ -97,6 +97,7 @@ func (d *decoder) resolve(c *Config, dir string) {
 		c.Modbus.ModelDirs[i] = relativeTo(dir, p)
 	}
 	c.Influx.TokenFile = relativeTo(dir, c.Influx.TokenFile)
+	c.Tariff.AdjustmentsFile = relativeTo(dir, c.Tariff.AdjustmentsFile)
 	c.Influx.QueueDir = relativeTo(dir, c.Influx.QueueDir)
 
 	for _, f := range []struct {

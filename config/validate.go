@@ -51,6 +51,8 @@ func (c *Config) Validate(opt Options) Problems {
 	v.libvirt(c.Libvirt)
 	v.obix(c.Obix)
 	v.demand(c.Demand, c.Site)
+	loc, _ := time.LoadLocation(c.Site.Timezone)
+	v.tariff(c.Tariff, loc)
 	v.uniqueNames(c)
 	return v.probs
 }

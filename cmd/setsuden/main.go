@@ -23,6 +23,7 @@ Usage:
   setsuden energy   --config FILE --from DATE --to DATE ...  kWh per meter, rack, room or site by day or month, and PUE
   setsuden energy-vms --config FILE --from DATE --to DATE ... per-host power model, per-VM kWh, per-tenant/service totals
   setsuden report   --config FILE --month YYYY-MM ...        compute a month's SLA report from InfluxDB as csv, html or pdf
+  setsuden cost     --config FILE --month YYYY-MM            the month's electricity bill rebuilt from the meters, and its CO2
   setsuden maintenance add|list --config FILE ...            announce maintenance (append-only log), or list it as PLANNED or SHORT NOTICE
   setsuden collect  --config FILE --dry-run | --once         show each Modbus device's read plan, or poll each once and print line protocol
   setsuden validate --config FILE                            check a configuration; every problem as FILE:LINE: field: what is wrong
@@ -59,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdEnergyVMs(ctx, args[1:], stdout, stderr)
 	case "report":
 		err = cmdReport(ctx, args[1:], stdout, stderr)
+	case "cost":
+		err = cmdCost(ctx, args[1:], stdout, stderr)
 	case "maintenance":
 		err = cmdMaintenance(ctx, args[1:], stdout, stderr)
 	case "collect":
