@@ -9,18 +9,22 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/setsuden/setsuden/adapters/influx"
+	"github.com/setsuden/setsuden/rules/energy"
 	"github.com/setsuden/setsuden/rules/tariff"
 )
 
 const costUsage = `Usage:
-  setsuden cost --config FILE --month YYYY-MM [--format text|json|csv]
+  setsuden cost --config FILE --month YYYY-MM [--format text|json|csv] [--labels FILE]
       the month's electricity bill rebuilt from the metered 30-minute blocks, line by line as a
       utility bill reads (contract kW and the block that set it, power factor, basic charge,
-      energy by band, adjustments, total), with coverage and the month's CO2
+      energy by band, adjustments, total), with coverage and the month's CO2; with --labels
+      (as for energy-vms), the bill and the CO2 shared per tenant and per service in proportion
+      to their VMs' attributed kWh
 `
 
 // costReport is what `setsuden cost` prints.
@@ -29,6 +33,9 @@ type costReport struct {
 	tariff.Bill
 	CO2      *tariff.CO2 `json:"co2,omitempty"`
 	Supplier string      `json:"co2_supplier,omitempty"`
+	// Tenants and Services share the bill by their VMs' attributed kWh.
+	Tenants  []tariff.Allocation `json:"tenants,omitempty"`
+	Services []tariff.Allocation `json:"services,omitempty"`
 }
 
 // cmdCost is `setsuden cost`.
@@ -39,6 +46,7 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	path := fs.String("config", "", "configuration file (YAML) with a tariff: section")
 	monthFlag := fs.String("month", "", "the month to bill, YYYY-MM in site.timezone")
 	format := fs.String("format", "text", "text, json or csv")
+	labelsPath := fs.String("labels", "", "VM labels (CSV vm,tenant,service or YAML): share the bill per tenant and service")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -115,7 +123,12 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		c := f.Emissions(bill.EnergyKWh)
 		rep.CO2, rep.Supplier = &c, fmt.Sprintf("%s %d", f.Supplier, f.Year)
 	}
-	for _, w := range bill.Warnings {
+	if *labelsPath != "" {
+		if err := allocateBill(ctx, &rep, reader, *labelsPath, month); err != nil {
+			return err
+		}
+	}
+	for _, w := range rep.Warnings {
 		fmt.Fprintln(stderr, "setsuden cost: warning:", w)
 	}
 	switch *format {
@@ -127,6 +140,39 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return writeCostCSV(stdout, rep)
 	}
 	return writeCostText(stdout, rep, loc)
+}
+
+// allocateBill shares the bill over tenants and services by the month's VM
+// energy attribution (the same as setsuden energy-vms, with its defaults).
+func allocateBill(ctx context.Context, rep *costReport, reader *influx.Reader, labelsPath string, month time.Time) error {
+	labels, err := readVMLabels(labelsPath)
+	if err != nil {
+		return err
+	}
+	start, end := tariff.MonthBounds(month)
+	const maxGap = 5 * time.Minute
+	hosts, err := reader.HostEnergySeries(ctx, rep.Site, start.Add(-maxGap), end.Add(maxGap))
+	if err != nil {
+		return err
+	}
+	res, err := attributeHosts(hosts, start, end, time.Hour, maxGap, 150, 400)
+	if err != nil {
+		return err
+	}
+	totals := energy.TotalsByLabel(res.vms, labels)
+	shares := func(groups []energy.GroupKWh) []tariff.Share {
+		out := make([]tariff.Share, len(groups))
+		for i, g := range groups {
+			out[i] = tariff.Share{Name: g.Name, KWh: g.KWh}
+		}
+		return out
+	}
+	rep.Tenants = tariff.Allocate(rep.TotalYen, rep.CO2, shares(totals.Tenants))
+	rep.Services = tariff.Allocate(rep.TotalYen, rep.CO2, shares(totals.Services))
+	if len(rep.Tenants) == 0 {
+		rep.Warnings = append(rep.Warnings, "no VM energy attributed in the month: nothing shared per tenant or service")
+	}
+	return nil
 }
 
 // monthMax is a month's highest block, for the 12-month maximum.
@@ -170,6 +216,23 @@ func writeCostText(w io.Writer, r costReport, loc *time.Location) error {
 	if r.CO2 != nil {
 		fmt.Fprintf(w, "\nCO2 (%s): %.0f kg location-based, %.0f kg adjusted, for %.0f kWh\n", r.Supplier, r.CO2.LocationKg, r.CO2.AdjustedKg, r.CO2.KWh)
 	}
+	for _, g := range []struct {
+		name string
+		rows []tariff.Allocation
+	}{{"TENANT", r.Tenants}, {"SERVICE", r.Services}} {
+		if len(g.rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nshared by attributed VM kWh:\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "%s\tKWH\tSHARE\tYEN\tCO2_KG\n", g.name)
+		for _, a := range g.rows {
+			fmt.Fprintf(tw, "%s\t%.3f\t%.1f%%\t%.0f\t%.1f\n", a.Name, a.KWh, a.SharePct, a.Yen, a.CO2LocationKg)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -188,6 +251,21 @@ func writeCostCSV(w io.Writer, r costReport) error {
 		_ = cw.Write([]string{r.Site, r.Month, "co2 location-based", f(r.CO2.LocationKg), "kg", "", ""})
 		_ = cw.Write([]string{r.Site, r.Month, "co2 adjusted", f(r.CO2.AdjustedKg), "kg", "", ""})
 	}
+	for _, a := range r.Tenants {
+		_ = cw.Write([]string{r.Site, r.Month, "tenant " + spreadsheetText(a.Name), f(a.KWh), "kWh", "", f(a.Yen)})
+	}
+	for _, a := range r.Services {
+		_ = cw.Write([]string{r.Site, r.Month, "service " + spreadsheetText(a.Name), f(a.KWh), "kWh", "", f(a.Yen)})
+	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// spreadsheetText keeps a name from being read as a formula by a
+// spreadsheet that opens the CSV (a leading =, +, -, @ gets a quote).
+func spreadsheetText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

@@ -147,3 +147,68 @@ func TestCostThroughTheBinary(t *testing.T) {
 		t.Errorf("no tariff: %v\n%s", err, msg)
 	}
 }
+
+// TestCostSharedByTenant bills July 2024 with the hosts and VMs of
+// writeVMDay (24 h 20 min of July: vm-a 2.8, vm-b 1.4, vm-c 5.1 kWh a day
+// attributed, so x 73/72 over the month) and shares
+// the total by tenant (acme 4.2 : globex 5.1) and service (db 1.4 : web 7.9),
+// through the built binary.
+func TestCostSharedByTenant(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs influxd")
+	}
+	db := testinflux.Start(t)
+	writeVMDay(t, db)
+	conf := writeDemandConfig(t, db.URL, db.Bucket(), `tariff:
+  contracts:
+    - {name: as, from: "2024-01-01", basic_yen_per_kw: 1765.50, bands: [{name: all, yen_per_kwh: 13.94}]}
+  emission: {supplier: kepco, factors: [{supplier: kepco, year: 2018, location_kg_per_kwh: 0.35, adjusted_kg_per_kwh: 0.33}]}
+`)
+	labels := filepath.Join(t.TempDir(), "labels.csv")
+	if err := os.WriteFile(labels, []byte("vm,tenant,service\nvm-a,acme,web\nvm-b,acme,db\nvm-c,=globex,web\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "cost", "--config", conf, "--month", "2024-07", "--format", "json", "--labels", labels).Output()
+	if err != nil {
+		t.Fatalf("setsuden cost: %v", err)
+	}
+	var rep struct {
+		Total   float64 `json:"total_yen"`
+		Tenants []struct {
+			Name                    string
+			KWh, Yen, CO2LocationKg float64
+		} `json:"tenants"`
+		Services []struct {
+			Name     string
+			KWh, Yen float64
+		} `json:"services"`
+		CO2 struct {
+			LocationKg float64 `json:"location_kg"`
+		} `json:"co2"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(rep.Tenants) != 2 || len(rep.Services) != 2 || rep.Total <= 0 {
+		t.Fatalf("tenants %+v services %+v total %v", rep.Tenants, rep.Services, rep.Total)
+	}
+	want := map[string]float64{"=globex": 5.1 * 73 / 72, "acme": 4.2 * 73 / 72}
+	var sum float64
+	for _, g := range rep.Tenants {
+		if math.Abs(g.KWh-want[g.Name]) > 1e-6 {
+			t.Errorf("tenant %s %.4f kWh, want %.4f", g.Name, g.KWh, want[g.Name])
+		}
+		if math.Abs(g.Yen-rep.Total*want[g.Name]/(9.3*73/72)) > 1e-6 {
+			t.Errorf("tenant %s %.2f yen, want %.2f", g.Name, g.Yen, rep.Total*want[g.Name]/(9.3*73/72))
+		}
+		sum += g.Yen
+	}
+	if math.Abs(sum-rep.Total) > 1e-6 {
+		t.Errorf("tenants share %.2f of %.2f yen", sum, rep.Total)
+	}
+	csvOut, err := exec.Command(bin, "cost", "--config", conf, "--month", "2024-07", "--format", "csv", "--labels", labels).Output()
+	if err != nil || !strings.Contains(string(csvOut), "tenant '=globex") || strings.Contains(string(csvOut), ",tenant =globex") {
+		t.Errorf("CSV does not defuse a formula-like tenant name (%v):\n%s", err, csvOut)
+	}
+}

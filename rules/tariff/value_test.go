@@ -73,3 +73,17 @@ func TestContractValidateNamesTheField(t *testing.T) {
 		t.Error("an agreed contract without agreed_kw was accepted")
 	}
 }
+
+func TestAllocate(t *testing.T) {
+	co2 := &CO2{KWh: 100, LocationKg: 35, AdjustedKg: 33}
+	got := Allocate(1000, co2, []Share{{"globex", 5.1}, {"acme", 4.2}, {"idle", 0}})
+	if len(got) != 2 || got[0].Name != "acme" || got[1].Name != "globex" {
+		t.Fatalf("allocations %+v", got)
+	}
+	near(t, "acme yen", got[0].Yen, 1000*4.2/9.3, 1e-9)
+	near(t, "globex CO2", got[1].CO2LocationKg, 35*5.1/9.3, 1e-9)
+	near(t, "shares", got[0].SharePct+got[1].SharePct, 100, 1e-9)
+	if Allocate(1000, co2, nil) != nil {
+		t.Error("allocated with nothing attributed")
+	}
+}
