@@ -424,6 +424,27 @@ func (s *Source) readWatch(ctx context.Context) (map[string]Value, map[string]er
 	s.noteRecreated()
 	s.merge(vals, bad)
 	s.refresh = err != nil
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		// The watch answered with a broken document: read the points one
+		// by one for this sample, so that only the broken ones are lost;
+		// the next poll asks for everything again.
+		s.cfg.Logger.Warn("oBIX watch answer is not a valid document; reading points one by one for this sample",
+			"source", s.cfg.Name, "err", err.Error())
+		objs, rerr := s.cfg.Client.ReadEach(ctx, s.hrefs)
+		if rerr != nil {
+			return nil, nil, fmt.Errorf("%w; reading the points one by one: %w", err, rerr)
+		}
+		now := time.Now()
+		for _, o := range objs {
+			if v, verr := ValueOf(o, now); verr != nil {
+				s.merge(nil, []itemError{{href: o.AbsHref(), err: verr}})
+			} else {
+				s.merge([]Value{v}, nil)
+			}
+		}
+		return s.cache, s.cacheErr, nil
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -353,3 +353,120 @@ func clipLog(s string) string {
 	}
 	return s
 }
+
+// TestObixRunPointFailures: in every mode, points that are null, down,
+// fault, answered with an err, or served as malformed XML lose only their
+// own field; the other points of the same samples are stored, and each
+// failing point's status is stored as <field>_status (docs/schema.md).
+// When they recover, their values come back.
+func TestObixRunPointFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd, obixd and setsuden")
+	}
+	db := testinflux.Start(t)
+	for _, mode := range []struct{ name, yaml string }{
+		{"batch", ""},
+		{"per_point", "      reads: per_point\n"},
+		{"watch", "      watch: true\n"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			gw := startObixd(t)
+			site := "fail-" + strings.ReplaceAll(mode.name, "_", "-")
+			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix/\n      interval: 1s\n      timeout: 800ms\n%s%s",
+				gw.URL, mode.yaml, facilityPoints))
+			run := startRun(t, conf)
+			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
+
+			broken := time.Now()
+			gw.ctl(t, "set", "href", "/obix/config/AHU1/SupplyAirTemp/", "val", "0.0", "null", "1")
+			gw.ctl(t, "set", "href", "/obix/config/CHW/SupplyTemp/", "val", "7.0", "status", "down")
+			gw.ctl(t, "set", "href", "/obix/config/CHW/ReturnTemp/", "val", "12.5", "status", "fault")
+			gw.ctl(t, "set", "href", "/obix/config/AHU1/Humidity/", "err", "1")
+			gw.ctl(t, "set", "href", "/obix/config/AHU1/ReturnAirTemp/", "val", "26.0", "garbage", "1")
+			// A value that changes after the failures proves later samples are stored.
+			gw.ctl(t, "set", "href", "/obix/config/Lighting/Power/", "val", "5.5")
+			waitValue(t, db, "power", "kw", site, "lighting", 5.5)
+			waitValue(t, db, "power", "kw", site, "chiller-1", 85)
+
+			status := func(meter, field string) string {
+				rows := influxQuery(t, db, fmt.Sprintf(`SELECT last(%q) FROM temperature WHERE site = '%s' AND meter = '%s' AND time > %d`,
+					field+"_status", site, meter, broken.UnixNano()))
+				if len(rows) == 0 {
+					return ""
+				}
+				s, _ := rows[0]["last"].(string)
+				return s
+			}
+			for _, c := range []struct{ meter, field, want string }{
+				{"ahu-1", "supply_air_c", "null"},
+				{"chw", "chw_supply_c", "down"},
+				{"chw", "chw_return_c", "fault"},
+				{"ahu-1", "humidity_rh", "error"},
+				{"ahu-1", "return_air_c", "error"},
+			} {
+				waitUntil(t, 30*time.Second, fmt.Sprintf("%s_status = %s", c.field, c.want), func() bool { return status(c.meter, c.field) == c.want })
+			}
+			// In the samples that carry a status, the field itself is missing.
+			rows := influxQuery(t, db, fmt.Sprintf(`SELECT supply_air_c, supply_air_c_status FROM temperature WHERE site = '%s' AND meter = 'ahu-1' AND supply_air_c_status = 'null'`, site))
+			if len(rows) == 0 {
+				t.Fatal("no sample with supply_air_c_status")
+			}
+			for _, r := range rows {
+				if r["supply_air_c"] != nil {
+					t.Errorf("sample %v has supply_air_c %v next to status null", r["time"], r["supply_air_c"])
+				}
+			}
+			log := run.logText()
+			for _, href := range []string{"AHU1/SupplyAirTemp", "AHU1/Humidity", "AHU1/ReturnAirTemp"} {
+				if !strings.Contains(log, href) {
+					t.Errorf("the log does not name the failing point %s", href)
+				}
+			}
+			if strings.Contains(log, "panic") {
+				t.Errorf("setsuden panicked:\n%s", log)
+			}
+
+			// Recovery: the values come back.
+			gw.ctl(t, "set", "href", "/obix/config/AHU1/SupplyAirTemp/", "val", "17.75")
+			gw.ctl(t, "set", "href", "/obix/config/AHU1/ReturnAirTemp/", "val", "27.5")
+			gw.ctl(t, "set", "href", "/obix/config/AHU1/Humidity/", "val", "40")
+			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 17.75)
+			waitValue(t, db, "temperature", "return_air_c", site, "ahu-1", 27.5)
+			waitValue(t, db, "temperature", "humidity_rh", site, "ahu-1", 40)
+		})
+	}
+}
+
+// TestObixRunBatchRefused: gateways whose batch op answers an err object
+// (BadUriErr or UnsupportedErr, with HTTP 200, 404 or 501) are read point
+// by point from then on: the values are stored, the batch op is tried
+// once, and the choice is logged once.
+func TestObixRunBatchRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd, obixd and setsuden")
+	}
+	db := testinflux.Start(t)
+	for _, v := range []struct{ kind, status string }{
+		{"badurierr", "200"},
+		{"unsupported", "404"},
+		{"unsupported", "501"},
+	} {
+		t.Run(v.kind+"-"+v.status, func(t *testing.T) {
+			gw := startObixd(t, "--batch", v.kind, "--batch-status", v.status)
+			site := "refused-" + v.kind + "-" + v.status
+			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: 1s\n      timeout: 800ms\n%s",
+				gw.URL, facilityPoints))
+			run := startRun(t, conf)
+			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
+			gw.ctl(t, "set", "href", "/obix/config/Lighting/Power/", "val", "6.25")
+			waitValue(t, db, "power", "kw", site, "lighting", 6.25)
+			waitValue(t, db, "power", "kw", site, "chiller-1", 85)
+			if n := strings.Count(gw.ctl(t, "log"), "POST /obix/batch/"); n != 1 {
+				t.Errorf("the batch op was tried %d times (want once, then per-point reads)", n)
+			}
+			if n := strings.Count(run.logText(), "batch op refused"); n != 1 {
+				t.Errorf("the fallback was logged %d times (want once)", n)
+			}
+		})
+	}
+}

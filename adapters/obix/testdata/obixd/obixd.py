@@ -284,6 +284,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.err(a.batch_status, contract, "/obix/batch/", "batch is not supported")
         root = ET.fromstring(body)
         items = []
+        if any(self.gw.point(urllib.parse.urlsplit(u.get("val", "")).path) and
+               self.gw.point(urllib.parse.urlsplit(u.get("val", "")).path).garbage for u in root):
+            # One broken point breaks the whole document.
+            return self.send(200, '<?xml version="1.0"?>\n<list is="obix:BatchOut"><real val="1"></list>')
         for u in root:
             href = urllib.parse.urlsplit(u.get("val", "")).path
             p = self.gw.point(href)
@@ -379,6 +383,8 @@ class Handler(BaseHTTPRequestHandler):
             if p is None:
                 items.append('<err href=%s is="obix:BadUriErr"/>' % quoteattr(h))
                 continue
+            if p.garbage:
+                return '<obj is="obix:WatchOut"><list name="values"><real val="1"></list></obj>'
             state = (p.ver, p.val, p.status, p.null, p.err)
             if full or w.sent.get(h) != state:
                 items.append(p.xml(self.args))
