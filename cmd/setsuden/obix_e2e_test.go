@@ -470,3 +470,92 @@ func TestObixRunBatchRefused(t *testing.T) {
 		})
 	}
 }
+
+// metric reads one sample of the UI's /metrics ("" if absent).
+func metric(t *testing.T, base, series string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestObixRunWatchLeases: watches against gateways that will not take the
+// lease asked for, grant a shorter one, or hide their watch service, and
+// one that drops the watch: no sample fails for the lease, a lease too
+// short for the interval is warned about at start and kept alive between
+// samples, the make op is found under an unreadable watch service, and a
+// watch re-made after expiry is logged and counted on /metrics.
+func TestObixRunWatchLeases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd, obixd and setsuden")
+	}
+	db := testinflux.Start(t)
+	for _, v := range []struct {
+		name     string
+		flags    []string
+		interval string
+		log      string // a line setsuden must log
+	}{
+		{"refused", []string{"--lease-write", "refuse", "--lease", "5"}, "1s", "refused the watch lease"},
+		{"readonly", []string{"--lease-write", "readonly", "--lease", "5"}, "1s", "refused the watch lease"},
+		// The gateway caps leases at 1.5 s: samples every 2 s would lose
+		// the watch each time, so it is polled in between.
+		{"capped", []string{"--lease-max", "1.5", "--lease", "1.5"}, "2s", "polling the watch in between"},
+		{"unreadable-service", []string{"--watch-service", "unreadable"}, "1s", "trying its conventional make op"},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			gw := startObixd(t, v.flags...)
+			site := "lease-" + v.name
+			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: %s\n      timeout: 900ms\n      watch: true\n%s",
+				gw.URL, v.interval, facilityPoints))
+			run := startRun(t, conf)
+			base := run.ui(t)
+			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
+			for i, val := range []string{"19.5", "20.5", "21.5"} {
+				gw.ctl(t, "set", "href", "/obix/config/AHU1/SupplyAirTemp/", "val", val)
+				waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 19.5+float64(i))
+			}
+			if !strings.Contains(run.logText(), v.log) {
+				t.Errorf("setsuden did not log %q", v.log)
+			}
+			if errs := influxQuery(t, db, fmt.Sprintf(`SELECT count("count") FROM collector_errors WHERE site = '%s'`, site)); len(errs) > 0 {
+				t.Errorf("failed samples: %v", errs)
+			}
+			if got := metric(t, base, `setsuden_obix_watch_recreated_total{gateway="bldg2"}`); got != "0" {
+				t.Errorf("watch re-created %s times (want 0: the lease was kept)", got)
+			}
+			if n := strings.Count(gw.ctl(t, "log"), "POST /obix/watchService/make/"); n != 1 {
+				t.Errorf("%d watches made (want 1)", n)
+			}
+		})
+	}
+	t.Run("expired", func(t *testing.T) {
+		gw := startObixd(t)
+		site := "lease-expired"
+		conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: 1s\n      timeout: 900ms\n      watch: true\n%s",
+			gw.URL, facilityPoints))
+		run := startRun(t, conf)
+		base := run.ui(t)
+		waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
+		for i := 1; i <= 2; i++ {
+			gw.ctl(t, "drop-watches")
+			gw.ctl(t, "set", "href", "/obix/config/AHU1/SupplyAirTemp/", "val", fmt.Sprint(30+i))
+			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", float64(30+i))
+			waitUntil(t, 30*time.Second, fmt.Sprintf("setsuden_obix_watch_recreated_total = %d", i), func() bool {
+				return metric(t, base, `setsuden_obix_watch_recreated_total{gateway="bldg2"}`) == fmt.Sprint(i)
+			})
+		}
+		if n := strings.Count(run.logText(), "watch had expired on the gateway"); n != 2 {
+			t.Errorf("%d re-creations logged (want 2)", n)
+		}
+	})
+}
