@@ -176,8 +176,11 @@ type ObixGateway struct {
 	Timeout      time.Duration `yaml:"timeout"`
 	// Watch reads through a server-side watch (pollChanges) instead of a
 	// batch read per sample.
-	Watch  bool        `yaml:"watch"`
-	Points []ObixPoint `yaml:"points"`
+	Watch bool `yaml:"watch"`
+	// Reads, WatchLease and Discover: see config/obix.go.
+	Reads      string        `yaml:"reads"`
+	WatchLease time.Duration `yaml:"watch_lease"`
+	Points     []ObixPoint   `yaml:"points"`
 }
 
 // ObixPoint maps one oBIX point to one field of a measurement.
@@ -193,7 +196,7 @@ type ObixPoint struct {
 
 // DefaultObixGateway returns a gateway with every default filled in.
 func DefaultObixGateway() ObixGateway {
-	return ObixGateway{Interval: 30 * time.Second, Timeout: 10 * time.Second}
+	return ObixGateway{Interval: 30 * time.Second, Timeout: 10 * time.Second, Reads: ObixReadsBatch}
 }
 
 type obixFields ObixGateway

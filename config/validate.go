@@ -336,6 +336,7 @@ func (v *validator) obix(o Obix) {
 		if g.Timeout <= 0 || g.Timeout >= g.Interval {
 			v.add(p+".timeout", "%s is out of range (expected more than 0s and less than interval %s)", g.Timeout, g.Interval)
 		}
+		v.obixReads(p, g)
 		if len(g.Points) == 0 {
 			v.add(p+".points", "missing (expected at least one point: href, measurement, field)")
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/url"
 	"slices"
@@ -49,6 +50,24 @@ type SourceConfig struct {
 	// UseWatch reads through a server-side watch (pollChanges) instead of a
 	// batch read per sample.
 	UseWatch bool
+	// ReadEach reads the points one by one (a GET each) instead of with the
+	// lobby's batch op; for gateways whose batch op misbehaves in ways the
+	// automatic fallback (see Client.Batch) does not catch. Not with
+	// UseWatch.
+	ReadEach bool
+	// Interval is the time between samples. In watch mode it decides
+	// whether the watch needs keeping alive between samples: when the
+	// lease the server grants is not at least twice the interval, the
+	// source polls the watch in between (and warns once), so that the
+	// server does not drop it.
+	Interval time.Duration
+	// Logger hears of what a sample survives without failing: a point that
+	// lost its value (logged when that starts and when it ends), a lease
+	// the server would not grant, a watch made again. nil: not logged.
+	Logger *slog.Logger
+	// OnWatchRecreated, when set, is called each time the watch had to be
+	// made again because the server had dropped it (a metric).
+	OnWatchRecreated func()
 	// WatchLease is the lease asked for when UseWatch is set (0: the
 	// server's default). Ask for more than the collection interval, or the
 	// server drops the watch between samples and every sample has to make
@@ -72,10 +91,14 @@ type Source struct {
 	knownMu sync.Mutex
 	known   map[string]pointFacts // per pointKey
 
-	mu      sync.Mutex
-	watch   *Watch
-	cache   map[string]Value // watch mode: latest value per pointKey
-	refresh bool             // the last poll failed: its changes may be lost
+	mu        sync.Mutex
+	watch     *Watch
+	cache     map[string]Value  // watch mode: latest value per pointKey
+	cacheErr  map[string]error  // watch mode: the point's last answer was an err
+	refresh   bool              // the last poll failed: its changes may be lost
+	recreated int               // watch re-creations already reported
+	keepStop  func()            // stops the keep-alive of a short lease
+	bad       map[string]string // pointKey -> status of a point without value, for logging changes
 }
 
 // NewSource validates the configuration. It does not connect: the first
@@ -101,6 +124,12 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	}
 	if cfg.WatchLease > 0 && !cfg.UseWatch {
 		return nil, wrap("watch lease %v set but watches are not used", cfg.WatchLease)
+	}
+	if cfg.ReadEach && cfg.UseWatch {
+		return nil, wrap("per-point reads and a watch are exclusive")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(discardHandler{})
 	}
 	s := &Source{cfg: cfg, known: map[string]pointFacts{}}
 	seenHref := map[string]bool{}
@@ -142,11 +171,18 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 // Name implements collector.Source.
 func (s *Source) Name() string { return s.cfg.Name }
 
-// Collect reads every point, in one batch request or one watch poll, and
-// returns one point per measurement and tag set, stamped when the reads
-// completed. Any point that fails (an <err>, a null value, a bad status
-// such as fault or down, a unit that does not fit its field) fails the whole
-// sample with an error naming the failing hrefs, as a Modbus meter does.
+// Collect reads every point, in one batch request (or one read per point,
+// or one watch poll), and returns one point per measurement and tag set,
+// stamped when the reads completed.
+//
+// A point that has no value loses only its own field: an <err> in its
+// place, a malformed answer, a null value, a status of down, fault,
+// disabled or stale, NaN or ±INF, a unit that does not fit its field. The
+// field is then missing from the sample and its status is stored instead,
+// as the string field <field>_status (docs/schema.md); a stored value
+// whose status is not ok (overridden, alarm, ...) gets that field too. The
+// sample fails as a whole only when the server cannot be read at all or no
+// point has a value; the error names the failing hrefs.
 func (s *Source) Collect(ctx context.Context) ([]point.Point, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -155,9 +191,10 @@ func (s *Source) Collect(ctx context.Context) ([]point.Point, error) {
 		errs map[string]error // per pointKey
 		err  error
 	)
-	if s.cfg.UseWatch {
-		vals, err = s.readWatch(ctx)
-	} else {
+	switch {
+	case s.cfg.UseWatch:
+		vals, errs, err = s.readWatch(ctx)
+	default:
 		vals, errs, err = s.readBatch(ctx)
 	}
 	if err != nil {
@@ -167,48 +204,100 @@ func (s *Source) Collect(ctx context.Context) ([]point.Point, error) {
 	set := newPointSet()
 	var fails []string
 	failed := map[string]bool{}
-	fail := func(i int, err error) {
+	stored := 0
+	bad := map[string]string{}
+	fail := func(i int, status string, err error) {
+		set.add(now, PointMapping{Measurement: s.cfg.Points[i].Measurement, Tags: s.cfg.Points[i].Tags,
+			Field: s.cfg.Points[i].Field + StatusSuffix}, status)
+		bad[s.keys[i]] = status
 		if failed[s.keys[i]] {
 			return
 		}
 		failed[s.keys[i]] = true
+		msg := fmt.Sprintf("%s: %v", s.abs[i], err)
 		var oe *Error
 		if errors.As(err, &oe) && oe.Href != "" {
-			// The err names the href already.
-			fails = append(fails, oe.Error())
-			return
+			msg = oe.Error() // the err names the href already
 		}
-		fails = append(fails, fmt.Sprintf("%s: %v", s.abs[i], err))
+		fails = append(fails, msg)
+		if s.bad[s.keys[i]] != status {
+			s.cfg.Logger.Warn("oBIX point has no value; its field is missing from the samples until it has one",
+				"source", s.cfg.Name, "href", s.abs[i], "status", status, "err", msg)
+		}
 	}
 	for i, p := range s.cfg.Points {
 		if err := errs[s.keys[i]]; err != nil {
-			fail(i, err)
+			fail(i, StatusError, err)
 			continue
 		}
 		v, ok := vals[s.keys[i]]
 		if !ok {
-			fail(i, errors.New("no value from the server"))
+			fail(i, StatusError, errors.New("no value from the server"))
 			continue
 		}
-		x, err := fieldValue(p, v)
+		x, status, err := fieldValue(p, v)
 		if err != nil {
-			fail(i, err)
+			fail(i, status, err)
 			continue
 		}
 		set.add(now, p, x)
+		if st := normalStatus(v.Status); st != "ok" {
+			set.add(now, PointMapping{Measurement: p.Measurement, Tags: p.Tags, Field: p.Field + StatusSuffix}, st)
+		}
+		stored++
 	}
-	if len(fails) > 0 {
-		return nil, fmt.Errorf("obix source %q: %d of %d points failed: %s", s.cfg.Name, len(fails), len(s.cfg.Points), joinFailures(fails))
+	for k, st := range s.bad {
+		if _, still := bad[k]; !still {
+			s.cfg.Logger.Info("oBIX point has a value again", "source", s.cfg.Name, "href", k, "was", st)
+		}
+	}
+	s.bad = bad
+	if stored == 0 {
+		return nil, fmt.Errorf("obix source %q: all %d points failed: %s", s.cfg.Name, len(s.cfg.Points), joinFailures(fails))
 	}
 	s.knownMu.Lock()
 	for i := range s.cfg.Points {
-		f := s.known[s.keys[i]]
-		f.unit = vals[s.keys[i]].Unit
-		s.known[s.keys[i]] = f
+		if v, ok := vals[s.keys[i]]; ok {
+			f := s.known[s.keys[i]]
+			f.unit = v.Unit
+			s.known[s.keys[i]] = f
+		}
 	}
 	s.knownMu.Unlock()
 	return set.points(), nil
 }
+
+// StatusSuffix ends the name of the string field that carries a point's
+// status next to its value field ("supply_air_c" -> "supply_air_c_status").
+const StatusSuffix = "_status"
+
+// StatusError is the status stored for a point the server did not give a
+// value for: an <err> in its place, a malformed answer, a value that
+// cannot be stored (NaN, ±INF) or does not fit its field's unit.
+const StatusError = "error"
+
+// normalStatus is a status list as stored: without spaces, "ok" for none.
+func normalStatus(st string) string {
+	var parts []string
+	for _, p := range strings.Split(st, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return "ok"
+	}
+	return strings.Join(parts, ",")
+}
+
+// discardHandler is a slog handler that drops everything (slog.DiscardHandler
+// arrives with Go 1.24).
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discardHandler) WithGroup(string) slog.Handler           { return d }
 
 // joinFailures lists the first three failures and counts the rest.
 func joinFailures(fails []string) string {
@@ -267,9 +356,18 @@ func (ps *pointSet) points() []point.Point {
 	return pts
 }
 
-// readBatch reads all points with one batch; results come in request order.
+// readBatch reads all points with one batch (or one by one); results come
+// in request order.
 func (s *Source) readBatch(ctx context.Context) (map[string]Value, map[string]error, error) {
-	objs, err := s.cfg.Client.Batch(ctx, s.hrefs)
+	var (
+		objs []*Obj
+		err  error
+	)
+	if s.cfg.ReadEach {
+		objs, err = s.cfg.Client.ReadEach(ctx, s.hrefs)
+	} else {
+		objs, err = s.cfg.Client.Batch(ctx, s.hrefs)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -294,47 +392,142 @@ func (s *Source) readBatch(ctx context.Context) (map[string]Value, map[string]er
 // readWatch makes the watch on first use and polls it afterwards; the cache
 // holds the latest value of every point, as pollChanges only brings what
 // changed.
-func (s *Source) readWatch(ctx context.Context) (map[string]Value, error) {
+func (s *Source) readWatch(ctx context.Context) (map[string]Value, map[string]error, error) {
 	var (
 		vals []Value
+		bad  []itemError
 		err  error
 	)
 	if s.watch == nil {
 		w, merr := s.cfg.Client.MakeWatch(ctx)
 		if merr != nil {
-			return nil, merr
+			return nil, nil, merr
 		}
 		if s.cfg.WatchLease > 0 {
 			if lerr := w.SetLease(ctx, s.cfg.WatchLease); lerr != nil {
-				_ = w.Delete(ctx)
-				return nil, fmt.Errorf("watch lease %v: %w", s.cfg.WatchLease, lerr)
+				// The server decides its leases; a refusal costs nothing
+				// as long as the watch is polled inside the lease it has.
+				s.cfg.Logger.Warn("oBIX gateway refused the watch lease asked for; using its own",
+					"source", s.cfg.Name, "asked", s.cfg.WatchLease, "granted", w.Lease(), "err", lerr.Error())
 			}
 		}
-		s.watch, s.cache = w, map[string]Value{}
-		vals, err = w.Add(ctx, s.hrefs...)
+		s.watch, s.cache, s.cacheErr, s.recreated = w, map[string]Value{}, map[string]error{}, 0
+		s.checkLease(w)
+		vals, bad, err = w.add(ctx, s.hrefs)
 	} else if s.refresh {
 		// A poll whose answer got lost took its changes with it: the
 		// server will not send them again. Ask for everything.
-		vals, err = s.watch.PollRefresh(ctx)
+		vals, bad, err = s.watch.poll(ctx, "pollRefresh")
 	} else {
-		vals, err = s.watch.Poll(ctx)
+		vals, bad, err = s.watch.poll(ctx, "pollChanges")
 	}
+	s.noteRecreated()
+	s.merge(vals, bad)
+	s.refresh = err != nil
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		// The watch answered with a broken document: read the points one
+		// by one for this sample, so that only the broken ones are lost;
+		// the next poll asks for everything again.
+		s.cfg.Logger.Warn("oBIX watch answer is not a valid document; reading points one by one for this sample",
+			"source", s.cfg.Name, "err", err.Error())
+		objs, rerr := s.cfg.Client.ReadEach(ctx, s.hrefs)
+		if rerr != nil {
+			return nil, nil, fmt.Errorf("%w; reading the points one by one: %w", err, rerr)
+		}
+		now := time.Now()
+		for _, o := range objs {
+			if v, verr := ValueOf(o, now); verr != nil {
+				s.merge(nil, []itemError{{href: o.AbsHref(), err: verr}})
+			} else {
+				s.merge([]Value{v}, nil)
+			}
+		}
+		return s.cache, s.cacheErr, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.cache, s.cacheErr, nil
+}
+
+// merge puts a watch answer into the cache.
+func (s *Source) merge(vals []Value, bad []itemError) {
 	for _, v := range vals {
 		if u, perr := url.Parse(v.Href); perr == nil {
 			s.cache[pointKey(u)] = v
+			delete(s.cacheErr, pointKey(u))
 		}
 	}
-	s.refresh = err != nil
-	if err != nil {
-		return nil, err
+	for _, b := range bad {
+		if u, perr := url.Parse(b.href); perr == nil && b.href != "" {
+			s.cacheErr[pointKey(u)] = b.err
+			delete(s.cache, pointKey(u))
+		}
 	}
-	return s.cache, nil
+}
+
+// noteRecreated logs and counts the re-creations of the watch since the
+// last call.
+func (s *Source) noteRecreated() {
+	if s.watch == nil {
+		return
+	}
+	n := s.watch.Recreated()
+	for ; s.recreated < n; s.recreated++ {
+		s.cfg.Logger.Warn("oBIX watch had expired on the gateway; made it again", "source", s.cfg.Name, "watch", s.watch.Href())
+		if s.cfg.OnWatchRecreated != nil {
+			s.cfg.OnWatchRecreated()
+		}
+	}
+}
+
+// checkLease warns when the samples come too far apart for the lease the
+// server granted and keeps the watch alive in between: a poll at a third
+// of the lease, its changes kept for the next sample.
+func (s *Source) checkLease(w *Watch) {
+	granted := w.Lease()
+	if granted <= 0 || s.cfg.Interval <= 0 || s.cfg.Interval*2 <= granted {
+		return
+	}
+	every := granted / 3
+	s.cfg.Logger.Warn("oBIX watch lease is not well beyond the sample interval; polling the watch in between to keep it",
+		"source", s.cfg.Name, "lease", granted, "interval", s.cfg.Interval, "keepalive_every", every)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.keepStop = cancel
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			s.mu.Lock()
+			if s.watch == w && time.Until(w.LeaseEnds()) < granted-every/2 {
+				op := "pollChanges"
+				if s.refresh {
+					op = "pollRefresh"
+				}
+				vals, bad, err := w.poll(ctx, op)
+				s.noteRecreated()
+				s.merge(vals, bad)
+				s.refresh = err != nil
+			}
+			s.mu.Unlock()
+		}
+	}()
 }
 
 // Close deletes the watch, if any.
 func (s *Source) Close(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.keepStop != nil {
+		s.keepStop()
+		s.keepStop = nil
+	}
 	if s.watch == nil {
 		return nil
 	}
@@ -349,15 +542,17 @@ func (s *Source) Close(ctx context.Context) error {
 // fieldValue turns a point's value into a field value of an InfluxDB point.
 // Fields named with a unit suffix are float64 (ints too: a kw field must not
 // change type between sources); reltimes become seconds, abstimes RFC 3339
-// strings.
-func fieldValue(p PointMapping, v Value) (any, error) {
-	if v.Value == nil {
-		return nil, fmt.Errorf("value is null")
-	}
+// strings. A value that cannot be stored comes back as an error with the
+// status to store instead: "null", the point's bad status (down, fault,
+// disabled, stale) or StatusError.
+func fieldValue(p PointMapping, v Value) (any, string, error) {
 	for _, st := range strings.Split(v.Status, ",") {
-		if st = strings.TrimSpace(st); badStatuses[st] {
-			return nil, fmt.Errorf("status %s", v.Status)
+		if st = strings.TrimSpace(st); badStatuses[st] && st != "null" {
+			return nil, normalStatus(v.Status), fmt.Errorf("status %s", v.Status)
 		}
+	}
+	if v.Value == nil {
+		return nil, "null", fmt.Errorf("value is null")
 	}
 	fs, hasSuffix := fieldSuffix(p.Field)
 	var f float64
@@ -366,29 +561,29 @@ func fieldValue(p PointMapping, v Value) (any, error) {
 		f = x
 	case int64:
 		if !hasSuffix {
-			return x, nil
+			return x, "", nil
 		}
 		f = float64(x)
 	case bool, string:
-		return x, nil
+		return x, "", nil
 	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano), nil
+		return x.UTC().Format(time.RFC3339Nano), "", nil
 	case time.Duration:
 		f = x.Seconds()
 	default:
-		return nil, fmt.Errorf("unsupported value %T", v.Value)
+		return nil, StatusError, fmt.Errorf("unsupported value %T", v.Value)
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil, fmt.Errorf("value %v cannot be stored", f)
+		return nil, StatusError, fmt.Errorf("value %v cannot be stored", f)
 	}
 	if us, ok := UnitSuffix(v.Unit); ok && hasSuffix && us != fs {
 		c, ok := convertUnit(f, us, fs)
 		if !ok {
-			return nil, fmt.Errorf("unit %s (%s) does not fit field %q (%s)", v.Unit, us, p.Field, fs)
+			return nil, StatusError, fmt.Errorf("unit %s (%s) does not fit field %q (%s)", v.Unit, us, p.Field, fs)
 		}
 		f = c
 	}
-	return f, nil
+	return f, "", nil
 }
 
 // pointKey identifies a point across the forms servers write its URL in:

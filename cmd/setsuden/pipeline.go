@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -20,7 +19,6 @@ import (
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/adapters/libvirt"
 	"github.com/setsuden/setsuden/adapters/modbus"
-	"github.com/setsuden/setsuden/adapters/obix"
 	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/config"
@@ -115,18 +113,12 @@ func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log 
 		log.Info("more Modbus meters than connections to keep: the others connect for each sample",
 			"meters", n, "kept_at_most", budget.KeepMax(), "max_connections", cfg.Modbus.MaxConnections)
 	}
+	obixM := newObixMetrics(p.reg)
 	for _, g := range cfg.Obix.Gateways {
 		if !shard.Owns(g.Name) {
 			continue
 		}
-		var pts []obix.PointMapping
-		for _, pt := range g.Points {
-			pts = append(pts, obix.PointMapping{Href: pt.Href, History: pt.History, Measurement: pt.Measurement, Field: pt.Field, Tags: pt.Tags})
-		}
-		src, err := obix.NewSource(obix.SourceConfig{Name: g.Name, UseWatch: g.Watch, Points: pts,
-			WatchLease: 4 * g.Interval, // outlive the gap between samples (research/collection.md §4.4)
-			Client: &obix.Client{BaseURL: g.URL, Username: g.Username, Password: g.Password,
-				HTTP: &http.Client{Timeout: g.Timeout}}})
+		src, err := obixSource(g, log, obixM)
 		if err != nil {
 			p.close()
 			return nil, fmt.Errorf("obix gateway %q: %w", g.Name, err)
