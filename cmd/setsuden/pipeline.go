@@ -97,6 +97,7 @@ func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log 
 		m, err := modbus.NewMeter(modbus.MeterConfig{
 			Name: d.Name, Model: models[d.Model], Transport: d.Transport, Address: d.Address,
 			UnitID: byte(d.UnitID), Timeout: d.Timeout, Retries: d.Retries, Tags: d.Tags, Lines: lines, Budget: budget,
+			RatedKW: d.RatedKW,
 			Serial: modbus.SerialConfig{BaudRate: d.Serial.BaudRate, DataBits: d.Serial.DataBits,
 				Parity: d.Serial.Parity, StopBits: d.Serial.StopBits},
 		})
@@ -293,7 +294,7 @@ func (c counterStore) LastCounters(ctx context.Context, spec point.Counter) (map
 	}
 	out := make(map[string]collector.CounterState, len(all))
 	for _, s := range all {
-		out[collector.SeriesKey(s.Tags)] = collector.CounterState{Raw: s.Raw, Total: s.Total}
+		out[collector.SeriesKey(s.Tags)] = collector.CounterState{Raw: s.Raw, Total: s.Total, Time: s.Time}
 	}
 	return out, nil
 }
