@@ -211,6 +211,8 @@ func (p *pipeline) serve(ctx context.Context, ready func(addr string)) error {
 	var writerWG sync.WaitGroup
 	writerWG.Add(1)
 	go func() { defer writerWG.Done(); _ = p.writer.Run(writeCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); ensureInfluxDatabase(collCtx, p.cfg.Influx, p.log) }()
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = p.coll.Run(collCtx) }()
 	go func() { defer wg.Done(); p.live.Run(collCtx) }()
