@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"math"
 	"reflect"
 	"sync"
 	"time"
@@ -21,6 +22,9 @@ type CounterSource interface {
 type CounterState struct {
 	Raw   float64 // the register as read (after scale)
 	Total float64 // the monotonic value written as <field>_total
+	// Time is when Raw was read; zero when unknown (then a rise is not
+	// checked against the meter's rated power).
+	Time time.Time
 }
 
 // CounterStore restores counter state after a restart (adapters/influx
@@ -65,6 +69,35 @@ func NextCounter(prev CounterState, ok bool, raw, modulus float64) (CounterState
 	default:
 		return CounterState{Raw: raw, Total: prev.Total}, true
 	}
+}
+
+// ratedSlack is how far above its rated power a meter's counter may rise
+// before the rise is taken for a reset: meters measure overload up to about
+// 120 % of their rated current, and a register's resolution and the
+// sampling jitter add a little more.
+const ratedSlack = 1.5
+
+// MaxRise is the most energy (kWh) a meter of ratedKW can deliver in
+// elapsed, with ratedSlack and one second of clock jitter; +Inf when the
+// rating is unknown (0).
+func MaxRise(ratedKW float64, elapsed time.Duration) float64 {
+	if ratedKW <= 0 {
+		return math.Inf(1)
+	}
+	return ratedSlack * ratedKW * (max(elapsed, 0) + time.Second).Hours()
+}
+
+// AdvanceCounter is NextCounter with the meter's rated power: a rise (or
+// a wrap) larger than the meter could deliver since the previous reading
+// (MaxRise of spec.RatedKW) is a reset or a swapped meter, flagged like a
+// decrease and never added as energy. The new state carries at.
+func AdvanceCounter(prev CounterState, ok bool, raw float64, at time.Time, spec point.Counter) (CounterState, bool) {
+	next, reset := NextCounter(prev, ok, raw, spec.Modulus)
+	next.Time = at
+	if ok && !reset && !prev.Time.IsZero() && next.Total-prev.Total > MaxRise(spec.RatedKW, at.Sub(prev.Time)) {
+		return CounterState{Raw: raw, Total: prev.Total, Time: at}, true
+	}
+	return next, reset
 }
 
 // counters tracks every counter series of one collector.
@@ -147,15 +180,20 @@ func (cs *counters) apply(ctx context.Context, specs []point.Counter, keys []key
 				}
 				prev, ok = st, found && err == nil
 			}
-			next, reset := NextCounter(prev, ok, raw, spec.Modulus)
+			next, reset := AdvanceCounter(prev, ok, raw, p.Time, spec)
 			cs.mu.Lock()
 			cs.state[key] = next
 			cs.mu.Unlock()
 			p.Fields[spec.Field+"_total"] = next.Total
 			if reset {
 				p.Fields[spec.Field+"_reset"] = true
+				why := "decrease that is not a wrap"
+				if raw >= prev.Raw || (spec.Modulus > 0 && raw+spec.Modulus-prev.Raw <= wrapShare*spec.Modulus) {
+					why = "rise larger than the meter's rated power can deliver"
+				}
 				log("counter reset detected: total kept, interval flagged", "field", spec.Field, "tags", p.Tags,
-					"previous", prev.Raw, "now", raw, "at", p.Time.Format(time.RFC3339))
+					"previous", prev.Raw, "now", raw, "at", p.Time.Format(time.RFC3339), "reason", why,
+					"rated_kw", spec.RatedKW, "since", p.Time.Sub(prev.Time).Round(time.Millisecond).String())
 			}
 		}
 	}

@@ -129,6 +129,10 @@ type ModbusDevice struct {
 	Tags map[string]string `yaml:"tags"`
 	// Serial is the line setting of an rtu device (and only of one).
 	Serial Serial `yaml:"serial"`
+	// RatedKW is the meter's rated power (kW), overriding the model's
+	// rated_kw: an energy counter rising faster is flagged as a reset
+	// (kwh_reset), not added. 0 takes the model's.
+	RatedKW float64 `yaml:"rated_kw"`
 }
 
 // Serial is a serial line's setting. All four are required for rtu: the

@@ -220,6 +220,9 @@ func (v *validator) device(p string, d ModbusDevice, opt Options) {
 	if d.Retries < 0 || d.Retries > maxRetries {
 		v.add(p+".retries", "%d is out of range (expected 0..%d)", d.Retries, maxRetries)
 	}
+	if d.RatedKW < 0 {
+		v.add(p+".rated_kw", "%g is negative (expected the meter's rated power in kW, or leave it out for the model's)", d.RatedKW)
+	}
 	v.tags(p+".tags", d.Tags)
 	switch {
 	case d.Transport == "rtu":

@@ -95,6 +95,7 @@ func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log 
 		m, err := modbus.NewMeter(modbus.MeterConfig{
 			Name: d.Name, Model: models[d.Model], Transport: d.Transport, Address: d.Address,
 			UnitID: byte(d.UnitID), Timeout: d.Timeout, Retries: d.Retries, Tags: d.Tags, Lines: lines, Budget: budget,
+			RatedKW: d.RatedKW,
 			Serial: modbus.SerialConfig{BaudRate: d.Serial.BaudRate, DataBits: d.Serial.DataBits,
 				Parity: d.Serial.Parity, StopBits: d.Serial.StopBits},
 		})
@@ -202,6 +203,8 @@ func (p *pipeline) serve(ctx context.Context, ready func(addr string)) error {
 	var writerWG sync.WaitGroup
 	writerWG.Add(1)
 	go func() { defer writerWG.Done(); _ = p.writer.Run(writeCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); ensureInfluxDatabase(collCtx, p.cfg.Influx, p.log) }()
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = p.coll.Run(collCtx) }()
 	go func() { defer wg.Done(); p.live.Run(collCtx) }()
@@ -285,7 +288,7 @@ func (c counterStore) LastCounters(ctx context.Context, spec point.Counter) (map
 	}
 	out := make(map[string]collector.CounterState, len(all))
 	for _, s := range all {
-		out[collector.SeriesKey(s.Tags)] = collector.CounterState{Raw: s.Raw, Total: s.Total}
+		out[collector.SeriesKey(s.Tags)] = collector.CounterState{Raw: s.Raw, Total: s.Total, Time: s.Time}
 	}
 	return out, nil
 }
