@@ -736,20 +736,31 @@ func (q *diskQueue) tick() {
 	q.checkSpace(false)
 }
 
-func (q *diskQueue) Close() error {
+// giveUpHeld tries the disk once more for the points held in memory and
+// drops (counts) what it still refuses: the process is stopping.
+func (q *diskQueue) giveUpHeld() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.pending) > 0 {
-		q.retryLocked()
-		if n := len(q.pending); n > 0 {
-			held := 0
-			for _, b := range q.pending {
-				held += len(b)
-			}
-			q.drop(dropDisk, held)
-			q.log.Error("queue closed with points the disk did not take; they are lost", "points", held, "err", q.diskErr)
-		}
+	if len(q.pending) == 0 {
+		return
 	}
+	q.retryLocked()
+	held := 0
+	for _, b := range q.pending {
+		held += len(b)
+	}
+	if held == 0 {
+		return
+	}
+	q.pending, q.pendingBytes = nil, 0
+	q.drop(dropDisk, held)
+	q.log.Error("stopping with points the queue's disk did not take: they are lost", "points", held, "queue_dir", q.dir, "err", q.diskErr)
+}
+
+func (q *diskQueue) Close() error {
+	q.giveUpHeld()
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.closeActive()
 	if q.lock != nil {
 		unlockDir(q.lock)

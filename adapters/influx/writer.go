@@ -323,6 +323,9 @@ func (w *Writer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
 			defer cancel()
+			if w.disk != nil {
+				w.disk.giveUpHeld() // counted before the final stats are read
+			}
 			if err := w.Flush(fctx); err != nil && w.QueueLen() > 0 {
 				w.log.Warn("stopping with points still queued", "points", w.QueueLen(), "err", err)
 			}
