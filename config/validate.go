@@ -116,8 +116,8 @@ func (v *validator) influx(in Influx, opt Options) {
 	if in.Timeout <= 0 {
 		v.add("influx.timeout", "%s is too short (expected more than 0s)", in.Timeout)
 	}
-	if in.QueueMaxBytes <= 0 {
-		v.add("influx.queue_max_bytes", "%d is out of range (expected more than 0)", in.QueueMaxBytes)
+	if in.QueueMaxBytes < MinQueueMaxBytes {
+		v.add("influx.queue_max_bytes", "%d is too small (expected at least %d, 64 KiB: the queue's smallest segments are 4 KiB)", in.QueueMaxBytes, MinQueueMaxBytes)
 	}
 }
 

@@ -165,12 +165,28 @@ func TestWriterDropsOldestAtBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = w.Write(context.Background(), powerPoints("m", 25, time.Now()))
+	// 25 samples of one point each: the 15 oldest go.
+	for _, p := range powerPoints("m", 25, time.Now()) {
+		_ = w.Write(context.Background(), []point.Point{p})
+	}
 	if w.QueueLen() != 10 {
 		t.Errorf("queue = %d, want bound 10", w.QueueLen())
 	}
-	if got := testutil.ToFloat64(w.Metrics()[2]); got != 15 {
+	if got := w.Stats().Dropped; got != 15 {
 		t.Errorf("dropped = %v, want 15", got)
+	}
+	// A sample of 4 points makes room by dropping whole older samples, and
+	// a sample larger than the bound is dropped whole, never split.
+	_ = w.Write(context.Background(), powerPoints("n", 4, time.Now()))
+	if w.QueueLen() != 10 || w.Stats().Dropped != 19 {
+		t.Errorf("after a 4-point sample: queue %d dropped %d, want 10 and 19", w.QueueLen(), w.Stats().Dropped)
+	}
+	_ = w.Write(context.Background(), powerPoints("big", 11, time.Now()))
+	if w.QueueLen() != 10 || w.Stats().Dropped != 30 {
+		t.Errorf("after an 11-point sample: queue %d dropped %d, want 10 and 30", w.QueueLen(), w.Stats().Dropped)
+	}
+	if got := testutil.ToFloat64(w.Metrics()[2].(*prometheus.CounterVec).WithLabelValues("queue_full")); got != 30 {
+		t.Errorf(`setsuden_points_dropped_total{reason="queue_full"} = %v, want 30`, got)
 	}
 }
 
@@ -298,7 +314,7 @@ func TestLineProtocolRoundTripAndPoisonBatch(t *testing.T) {
 	if w.QueueLen() != 0 {
 		t.Errorf("queue = %d after flush", w.QueueLen())
 	}
-	if got := testutil.ToFloat64(w.Metrics()[2]); got != 1 {
+	if got := w.Stats().Dropped; got != 1 {
 		t.Errorf("dropped = %v, want the 1 rejected point", got)
 	}
 	counts, _ := r.CountBy(ctx, "power", "kw", "meter", ts.Add(-time.Second))

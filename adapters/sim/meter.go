@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mbserver "github.com/simonvetter/modbus"
@@ -57,6 +58,10 @@ type Meter struct {
 	mu   sync.Mutex
 	kwh  float64
 	last time.Time
+
+	// answered counts the input-register requests answered with data: the
+	// fault tests' own count of the samples a collector was given.
+	answered atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -134,6 +139,10 @@ func (m *Meter) listen() error {
 
 // Addr is the host:port the meter listens on.
 func (m *Meter) Addr() string { return m.addr }
+
+// Answered is how many input-register requests the meter answered with
+// data since it started (a setsuden-sim-pm sample is one request).
+func (m *Meter) Answered() int64 { return m.answered.Load() }
 
 // UnitID is the unit id the meter answers.
 func (m *Meter) UnitID() byte { return m.spec.UnitID }
@@ -252,6 +261,7 @@ func (h meterHandler) HandleInputRegisters(req *mbserver.InputRegistersRequest) 
 		}
 		out[i] = v
 	}
+	h.m.answered.Add(1)
 	return out, nil
 }
 

@@ -174,10 +174,7 @@ func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log 
 			_ = p.writer.Write(ctx, []point.Point{{Measurement: "audit", Tags: tags, Fields: fields, Time: time.Now()}})
 		},
 		Health: func(ctx context.Context) error {
-			if n := p.writer.QueueLen(); n > 100_000 {
-				return fmt.Errorf("%d points waiting for InfluxDB", n)
-			}
-			return nil
+			return p.writer.Degraded() // InfluxDB failing, queue disk refusing writes, drops, backlog
 		},
 	})
 	return p, nil
