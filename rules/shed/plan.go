@@ -58,6 +58,8 @@ type Plan struct {
 	Expected Expected `json:"expected"`
 	// LeftAlone lists VMs the planner would not move, and why.
 	LeftAlone []VMReason `json:"left_alone,omitempty"`
+	// HostsKept lists hosts the planner may not drain, and why.
+	HostsKept []HostReason `json:"hosts_kept,omitempty"`
 	// LowerBound is the fewest hosts that could carry the load.
 	LowerBound LowerBound `json:"lower_bound"`
 	// Limits are the pace limits the plan was built to respect; an
