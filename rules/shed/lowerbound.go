@@ -101,6 +101,9 @@ func dimBound(w []float64, caps []float64) int {
 		total += x
 	}
 	b := L2(w, maxC)
+	if k := mediumBound(w, maxC); k > b {
+		b = k
+	}
 	if k := coverCount(caps, total); k > b {
 		b = k
 	}
@@ -154,4 +157,126 @@ func (s *state) lowerBound() LowerBound {
 	}
 	lb.Hosts = max(lb.CPUHosts, lb.MemoryHosts, reserveCPU, reserveMem, lb.PinnedHosts, lb.AntiAffinityHosts)
 	return lb
+}
+
+// mediumBound sharpens L2 where it is blind: items in (c/3, c/2] (medium)
+// lie in L2's J3 and count only by their size, yet at most two share a
+// bin and the gap two of them leave may be too small for anything else.
+// Bins are counted by what they hold: NL large items (> c/2), each alone
+// in its bin with at most one medium; x2 bins with two mediums; x1 with
+// one; x0 with none. The small items (<= c/3) must fit in the space left,
+// counted generously (the gap of a two-medium bin only if the smallest
+// small item fits in it), so the minimum over x2 of
+//
+//	NL + x2 + x1 + x0,  x1 = M − y − 2·x2,  y = min(NL, M − 2·x2)
+//
+// is a lower bound. It sorts w in place.
+func mediumBound(w []float64, c float64) int {
+	if len(w) == 0 || c <= 0 {
+		return 0
+	}
+	var nl, m int
+	lMin, mMin, sMin := math.Inf(1), math.Inf(1), math.Inf(1)
+	var small float64
+	var smalls []float64
+	for _, x := range w {
+		switch {
+		case x > c/2+eps:
+			nl++
+			lMin = math.Min(lMin, x)
+		case x > c/3+eps:
+			m++
+			mMin = math.Min(mMin, x)
+		default:
+			small += x
+			smalls = append(smalls, x)
+			if x > eps {
+				sMin = math.Min(sMin, x)
+			}
+		}
+	}
+	if m == 0 {
+		return 0
+	}
+	fL := 0.0
+	if nl > 0 {
+		fL = usable(smalls, math.Max(0, c-lMin-mMin))
+	}
+	fL0 := 0.0
+	if nl > 0 {
+		fL0 = usable(smalls, math.Max(0, c-lMin))
+	}
+	f1 := usable(smalls, c-mMin)
+	f2 := usable(smalls, math.Max(0, c-2*mMin))
+	if f2+eps < sMin {
+		f2 = 0
+	}
+	// For a given x2 the total is convex in y (space falls or rises
+	// linearly with y and x0 is the positive part of what is left), so its
+	// minimum over real y lies at an end or where the smalls just fit;
+	// minimising the real-valued total and rounding up once is a bound.
+	best := math.Inf(1)
+	total := func(x2 int, y float64) float64 {
+		x1 := float64(m-2*x2) - y
+		space := y*fL + (float64(nl)-y)*fL0 + float64(x2)*f2 + x1*f1
+		return float64(nl+x2) + x1 + math.Max(0, (small-space)/c)
+	}
+	for x2 := 0; 2*x2 <= m; x2++ {
+		ymax := float64(min(nl, m-2*x2))
+		ys := []float64{0, ymax}
+		if k := fL - fL0 - f1; math.Abs(k) > eps {
+			// small = space(y): y* = (small − space(0)) / k
+			y0 := float64(nl)*fL0 + float64(x2)*f2 + float64(m-2*x2)*f1
+			if ys0 := (small - y0) / k; ys0 > 0 && ys0 < ymax {
+				ys = append(ys, ys0)
+			}
+		}
+		for _, y := range ys {
+			best = math.Min(best, total(x2, y))
+		}
+	}
+	return int(math.Ceil(best - 1e-6))
+}
+
+// usable bounds from above how much of a gap f a set of the small items
+// can fill: the largest sum of small items (any number of each size) that
+// fits in f, computed on sizes rounded down to a grid of f/1024 and then
+// raised by the rounding the most items that fit could have lost. It is
+// at most f.
+func usable(smalls []float64, f float64) float64 {
+	if f <= eps || len(smalls) == 0 {
+		return 0
+	}
+	const grid = 1024
+	d := f / grid
+	seen := make([]bool, grid+1)
+	var sizes []int
+	sMin := math.Inf(1)
+	for _, x := range smalls {
+		if x <= eps {
+			continue
+		}
+		sMin = math.Min(sMin, x)
+		if k := max(int(x/d), 1); k <= grid && !seen[k] {
+			seen[k] = true
+			sizes = append(sizes, k)
+		}
+	}
+	if len(sizes) == 0 {
+		return 0
+	}
+	reach := make([]bool, grid+1)
+	reach[0] = true
+	best := 0
+	for s := 1; s <= grid; s++ {
+		for _, k := range sizes {
+			if k <= s && reach[s-k] {
+				reach[s] = true
+				best = s
+				break
+			}
+		}
+	}
+	items := math.Floor(f / sMin)
+	return math.Min(f, float64(best)*d+items*d)
 }

@@ -32,3 +32,27 @@ func TestCoverCount(t *testing.T) {
 		t.Errorf("coverCount short = %d, want 2 (len+1)", got)
 	}
 }
+
+func TestMediumBound(t *testing.T) {
+	// Twenty items of 0.45 pair up leaving 0.1, too small for the five
+	// 0.2s: OPT is 11 (10 pairs + 1, or 9 pairs and two 0.45+0.2+0.2).
+	// L2 sees only the total (10).
+	var w []float64
+	for range 20 {
+		w = append(w, 0.45)
+	}
+	for range 5 {
+		w = append(w, 0.2)
+	}
+	if got := L2(append([]float64(nil), w...), 1); got != 10 {
+		t.Errorf("L2 = %d, want 10", got)
+	}
+	if got := mediumBound(append([]float64(nil), w...), 1); got != 11 {
+		t.Errorf("mediumBound = %d, want 11", got)
+	}
+	// Six 0.47 and six 0.3: OPT 5 (three pairs, two bins of three 0.3).
+	w = []float64{0.47, 0.47, 0.47, 0.47, 0.47, 0.47, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3}
+	if got := mediumBound(w, 1); got > 5 {
+		t.Errorf("mediumBound = %d, above OPT 5", got)
+	}
+}

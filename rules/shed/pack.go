@@ -1,7 +1,9 @@
 package shed
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -90,9 +92,9 @@ type packer struct {
 	cpu, mem []float64 // demand per host during packing
 	leaf     []int     // host -> leaf in the global tree (-1: not a destination)
 	global   *fitTree
-	rooms    map[string]*fitTree
+	rooms    map[int]*fitTree
 	roomLeaf []int
-	racks    map[string][]int
+	racks    map[int][]int
 	anti     map[hostGroup]int
 	aff      map[hostGroup]int
 	affHosts map[string][]int // affinity group -> surviving hosts holding members
@@ -122,15 +124,18 @@ func (s *state) dests(released []bool) []int {
 }
 
 func (s *state) newPacker(released []bool) *packer {
+	return s.newPackerOrdered(s.dests(released))
+}
+
+func (s *state) newPackerOrdered(d []int) *packer {
 	p := &packer{s: s, cpu: make([]float64, len(s.hosts)), mem: make([]float64, len(s.hosts)),
 		leaf: make([]int, len(s.hosts)), roomLeaf: make([]int, len(s.hosts)),
-		rooms: map[string]*fitTree{}, racks: map[string][]int{},
+		rooms: map[int]*fitTree{}, racks: map[int][]int{},
 		anti: map[hostGroup]int{}, aff: map[hostGroup]int{}, affHosts: map[string][]int{}}
 	for i, h := range s.hosts {
 		p.cpu[i], p.mem[i] = h.cpu, h.mem
 		p.leaf[i], p.roomLeaf[i] = -1, -1
 	}
-	d := s.dests(released)
 	free := func(dim int) func(int) float64 {
 		return func(h int) float64 {
 			if dim == 0 {
@@ -140,15 +145,13 @@ func (s *state) newPacker(released []bool) *packer {
 		}
 	}
 	p.global = newFitTree(d, free(0), free(1))
-	byRoom := map[string][]int{}
+	byRoom := map[int][]int{}
 	for i, h := range d {
 		p.leaf[h] = i
 		hs := s.hosts[h]
-		room := hs.h.Site + "/" + hs.h.Room
-		p.roomLeaf[h] = len(byRoom[room])
-		byRoom[room] = append(byRoom[room], h)
-		rack := room + "/" + hs.h.Rack
-		p.racks[rack] = append(p.racks[rack], h)
+		p.roomLeaf[h] = len(byRoom[hs.room])
+		byRoom[hs.room] = append(byRoom[hs.room], h)
+		p.racks[hs.rack] = append(p.racks[hs.rack], h)
 		for g, n := range hs.antiAff {
 			p.anti[hostGroup{h, g}] = n
 		}
@@ -163,15 +166,9 @@ func (s *state) newPacker(released []bool) *packer {
 	return p
 }
 
-func (s *state) roomOf(h int) string {
-	hs := s.hosts[h]
-	return hs.h.Site + "/" + hs.h.Room
-}
+func (s *state) roomOf(h int) int { return s.hosts[h].room }
 
-func (s *state) rackOf(h int) string {
-	hs := s.hosts[h]
-	return hs.h.Site + "/" + hs.h.Room + "/" + hs.h.Rack
-}
+func (s *state) rackOf(h int) int { return s.hosts[h].rack }
 
 // units groups the VMs of the released hosts into units.
 func (s *state) units(released []int) []unit {
@@ -204,7 +201,7 @@ func (s *state) units(released []int) []unit {
 	for i := range us {
 		us[i].size = math.Max(us[i].cpu/s.refCPU, us[i].mem/s.refMem)
 	}
-	sort.SliceStable(us, func(i, j int) bool { return us[i].size > us[j].size })
+	slices.SortStableFunc(us, func(a, b unit) int { return cmp.Compare(b.size, a.size) })
 	return us
 }
 
@@ -347,10 +344,14 @@ func (s *state) reserveHolds(p *packer, released []bool) bool {
 		failedSet[h] = true
 	}
 	var items []unit
+	moved := make([]bool, len(s.vms))
+	for _, m := range p.moves {
+		moved[m.vm] = true
+	}
 	for _, v := range s.vms {
 		h := v.host
-		if released[h] {
-			continue // moved: look up its destination below
+		if moved[v.idx] || released[h] {
+			continue // moved: counted at its destination below
 		}
 		if failedSet[h] {
 			items = append(items, unit{cpu: v.v.CPU, mem: v.v.MemoryGB})

@@ -45,22 +45,41 @@ func NewPlan(in Input) (Plan, error) {
 }
 
 // candidates are the hosts that may be drained, in the order a
-// consolidation releases them: least loaded first, then the smallest.
-func (s *state) candidates() []int {
+// consolidation releases them: the smallest first (capacity weighted by
+// how scarce each dimension is, so the hosts that stay are the ones that
+// hold most), then among equals the least loaded (fewest migrations); or,
+// byLoad, the least loaded first whatever their size (better when hosts
+// are alike and what they already hold decides how well the rest packs).
+func (s *state) candidates(byLoad bool) []int {
 	var c []int
+	var dc, dm, cc, cm float64
 	for _, h := range s.hosts {
-		if !h.off && h.forced == "" {
+		if h.off {
+			continue
+		}
+		dc += h.cpu
+		dm += h.mem
+		cc += h.cpuCap
+		cm += h.memCap
+		if h.forced == "" {
 			c = append(c, h.idx)
 		}
 	}
+	wc, wm := 1.0, 1.0
+	if cc > 0 && cm > 0 {
+		wc, wm = dc/cc, dm/cm
+	}
+	keep := func(h *hostState) float64 { return wc*h.cpuCap/s.refCPU + wm*h.memCap/s.refMem }
+	load := func(h *hostState) float64 { return wc*h.cpu/h.cpuCap + wm*h.mem/h.memCap }
 	sort.SliceStable(c, func(i, j int) bool {
 		a, b := s.hosts[c[i]], s.hosts[c[j]]
-		la := math.Max(a.cpu/a.cpuCap, a.mem/a.memCap)
-		lb := math.Max(b.cpu/b.cpuCap, b.mem/b.memCap)
-		if la != lb {
-			return la < lb
+		if byLoad {
+			return math.Max(a.cpu/a.cpuCap, a.mem/a.memCap) < math.Max(b.cpu/b.cpuCap, b.mem/b.memCap)
 		}
-		return a.h.CPU < b.h.CPU
+		if ka, kb := keep(a), keep(b); math.Abs(ka-kb) > 1e-9 {
+			return ka < kb
+		}
+		return load(a) < load(b)
 	})
 	return c
 }
@@ -93,7 +112,18 @@ func (s *state) tryRelease(hosts []int) (*release, int) {
 // released (galloping down from the most the lower bound allows, then
 // bisecting), then tries each remaining candidate on its own.
 func (s *state) maxRelease(lbHosts int) *release {
-	cand := s.candidates()
+	goal := lbHosts + max(1, lbHosts/50)
+	best := s.maxReleaseIn(s.candidates(false), lbHosts)
+	if s.onCount()-len(best.hosts) > goal {
+		if r := s.maxReleaseIn(s.candidates(true), lbHosts); len(r.hosts) > len(best.hosts) ||
+			(len(r.hosts) == len(best.hosts) && len(r.p.moves) < len(best.p.moves)) {
+			best = r
+		}
+	}
+	return best
+}
+
+func (s *state) maxReleaseIn(cand []int, lbHosts int) *release {
 	hi := min(len(cand), s.onCount()-lbHosts)
 	if hi < 0 {
 		hi = 0
@@ -132,7 +162,7 @@ func (s *state) maxRelease(lbHosts int) *release {
 	hosts := append([]int(nil), cand[:bestN]...)
 	tries := 0
 	for _, h := range cand[bestN:] {
-		if len(hosts) >= hi || tries >= 8 {
+		if len(hosts) >= hi || tries >= s.extraTries {
 			break
 		}
 		tries++
@@ -165,7 +195,7 @@ func (s *state) savingKW(r *release) (total float64, perHost map[int]float64) {
 // shedOrder ranks candidates for a kW request: fewest migrations and GB
 // per kW saved first.
 func (s *state) shedOrder() []int {
-	c := s.candidates()
+	c := s.candidates(false)
 	cost := make(map[int]float64, len(c))
 	for _, h := range c {
 		hs := s.hosts[h]

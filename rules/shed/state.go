@@ -22,6 +22,9 @@ type state struct {
 	refMem    float64
 	// moved are a restore's rebalancing migrations so far.
 	moved []move
+	// extraTries bounds how many single hosts maxRelease tries after the
+	// longest releasable prefix without success in a row.
+	extraTries int
 }
 
 type hostState struct {
@@ -39,9 +42,8 @@ type hostState struct {
 	// groups it holds.
 	antiAff map[string]int
 	aff     map[string]int
-	// received is true once a VM is planned onto it (it is then kept).
-	received bool
-	released bool
+	// room and rack number the host's room and rack (site/room/rack).
+	room, rack int
 }
 
 type vmState struct {
@@ -62,6 +64,7 @@ type HostReason struct {
 
 func newState(inv Inventory, pol Policy, now time.Time) (*state, error) {
 	s := &state{pol: pol, now: now, pue: inv.PUE, byVM: make(map[string]int, len(inv.VMs))}
+	s.extraTries = max(8, 50_000/max(len(inv.VMs), 1))
 	if s.pue <= 0 {
 		s.pue = 1
 	}
@@ -79,6 +82,18 @@ func newState(inv Inventory, pol Policy, now time.Time) (*state, error) {
 			antiAff: map[string]int{}, aff: map[string]int{}})
 		s.refCPU += h.CPU
 		s.refMem += h.MemoryGB
+	}
+	rooms, racks := map[string]int{}, map[string]int{}
+	for _, h := range s.hosts {
+		room := h.h.Site + "/" + h.h.Room
+		rack := room + "/" + h.h.Rack
+		if _, ok := rooms[room]; !ok {
+			rooms[room] = len(rooms)
+		}
+		if _, ok := racks[rack]; !ok {
+			racks[rack] = len(racks)
+		}
+		h.room, h.rack = rooms[room], racks[rack]
 	}
 	if n := len(inv.Hosts); n > 0 {
 		s.refCPU /= float64(n)
