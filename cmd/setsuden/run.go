@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
-
 )
 
 func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
