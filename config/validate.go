@@ -51,6 +51,9 @@ func (c *Config) Validate(opt Options) Problems {
 	v.libvirt(c.Libvirt)
 	v.obix(c.Obix)
 	v.demand(c.Demand, c.Site)
+	if opt.RequireSecrets {
+		v.demandSecrets(c.Demand)
+	}
 	v.uniqueNames(c)
 	return v.probs
 }

@@ -27,7 +27,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "setsuden run: --config FILE is required")
 		return errUsage
 	}
-	cfg, err := loadConfig(*path, true)
+	cfg, err := loadRunConfig(*path)
 	if err != nil {
 		return reportProblems(stderr, *path, err)
 	}
