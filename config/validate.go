@@ -296,6 +296,7 @@ func (v *validator) libvirt(l Libvirt) {
 			v.add(p+".interval", "%s is too short (expected at least %s)", h.Interval, minLibvirtEvery)
 		}
 		v.tags(p+".tags", h.Tags)
+		v.libvirtReconnect(p, h)
 	}
 }
 

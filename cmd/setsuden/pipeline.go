@@ -147,7 +147,9 @@ func buildPipelineAs(ctx context.Context, cfg *config.Config, cfgFile string, lo
 			continue
 		}
 		host := libvirt.NewHost(libvirt.HostConfig{Name: h.Name, URI: h.URI, Tags: h.Tags,
-			OnEvent: func(pt point.Point) { emit(pt) }})
+			OnEvent:          func(pt point.Point) { emit(pt) },
+			ReconnectBackoff: h.ReconnectBackoff, ReconnectBackoffMax: h.ReconnectBackoffMax,
+			KeepaliveInterval: h.KeepaliveInterval, KeepaliveCount: h.KeepaliveCount, Logger: log})
 		p.hosts = append(p.hosts, host)
 		sources = append(sources, collector.Scheduled{Source: host, Interval: h.Interval, Kind: "libvirt"})
 	}
