@@ -25,7 +25,7 @@ func TestReconnectReconcilesMissedChanges(t *testing.T) {
 	domainOp(t, h, "batch-01", (*lv.Domain).Undefine)
 	sink.next(t, "batch-01", "undefined", "removed", "")
 	killConn(t, h)
-	collect(t, h) // reconnects
+	collect(t, h)                                                   // reconnects
 	sink.next(t, "batch-01", "defined", CauseReconciled, "shutoff") // listed by name
 	p := sink.next(t, "web-01", "resumed", CauseReconciled, "running")
 	if p.Fields["cause"] != CauseReconciled {
