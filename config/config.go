@@ -157,6 +157,14 @@ type LibvirtHost struct {
 	URI      string            `yaml:"uri"`
 	Interval time.Duration     `yaml:"interval"`
 	Tags     map[string]string `yaml:"tags"`
+	// ReconnectBackoff: a closed connection is reconnected at once, then
+	// after this wait, doubling up to ReconnectBackoffMax.
+	ReconnectBackoff    time.Duration `yaml:"reconnect_backoff"`
+	ReconnectBackoffMax time.Duration `yaml:"reconnect_backoff_max"`
+	// KeepaliveInterval and KeepaliveCount: libvirt keepalive probes; the
+	// connection is closed (and reconnected) after Count unanswered ones.
+	KeepaliveInterval time.Duration `yaml:"keepalive_interval"`
+	KeepaliveCount    int           `yaml:"keepalive_count"`
 }
 
 // Obix lists the oBIX gateways (building automation: meters, chillers,
@@ -255,7 +263,8 @@ func DefaultModbusDevice() ModbusDevice {
 // DefaultLibvirtHost returns a host with every default filled in; a host
 // read from a file starts from it.
 func DefaultLibvirtHost() LibvirtHost {
-	return LibvirtHost{Interval: 10 * time.Second}
+	return LibvirtHost{Interval: 10 * time.Second, ReconnectBackoff: 250 * time.Millisecond, ReconnectBackoffMax: 30 * time.Second,
+		KeepaliveInterval: 5 * time.Second, KeepaliveCount: 3}
 }
 
 // influxFields has Influx's fields without its methods, so the redacting

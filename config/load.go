@@ -20,6 +20,10 @@ type Options struct {
 	// checked against it (and the problem lists them), and its error becomes
 	// a problem on modbus.model_dirs. It overrides KnownModel.
 	Models func(dirs []string) ([]string, error)
+	// RequireSecrets makes every secret_env (demand.webhooks[]) a problem
+	// when the variable is unset or empty, as `run` fails on it at start;
+	// `validate` and `run` set it, the reading commands do not.
+	RequireSecrets bool
 
 	modelNames []string
 }

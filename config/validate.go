@@ -53,6 +53,9 @@ func (c *Config) Validate(opt Options) Problems {
 	v.demand(c.Demand, c.Site)
 	loc, _ := time.LoadLocation(c.Site.Timezone)
 	v.tariff(c.Tariff, loc)
+	if opt.RequireSecrets {
+		v.demandSecrets(c.Demand)
+	}
 	v.uniqueNames(c)
 	return v.probs
 }
@@ -298,6 +301,7 @@ func (v *validator) libvirt(l Libvirt) {
 			v.add(p+".interval", "%s is too short (expected at least %s)", h.Interval, minLibvirtEvery)
 		}
 		v.tags(p+".tags", h.Tags)
+		v.libvirtReconnect(p, h)
 	}
 }
 

@@ -64,9 +64,13 @@ func eventLoopRunning() bool { return eventLoop.running.Load() }
 // WatchEvents registers for the lifecycle events of every domain of the
 // host and calls the configured OnEvent with a vm_event point for each,
 // stamped at arrival, until ctx is done or the host is closed. It returns
-// once registered. After a reconnect the registration is renewed on the
-// next Collect; events in between are lost (the next Collect shows the
-// states). StartEventLoop must have been called before the host connected.
+// once registered. While it watches, a closed connection (libvirt's close
+// callback; keepalive notices a dead peer) is reconnected at once, then
+// with backoff (HostConfig.ReconnectBackoff), and the registration renewed;
+// after every reconnect, each domain whose state differs from the last one
+// seen gets a vm_event point with cause "reconciled" (reconcile.go), so no
+// state change is missed. StartEventLoop must have been called before the
+// host connected.
 func (h *Host) WatchEvents(ctx context.Context) error {
 	if h.cfgErr != nil {
 		return h.cfgErr
@@ -94,6 +98,7 @@ func (h *Host) WatchEvents(ctx context.Context) error {
 	h.watchGen++
 	gen := h.watchGen
 	h.watching = gen
+	go h.reconnect(ctx, gen)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -134,19 +139,31 @@ func (h *Host) onLifecycle(_ *lv.Connect, d *lv.Domain, ev *lv.DomainEventLifecy
 		return
 	}
 	extra := []string{"vm", name}
-	if uuid, err := d.GetUUIDString(); err == nil {
+	uuid, err := d.GetUUIDString()
+	if err == nil {
 		extra = append(extra, "uuid", uuid)
 	}
 	fields := map[string]any{
 		"event":  EventName(ev.Event),
 		"detail": EventDetailName(ev.Event, ev.Detail),
 	}
-	if s, ok := stateAfter(ev.Event); ok {
+	if s, ok := stateAfterDetail(ev.Event, ev.Detail); ok {
 		fields["state"] = s
 	} else if st, _, err := d.GetState(); err == nil {
 		fields["state"] = StateName(st)
 	}
+	state, _ := fields["state"].(string)
+	h.rememberEvent(uuid, name, fields["event"].(string), state)
 	h.cfg.OnEvent(point.Point{Measurement: MeasurementVMEvent, Tags: h.tags(extra...), Fields: fields, Time: now})
+}
+
+// stateAfterDetail is stateAfter, except that an incoming migration's
+// domain starts paused: it runs from its "resumed"/"migrated" event on.
+func stateAfterDetail(e lv.DomainEventType, detail int) (string, bool) {
+	if e == lv.DOMAIN_EVENT_STARTED && detail == int(lv.DOMAIN_EVENT_STARTED_MIGRATED) {
+		return "paused", true
+	}
+	return stateAfter(e)
 }
 
 // stateAfter is the state a lifecycle event leaves the domain in; defined

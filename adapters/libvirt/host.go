@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"sort"
@@ -37,7 +38,29 @@ type HostConfig struct {
 	// libvirt event loop goroutine, which serves every host of the process:
 	// hand the point off (a buffered channel, a queue) and return.
 	OnEvent func(point.Point)
+	// ReconnectBackoff is the wait after a failed reconnect, doubling up to
+	// ReconnectBackoffMax. When WatchEvents runs, a closed connection (the
+	// daemon restarted, keepalive timed out) is reconnected at once, then
+	// after each wait. Defaults: DefaultReconnectBackoff and
+	// DefaultReconnectBackoffMax.
+	ReconnectBackoff, ReconnectBackoffMax time.Duration
+	// KeepaliveInterval and KeepaliveCount are libvirt's keepalive: a probe
+	// every interval (whole seconds), the connection closed after count
+	// unanswered ones. Defaults: DefaultKeepaliveInterval and
+	// DefaultKeepaliveCount. They need the event loop (StartEventLoop).
+	KeepaliveInterval time.Duration
+	KeepaliveCount    int
+	// Logger receives reconnects (nil: none).
+	Logger *slog.Logger
 }
+
+// Defaults of HostConfig's reconnect and keepalive options.
+const (
+	DefaultReconnectBackoff    = 250 * time.Millisecond
+	DefaultReconnectBackoffMax = 30 * time.Second
+	DefaultKeepaliveInterval   = 5 * time.Second
+	DefaultKeepaliveCount      = 3
+)
 
 // reservedTags are the tags a Host sets itself.
 func reservedTag(k string) bool { return k == "host" || k == "vm" || k == "uuid" }
@@ -88,6 +111,17 @@ type Host struct {
 	watching   uint64 // generation of the current WatchEvents; 0: none
 	watchGen   uint64 // last generation handed out
 	callbackID int    // lifecycle callback on conn; -1: none
+	// lost is set when a connection was dropped other than by Close: the
+	// next connection reconciles the domains' states (reconcile.go).
+	lost bool
+	// connClosed is signalled by libvirt's close callback.
+	connClosed chan struct{}
+
+	// stateMu guards last; it is taken by the event callback, which must
+	// not take mu.
+	stateMu sync.Mutex
+	last    map[string]domainState // by UUID: the last state seen
+	listed  bool                   // last holds a complete listing
 }
 
 // NewHost returns a Host; it does not connect. An invalid configuration is
@@ -98,7 +132,24 @@ func NewHost(cfg HostConfig) *Host {
 		tags[k] = v
 	}
 	cfg.Tags = tags
+	if cfg.ReconnectBackoff <= 0 {
+		cfg.ReconnectBackoff = DefaultReconnectBackoff
+	}
+	if cfg.ReconnectBackoffMax < cfg.ReconnectBackoff {
+		cfg.ReconnectBackoffMax = max(DefaultReconnectBackoffMax, cfg.ReconnectBackoff)
+	}
+	if cfg.KeepaliveInterval <= 0 {
+		cfg.KeepaliveInterval = DefaultKeepaliveInterval
+	}
+	if cfg.KeepaliveCount <= 0 {
+		cfg.KeepaliveCount = DefaultKeepaliveCount
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Host{
+		connClosed: make(chan struct{}, 1),
+		last:       map[string]domainState{},
 		cfg:        cfg,
 		cfgErr:     cfg.Validate(),
 		synthetic:  IsTestURI(cfg.URI),
@@ -166,10 +217,17 @@ func (h *Host) connLocked() (*lv.Connect, error) {
 		}
 		h.conn = conn
 		h.connEvents = eventLoopRunning()
+		if h.connEvents {
+			h.watchConnLocked()
+		}
 	}
 	if h.watching != 0 && h.callbackID < 0 && h.connEvents {
 		// A failure here leaves callbackID at -1: the next call retries.
 		_ = h.registerLocked()
+	}
+	if h.lost {
+		h.lost = false
+		h.reconcileLocked()
 	}
 	return h.conn, nil
 }
@@ -184,6 +242,10 @@ func (h *Host) dropLocked() error {
 		_ = h.conn.DomainEventDeregister(h.callbackID)
 		h.callbackID = -1
 	}
+	if h.connEvents {
+		_ = h.conn.UnregisterCloseCallback()
+	}
+	h.lost = !h.closed
 	_, err := h.conn.Close()
 	h.conn = nil
 	h.connEvents = false

@@ -75,6 +75,7 @@ func (h *Host) points(node nodeSample, doms []domainSample, now time.Time) []poi
 		})
 	}
 	h.prevCPU = seen
+	h.remember(doms)
 
 	hostFields := map[string]any{
 		"cpus":            node.CPUs,

@@ -41,9 +41,11 @@ type pipeline struct {
 	live   *server.Live
 	// extensions are the feature APIs (demand, SLA) added to the server.
 	extensions []server.Extension
-	// shard is this process's part of the sources; only shard 1 runs the
-	// site-wide rules (demand control).
+	// shard is this process's part of the sources.
 	shard collector.Shard
+	// role says whether this process runs the site-wide controllers
+	// (shard.go): demand, SLA and the shedding executor check role.Controllers.
+	role siteRole
 	// sla is the SLA accounting (nil without an sla: section).
 	sla *slaWiring
 	// runners are the rules engine's loops (demand, SLA), run beside the
@@ -62,7 +64,13 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 }
 
 func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log *slog.Logger, shard collector.Shard) (*pipeline, error) {
-	p := &pipeline{cfg: cfg, log: log, reg: prometheus.NewRegistry(), shard: shard}
+	return buildPipelineAs(ctx, cfg, cfgFile, log, defaultRole(shard))
+}
+
+// buildPipelineAs builds the pipeline of one process of the site (role).
+func buildPipelineAs(ctx context.Context, cfg *config.Config, cfgFile string, log *slog.Logger, role siteRole) (*pipeline, error) {
+	shard := role.Shard
+	p := &pipeline{cfg: cfg, log: log, reg: prometheus.NewRegistry(), shard: shard, role: role}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	token := cfg.Influx.Token
@@ -132,11 +140,13 @@ func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log 
 			continue
 		}
 		host := libvirt.NewHost(libvirt.HostConfig{Name: h.Name, URI: h.URI, Tags: h.Tags,
-			OnEvent: func(pt point.Point) { emit(pt) }})
+			OnEvent:          func(pt point.Point) { emit(pt) },
+			ReconnectBackoff: h.ReconnectBackoff, ReconnectBackoffMax: h.ReconnectBackoffMax,
+			KeepaliveInterval: h.KeepaliveInterval, KeepaliveCount: h.KeepaliveCount, Logger: log})
 		p.hosts = append(p.hosts, host)
 		sources = append(sources, collector.Scheduled{Source: host, Interval: h.Interval, Kind: "libvirt"})
 	}
-	if p.sla, err = newSLAWiring(cfg, cfgFile, p.writer, log, shard); err != nil {
+	if p.sla, err = newSLAWiring(cfg, cfgFile, p.writer, log, role); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -152,6 +162,8 @@ func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log 
 		p.close()
 		return nil, err
 	}
+	p.addPeerFeed(p.sla)
+	p.logRole()
 	var ops []server.Operator
 	for _, op := range cfg.Server.Operators {
 		ops = append(ops, server.Operator{Name: op.Name, PasswordHash: op.PasswordHash})

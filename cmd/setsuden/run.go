@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
-
-	"github.com/setsuden/setsuden/collector"
 )
 
 func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -16,10 +14,11 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration file (YAML); see setsuden.example.yaml")
 	shardFlag := fs.String("shard", "", "poll only shard i of n of the sources (e.g. 2/3), for splitting a large site across collector processes")
+	ctlFlag := fs.String("site-controllers", "", "run the site-wide controllers (demand, SLA, shedding) in this process: true or false (default: in shard 1 only)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	shard, err := collector.ParseShard(*shardFlag)
+	role, err := parseSiteRole(*shardFlag, *ctlFlag)
 	if err != nil {
 		fmt.Fprintln(stderr, "setsuden run:", err)
 		return errUsage
@@ -28,7 +27,7 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "setsuden run: --config FILE is required")
 		return errUsage
 	}
-	cfg, err := loadConfig(*path, true)
+	cfg, err := loadRunConfig(*path)
 	if err != nil {
 		return reportProblems(stderr, *path, err)
 	}
@@ -45,13 +44,13 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	p, err := buildPipeline(ctx, cfg, *path, log, shard)
+	p, err := buildPipelineAs(ctx, cfg, *path, log, role)
 	if err != nil {
 		return err
 	}
 	return p.serve(ctx, func(addr string) {
 		log.Info("setsuden running", "ui", "http://"+addr, "site", cfg.Site.Name,
 			"meters", len(cfg.Modbus.Devices), "hosts", len(cfg.Libvirt.Hosts), "influx", cfg.Influx.URL,
-			"shard", fmt.Sprintf("%d/%d", shard.Index+1, shard.Count))
+			"shard", role.String())
 	})
 }

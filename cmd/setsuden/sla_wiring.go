@@ -111,15 +111,12 @@ type slaWiring struct {
 // newSLAWiring builds the SLA engine from cfg's sla section (cfgFile is
 // the configuration file: problems name it, and relative paths are taken
 // from its directory), writing through writer. It returns nil without an
-// sla section, and in a sharded collector, which sees only some hosts.
-func newSLAWiring(cfg *config.Config, cfgFile string, writer slactl.PointWriter, log *slog.Logger, shard collector.Shard) (*slaWiring, error) {
+// sla section, and in a process that does not run the site controllers
+// (role.Controllers false: another shard runs SLA accounting and the
+// probes, and reads this shard's libvirt points back from InfluxDB).
+func newSLAWiring(cfg *config.Config, cfgFile string, writer slactl.PointWriter, log *slog.Logger, role siteRole) (*slaWiring, error) {
 	n := cfg.SLA
-	if n == nil {
-		return nil, nil
-	}
-	if shard.Count > 1 {
-		log.Warn("SLA accounting is off in a sharded collector: it needs every host's and VM's state; run it in one unsharded process",
-			"shard", fmt.Sprintf("%d/%d", shard.Index+1, shard.Count))
+	if n == nil || !role.Controllers {
 		return nil, nil
 	}
 	sc, err := decodeSLA(cfgFile, n)

@@ -41,7 +41,7 @@ func (s *slaMemSink) Write(_ context.Context, pts []point.Point) error {
 
 func TestSLAWiring(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	one := collector.Shard{Count: 1}
+	one := unsharded()
 	load := func(section string) (*config.Config, string) {
 		t.Helper()
 		path := writeSLAConfig(t, "http://127.0.0.1:1", "setsuden/autogen", section)
@@ -100,9 +100,15 @@ func TestSLAWiring(t *testing.T) {
 	}
 	w.close()
 
-	// A sharded collector sees only some hosts: no SLA engine.
-	if w, err := newSLAWiring(cfg, path, sink, quiet, collector.Shard{Index: 1, Count: 2}); w != nil || err != nil {
-		t.Errorf("sharded: %v %v", w, err)
+	// A shard that does not run the site controllers has no SLA engine;
+	// the one that does has it, whichever shard it is.
+	if w, err := newSLAWiring(cfg, path, sink, quiet, defaultRole(collector.Shard{Index: 1, Count: 2})); w != nil || err != nil {
+		t.Errorf("shard 2/2: %v %v", w, err)
+	}
+	if w, err := newSLAWiring(cfg, path, sink, quiet, siteRole{Shard: collector.Shard{Index: 1, Count: 2}, Controllers: true}); w == nil || err != nil {
+		t.Errorf("shard 2/2 with the site controllers: %v %v", w, err)
+	} else {
+		w.close()
 	}
 
 	// Mistakes name file, line and field.

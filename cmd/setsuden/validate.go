@@ -21,7 +21,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "setsuden validate: --config FILE is required")
 		return 2
 	}
-	_, err := loadConfig(*path, true)
+	_, err := loadRunConfig(*path)
 	var probs config.Problems
 	switch {
 	case errors.As(err, &probs):

@@ -136,8 +136,11 @@ func (c *Controller) Observe(pts []point.Point) {
 				}
 			case event == "suspended" && detail == "migrated":
 				// The source pauses the VM for the last copy of a live
-				// migration: it is moving, not failing, and its new host
-				// says when it runs.
+				// migration: it is moving, not failing (still UP), and no
+				// longer where it runs: its new host's resume places it.
+				if c.sight(vm, h, stateMigrating, p.Time) {
+					touch(vm, p.Time)
+				}
 			case state != "":
 				if c.sight(vm, h, state, p.Time) {
 					touch(vm, p.Time)
@@ -168,6 +171,10 @@ func (c *Controller) Observe(pts []point.Point) {
 		c.setComponent(sla.ComponentID(sla.KindVM, vm), ch)
 	}
 }
+
+// stateMigrating is a source host's sighting of a VM it paused to hand it
+// over in a live migration: UP, but not a placement.
+const stateMigrating = "migrating"
 
 // relevant reports a point Observe reads.
 func relevant(p point.Point) bool {
@@ -217,16 +224,20 @@ func (c *Controller) observeProbe(p point.Point) {
 }
 
 // setComponent passes a component's state to the tracker when it differs
-// from the latest one; an observation older than that is dropped.
+// from the latest one; an observation older than that is dropped. A new
+// cause alone is no change: a destroyed VM reports shutdown, then shutoff
+// a millisecond later, and that is one outage with the first cause.
 func (c *Controller) setComponent(id string, ch sla.StateChange) {
 	last, ok := c.comp[id]
 	if ok && ch.At.Before(last.At) {
 		return
 	}
-	c.comp[id] = ch
-	if ok && last.State == ch.State && last.Cause == ch.Cause && last.Severity == ch.Severity {
+	if ok && last.State == ch.State && last.Severity == ch.Severity {
+		last.At = ch.At // newer, so later observations are not dropped as older
+		c.comp[id] = last
 		return
 	}
+	c.comp[id] = ch
 	c.tracker.ObserveComponent(id, ch)
 }
 
@@ -263,7 +274,7 @@ func vmState(vm string, on map[string]vmSighting) sla.StateChange {
 	}
 	sort.Strings(hosts)
 	for _, h := range hosts {
-		if s := on[h].state; s == "running" || s == "blocked" {
+		if s := on[h].state; s == "running" || s == "blocked" || s == stateMigrating {
 			return sla.StateChange{State: sla.StateUp}
 		}
 	}
