@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,10 @@ type Demand struct {
 
 // DemandPredictor chooses how the end-of-block demand is predicted.
 type DemandPredictor struct {
-	// Method is least_squares (default), two_point or moving_average.
+	// Method is adaptive (default: the formula, or least_squares or
+	// two_point when their recent error is clearly smaller), formula
+	// (energy so far + power now × time left), least_squares, two_point
+	// or moving_average.
 	Method string `yaml:"method"`
 	// Window is the recent history the method looks at: (0, 1h]; default 5m.
 	Window time.Duration `yaml:"window"`
@@ -347,8 +351,8 @@ func (v *validator) demandEngine(d Demand, site Site) (demand.Config, []DemandLi
 
 func (v *validator) demandPredictor(pr DemandPredictor, e *demand.Config) {
 	method, ok := pr.Method, true
-	if method != "" && method != "least_squares" && method != "two_point" && method != "moving_average" {
-		v.add("demand.predictor.method", "%q is not a prediction method (expected least_squares, two_point or moving_average)", method)
+	if method != "" && !slices.Contains(demand.PredictorNames, method) {
+		v.add("demand.predictor.method", "%q is not a prediction method (expected %s)", method, strings.Join(demand.PredictorNames, ", "))
 		ok = false
 	}
 	if pr.Window < 0 || pr.Window > time.Hour {

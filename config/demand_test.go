@@ -84,7 +84,7 @@ func TestDemandDefaultsAndAbsence(t *testing.T) {
 	}
 	want := demand.DefaultConfig()
 	if e.Location != time.UTC || e.BlockLength != want.BlockLength || e.MaxGap != want.MaxGap || e.NoAction != want.NoAction ||
-		e.Stages != want.Stages || e.Predictor != want.Predictor || c.Demand.TickInterval() != 10*time.Second {
+		e.Stages != want.Stages || !reflect.DeepEqual(e.Predictor, want.Predictor) || c.Demand.TickInterval() != 10*time.Second {
 		t.Errorf("defaults: %+v", e)
 	}
 	if len(specs) != 1 || specs[0].Limit != (demand.ContractLimit{KW: 450, Block: 30 * time.Minute}) {

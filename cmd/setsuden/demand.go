@@ -147,6 +147,10 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "peak of the range: %s %s %.1f kW (coverage %.0f%%)\n",
 			res.Peak.Block.Start.In(loc).Format("2006-01-02"), blockText(res.Peak.Block, loc), res.Peak.KW, 100*res.Peak.Coverage)
 	}
+	if a := res.Accuracy; a.Blocks > 0 {
+		fmt.Fprintf(stdout, "prediction error (MAE) over %d blocks at 10/20/25 min: %s %.2f/%.2f/%.2f kW, formula %.2f/%.2f/%.2f kW\n",
+			a.Blocks, a.Predictor, a.PredictorMAE[0], a.PredictorMAE[1], a.PredictorMAE[2], a.FormulaMAE[0], a.FormulaMAE[1], a.FormulaMAE[2])
+	}
 	shed := 0
 	for _, d := range res.Days {
 		if d.MaxStage >= demand.StageShed {
@@ -160,7 +164,7 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 
 func printDays(w io.Writer, res demand.ReplayResult, loc *time.Location) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DATE\tPEAK BLOCK\tPEAK KW\tCOVERAGE\tPRED@10\tPRED@20\tPRED@25\tMAX STAGE\tSTAGES ENTERED")
+	fmt.Fprintln(tw, "DATE\tPEAK BLOCK\tPEAK KW\tCOVERAGE\tPRED@10\tPRED@20\tPRED@25\tFORMULA@10\tFORMULA@20\tFORMULA@25\tMAX STAGE\tSTAGES ENTERED")
 	for _, d := range res.Days {
 		peak, kw, cov := "-", "-", "-"
 		if !d.Peak.Block.Start.IsZero() {
@@ -173,8 +177,9 @@ func printDays(w io.Writer, res demand.ReplayResult, loc *time.Location) {
 		if len(entered) == 0 {
 			entered = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Date, peak, kw, cov,
-			kwText(d.PredictedAt10), kwText(d.PredictedAt20), kwText(d.PredictedAt25), d.MaxStage, strings.Join(entered, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Date, peak, kw, cov,
+			kwText(d.PredictedAt10), kwText(d.PredictedAt20), kwText(d.PredictedAt25),
+			kwText(d.FormulaAt10), kwText(d.FormulaAt20), kwText(d.FormulaAt25), d.MaxStage, strings.Join(entered, ","))
 	}
 	_ = tw.Flush()
 }

@@ -32,8 +32,9 @@ type Config struct {
 	Limits []Limit
 }
 
-// DefaultConfig is 30-minute billing blocks in UTC, least-squares
-// prediction over 5 minutes, a 3-minute gap bound, r_min 1 minute, 5
+// DefaultConfig is 30-minute billing blocks in UTC, adaptive prediction
+// (the formula, or least squares or two-point over 5 minutes when their
+// recent error is clearly smaller), a 3-minute gap bound, r_min 1 minute, 5
 // minutes of no-action, caution/shed/limit at 95/100/105 % with 3 points
 // of hysteresis over 2 ticks, and no limits.
 func DefaultConfig() Config {
@@ -41,7 +42,7 @@ func DefaultConfig() Config {
 		Location:     time.UTC,
 		BlockLength:  30 * time.Minute,
 		MaxGap:       3 * time.Minute,
-		Predictor:    LeastSquares{Window: 5 * time.Minute},
+		Predictor:    DefaultAdaptive(5 * time.Minute),
 		MinRemaining: time.Minute,
 		NoAction:     5 * time.Minute,
 		Stages:       StageConfig{CautionAt: 0.95, ShedAt: 1.00, LimitAt: 1.05, Hysteresis: 0.03, ExitTicks: 2},

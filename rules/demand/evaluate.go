@@ -8,6 +8,8 @@ import (
 // State is what Evaluate carries from one tick to the next.
 type State struct {
 	Stage StageState
+	// Predictor is what a learning predictor (Adaptive) has learnt.
+	Predictor PredictorState
 	// LastTick is the time of the last evaluation.
 	LastTick time.Time
 }
@@ -32,6 +34,13 @@ type BlockStatus struct {
 	PredictedKW float64
 	// Fallback is true when the predictor had too few samples.
 	Fallback bool
+	// Method is the predictor that made PredictedKW (for adaptive, the
+	// candidate it chose this tick).
+	Method string
+	// FormulaKW is the formula's prediction (energy so far + power now ×
+	// time left), always computed, so that every decision shows the
+	// configured predictor next to what a commercial controller would say.
+	FormulaKW float64
 }
 
 // LimitStatus is one active limit at one tick.
@@ -122,7 +131,10 @@ func Evaluate(cfg Config, state State, samples []Sample, now time.Time) (Decisio
 func EvaluateMetered(cfg Config, state State, samples []Sample, counters []EnergySample, now time.Time) (Decision, State) {
 	samples = upTo(samples, now)
 	counters = upToCounters(counters, now)
-	ev := evaluator{cfg: cfg, power: samples, counters: counters, now: now}
+	ev := evaluator{cfg: cfg, power: samples, counters: counters, now: now, learned: state.Predictor}
+	if l, ok := cfg.Predictor.(Learner); ok {
+		ev.learned = l.Learn(state.Predictor, samples, now, cfg.MaxGap)
+	}
 
 	d := Decision{Time: now, Billing: ev.status(BlockOf(now, cfg.BlockLength, cfg.Location))}
 	strictest := -1
@@ -165,6 +177,7 @@ func EvaluateMetered(cfg Config, state State, samples []Sample, counters []Energ
 	}
 
 	next := state
+	next.Predictor = ev.learned
 	next.Stage, d.Transitions = cfg.Stages.step(state.Stage, in, now)
 	next.LastTick = now
 	d.Stage, d.Held = next.Stage.Stage, next.Stage.Held
@@ -186,6 +199,7 @@ type evaluator struct {
 	power    []Sample
 	counters []EnergySample
 	now      time.Time
+	learned  PredictorState
 	cache    [4]BlockStatus
 	cached   int
 }
@@ -199,12 +213,21 @@ func (ev *evaluator) status(b Block) BlockStatus {
 	elapsed := ev.now.Sub(b.Start)
 	L := b.Length()
 	e := blockEnergy(ev.power, ev.counters, b.Start, ev.now, ev.cfg.MaxGap)
-	p := ev.cfg.Predictor.Predict(PredictionInput{Block: b, Now: ev.now, EnergyKWh: e.KWh, Covered: e.Covered,
-		Samples: ev.power, MaxGap: ev.cfg.MaxGap})
+	in := PredictionInput{Block: b, Now: ev.now, EnergyKWh: e.KWh, Covered: e.Covered, Samples: ev.power, MaxGap: ev.cfg.MaxGap,
+		Learned: ev.learned}
+	p := ev.cfg.Predictor.Predict(in)
+	if p.Method == "" {
+		p.Method = ev.cfg.Predictor.Name()
+	}
+	formula := p
+	if p.Method != "formula" {
+		formula = Formula{}.Predict(in)
+	}
 	s := BlockStatus{
 		Block: b, Elapsed: float64(elapsed) / float64(L), Remaining: b.End.Sub(ev.now),
 		EnergyKWh: e.KWh, CurrentKW: e.KWh / L.Hours(), Coverage: 1,
 		LoadKW: p.LoadKW, PredictedKW: p.DemandKW, Fallback: p.Fallback,
+		Method: p.Method, FormulaKW: formula.DemandKW,
 	}
 	if elapsed > 0 {
 		s.Coverage = e.Coverage()

@@ -360,6 +360,10 @@ func lookBack(p demand.Predictor) time.Duration {
 		return v.Window
 	case demand.MovingAverage:
 		return 2 * v.Window
+	case demand.Formula:
+		return 0
+	case demand.Adaptive:
+		return v.LookBack()
 	}
 	return 15 * time.Minute
 }
