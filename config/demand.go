@@ -46,6 +46,25 @@ type Demand struct {
 	Limits []DemandLimit `yaml:"limits"`
 	// Webhooks receive every stage transition as JSON.
 	Webhooks []DemandWebhook `yaml:"webhooks"`
+	// Sheddable are the loads that can be shed, each with its latency: a
+	// shed request never exceeds what they remove before the block ends
+	// (the shedding planner will supply them at run time). Empty: the
+	// whole site load, at once.
+	Sheddable []DemandSheddable `yaml:"sheddable"`
+	// AnnualMaxKW is the highest billing demand of the last 12 months
+	// (it sets the contract power); when a contract limit cannot be met
+	// this block, the request keeps the block at or below it if possible.
+	AnnualMaxKW Decimal `yaml:"annual_max_kw"`
+}
+
+// DemandSheddable is one sheddable load.
+type DemandSheddable struct {
+	Name string `yaml:"name"`
+	// Kind is it (VMs, hosts) or facility (chillers, lighting).
+	Kind string  `yaml:"kind"`
+	KW   Decimal `yaml:"kw"`
+	// Latency is the time from the request until the load is off; 0s..59m.
+	Latency time.Duration `yaml:"latency"`
 }
 
 // DemandPredictor chooses how the end-of-block demand is predicted.
@@ -311,6 +330,7 @@ func (v *validator) demandEngine(d Demand, site Site) (demand.Config, []DemandLi
 	}
 	v.demandPredictor(d.Predictor, &e)
 	v.demandStages(d.Stages, &e)
+	v.demandSheddable(d, &e)
 
 	var specs []DemandLimitSpec
 	labels := map[string]string{}
@@ -556,4 +576,42 @@ func (v *validator) demandCalendar(p string, c DemandCalendar) (demand.Calendar,
 		return cal, false
 	}
 	return cal, true
+}
+
+func (v *validator) demandSheddable(d Demand, e *demand.Config) {
+	names := map[string]bool{}
+	for i, s := range d.Sheddable {
+		p := fmt.Sprintf("demand.sheddable[%d]", i)
+		sh := demand.Sheddable{Name: s.Name, Kind: s.Kind, Latency: s.Latency}
+		ok := v.required(p+".name", s.Name)
+		if ok && names[s.Name] {
+			v.add(p+".name", "%q is listed twice (expected each load once)", s.Name)
+			ok = false
+		}
+		names[s.Name] = true
+		if s.Kind != demand.KindIT && s.Kind != demand.KindFacility {
+			v.add(p+".kind", "%q is not a kind of load (expected it or facility)", s.Kind)
+			ok = false
+		}
+		if kw, err := s.KW.Value(); err != nil || kw <= 0 {
+			v.add(p+".kw", "%q is not a positive number (expected kW, e.g. 40)", string(s.KW))
+			ok = false
+		} else {
+			sh.KW = kw
+		}
+		if s.Latency < 0 || s.Latency >= time.Hour {
+			v.add(p+".latency", "%s is out of range (expected 0s..59m: the time until the load is off)", s.Latency)
+			ok = false
+		}
+		if ok {
+			e.Sheddable = append(e.Sheddable, sh)
+		}
+	}
+	if d.AnnualMaxKW != "" {
+		if kw, err := d.AnnualMaxKW.Value(); err != nil || kw < 0 {
+			v.add("demand.annual_max_kw", "%q is not a number of kW (expected e.g. 530)", string(d.AnnualMaxKW))
+		} else {
+			e.AnnualMaxKW = kw
+		}
+	}
 }

@@ -23,6 +23,11 @@ func TestDemandEngine(t *testing.T) {
 		e.MinRemaining != 90*time.Second || e.NoAction != 0 {
 		t.Errorf("engine %+v", e)
 	}
+	wantShed := []demand.Sheddable{{Name: "chiller-2", Kind: "facility", KW: 40, Latency: time.Minute},
+		{Name: "batch-vms", Kind: "it", KW: 60.5, Latency: 3 * time.Minute}}
+	if !reflect.DeepEqual(e.Sheddable, wantShed) || e.AnnualMaxKW != 530 {
+		t.Errorf("sheddable %+v, annual max %g", e.Sheddable, e.AnnualMaxKW)
+	}
 	if p, ok := e.Predictor.(demand.MovingAverage); !ok || p.Window != 4*time.Minute || p.Points != 5 {
 		t.Errorf("predictor %#v", e.Predictor)
 	}

@@ -261,7 +261,10 @@ func cmdDemandNow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func printDecision(w io.Writer, d demand.Decision, site string, loc *time.Location) {
 	fmt.Fprintf(w, "site %s at %s\n", site, d.Time.In(loc).Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(w, "block %s: %.0f%% elapsed, %s left, data coverage %.0f%%\n", blockText(d.Block, loc), 100*d.Elapsed, d.Remaining.Round(time.Second), 100*d.Coverage)
-	fmt.Fprintf(w, "demand so far %.1f kW, load %.1f kW, predicted %.1f kW\n", d.CurrentKW, d.LoadKW, d.PredictedKW)
+	fmt.Fprintf(w, "demand so far %.1f kW, load %.1f kW, predicted %.1f kW (%s; formula %.1f kW)\n", d.CurrentKW, d.LoadKW, d.PredictedKW, d.Billing.Method, d.Billing.FormulaKW)
+	if d.Unreachable {
+		fmt.Fprintf(w, "out of reach: %s\n", d.UnreachableReason)
+	}
 	if d.Limit != "" {
 		fmt.Fprintf(w, "strictest limit %s %.1f kW: predicted %.1f%% of it, target so far %.1f kW, adjustment %+.1f kW\n",
 			d.Limit, d.LimitKW, 100*d.PredictedKW/d.LimitKW, d.TargetRampKW, d.AdjustmentKW)
@@ -275,7 +278,7 @@ func printDecision(w io.Writer, d demand.Decision, site string, loc *time.Locati
 	fmt.Fprintf(w, "stage %s%s\n", d.Stage, held)
 	switch {
 	case d.Request != nil:
-		fmt.Fprintf(w, "request: shed %.1f kW now, until %s\n", d.Request.ShedKW, d.Request.By.In(loc).Format("15:04"))
+		fmt.Fprintf(w, "request: shed %.1f kW now, until %s (protects %s)\n", d.Request.ShedKW, d.Request.By.In(loc).Format("15:04"), d.Request.Protect)
 	case d.HeadroomKW > 0:
 		fmt.Fprintf(w, "headroom %.1f kW\n", d.HeadroomKW)
 	}

@@ -30,7 +30,16 @@ type caseConfig struct {
 	Predictor    *casePredict   `yaml:"predictor"`
 	Stages       *caseStages    `yaml:"stages"`
 	Limits       []caseLimit    `yaml:"limits"`
+	Sheddable    []caseShed     `yaml:"sheddable"`
+	AnnualMaxKW  float64        `yaml:"annual_max_kw"`
 	Replay       caseReplaySpan `yaml:"replay"`
+}
+
+type caseShed struct {
+	Name    string   `yaml:"name"`
+	Kind    string   `yaml:"kind"`
+	KW      float64  `yaml:"kw"`
+	Latency duration `yaml:"latency"`
 }
 
 type casePredict struct {
@@ -182,6 +191,10 @@ func (c caseConfig) build() (Config, error) {
 			cfg.Stages.ExitTicks = *s.ExitTicks
 		}
 	}
+	for _, sh := range c.Sheddable {
+		cfg.Sheddable = append(cfg.Sheddable, Sheddable{Name: sh.Name, Kind: sh.Kind, KW: sh.KW, Latency: sh.Latency.Duration})
+	}
+	cfg.AnnualMaxKW = c.AnnualMaxKW
 	for i, l := range c.Limits {
 		switch {
 		case l.Contract != nil:
@@ -296,6 +309,14 @@ type caseCheckpoint struct {
 	HeadroomKW   *float64   `yaml:"headroom_kw"`
 	Fallback     *bool      `yaml:"fallback"`
 	BillingKW    *float64   `yaml:"billing_current_kw"`
+	FormulaKW    *float64   `yaml:"formula_kw"`
+	Method       *string    `yaml:"method"`
+	// Requests the site can meet.
+	RequestBy    *time.Time `yaml:"request_by"`
+	Protect      *string    `yaml:"protect"`
+	Unreachable  *bool      `yaml:"unreachable"`
+	AchievableKW *float64   `yaml:"achievable_kw"`
+	ReasonHas    string     `yaml:"reason_has"`
 }
 
 type caseTransition struct {
@@ -413,11 +434,35 @@ func runCase(t *testing.T, dir string) {
 			var got float64
 			if d.Request != nil {
 				got = d.Request.ShedKW
-				if !d.Request.By.Equal(d.Block.End) {
+				if c.RequestBy != nil {
+					if !d.Request.By.Equal(*c.RequestBy) {
+						t.Errorf("%s request by %s, want %s", at.Format(time.RFC3339), d.Request.By, c.RequestBy)
+					}
+				} else if !d.Request.By.Equal(d.Block.End) {
 					t.Errorf("%s request by %s, want the block end %s", at.Format(time.RFC3339), d.Request.By, d.Block.End)
 				}
 			}
 			num(at, "request_kw", got, c.RequestKW)
+		}
+		num(at, "formula_kw", d.Billing.FormulaKW, c.FormulaKW)
+		if c.Method != nil && d.Billing.Method != *c.Method {
+			t.Errorf("%s method = %s, want %s", at.Format(time.RFC3339), d.Billing.Method, *c.Method)
+		}
+		if c.Protect != nil {
+			got := ""
+			if d.Request != nil {
+				got = d.Request.Protect
+			}
+			if got != *c.Protect {
+				t.Errorf("%s request protects %q, want %q", at.Format(time.RFC3339), got, *c.Protect)
+			}
+		}
+		if c.Unreachable != nil && d.Unreachable != *c.Unreachable {
+			t.Errorf("%s unreachable = %v (%s), want %v", at.Format(time.RFC3339), d.Unreachable, d.UnreachableReason, *c.Unreachable)
+		}
+		num(at, "achievable_kw", d.AchievableKW, c.AchievableKW)
+		if c.ReasonHas != "" && !strings.Contains(d.UnreachableReason, c.ReasonHas) {
+			t.Errorf("%s unreachable reason %q lacks %q", at.Format(time.RFC3339), d.UnreachableReason, c.ReasonHas)
 		}
 		if c.Limit != nil && d.Limit != *c.Limit {
 			t.Errorf("%s strictest limit = %q, want %q", at.Format(time.RFC3339), d.Limit, *c.Limit)

@@ -3,6 +3,7 @@ package demand
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -30,6 +31,15 @@ type Config struct {
 	Stages   StageConfig
 	// Limits are the limits in force; Evaluate acts on the strictest.
 	Limits []Limit
+	// Sheddable are the loads that can be shed, each with its latency
+	// (from the configuration, or the shedding planner's capabilities);
+	// a request never exceeds what they can remove before the block ends.
+	// Empty: the whole site load, at once.
+	Sheddable []Sheddable
+	// AnnualMaxKW is the highest billing demand of the last 12 months
+	// before the evaluations start (it sets the contract power); a block
+	// that cannot meet its contract limit is kept below it if possible.
+	AnnualMaxKW float64
 }
 
 // DefaultConfig is 30-minute billing blocks in UTC, adaptive prediction
@@ -75,6 +85,12 @@ func (c Config) Validate() error {
 		add("no_action", fmt.Errorf("%s: must be at least 0 and shorter than the block (%s)", c.NoAction, c.BlockLength))
 	}
 	add("stages", c.Stages.Validate())
+	for i, s := range c.Sheddable {
+		add(fmt.Sprintf("sheddable[%d]", i), s.Validate())
+	}
+	if c.AnnualMaxKW < 0 || math.IsNaN(c.AnnualMaxKW) {
+		add("annual_max_kw", fmt.Errorf("%g: must be 0 or more", c.AnnualMaxKW))
+	}
 	for i, l := range c.Limits {
 		if l == nil {
 			add(fmt.Sprintf("limits[%d]", i), errors.New("nil limit"))

@@ -1,6 +1,7 @@
 package demand
 
 import (
+	"math"
 	"sort"
 	"time"
 )
@@ -10,6 +11,9 @@ type State struct {
 	Stage StageState
 	// Predictor is what a learning predictor (Adaptive) has learnt.
 	Predictor PredictorState
+	// PeakKW is the highest billing-block demand completed while
+	// evaluating (the annual maximum, with Config.AnnualMaxKW as its seed).
+	PeakKW float64
 	// LastTick is the time of the last evaluation.
 	LastTick time.Time
 }
@@ -69,6 +73,10 @@ type Request struct {
 	By     time.Time
 	// Limit is the label of the limit being protected.
 	Limit string
+	// Protect says what the request protects: limit (it can be met this
+	// block), annual_max (it cannot, and the block would set a new annual
+	// maximum) or next_block (By is then the next block's end).
+	Protect string
 }
 
 // Decision is the outcome of one tick. Its headline figures (Block …
@@ -114,6 +122,14 @@ type Decision struct {
 	// held. At most one of them is set.
 	Request    *Request
 	HeadroomKW float64
+	// Unreachable is true when the strictest limit cannot be met this
+	// block by the sheddable loads that can still act before it ends
+	// (Config.Sheddable, each with its latency, at most the site's load);
+	// UnreachableReason says why and what the request protects instead,
+	// and AchievableKW is the lowest demand the block can still reach.
+	Unreachable       bool
+	UnreachableReason string
+	AchievableKW      float64
 }
 
 // Evaluate runs one tick of demand control from site power samples: see
@@ -182,10 +198,17 @@ func EvaluateMetered(cfg Config, state State, samples []Sample, counters []Energ
 	next.LastTick = now
 	d.Stage, d.Held = next.Stage.Stage, next.Stage.Held
 
+	// The highest billing demand so far, with the block just completed.
+	if !state.LastTick.IsZero() && state.LastTick.Before(d.Billing.Block.Start) {
+		prev := BlockOf(state.LastTick, cfg.BlockLength, cfg.Location)
+		if kw := BlockDemand(samples, counters, prev, cfg.MaxGap).KW; kw > next.PeakKW {
+			next.PeakKW = kw
+		}
+	}
 	if strictest >= 0 && !d.Held {
 		switch {
 		case d.AdjustmentKW > 0 && d.Stage >= StageShed:
-			d.Request = &Request{ShedKW: d.AdjustmentKW, By: d.Block.End, Limit: d.Limit}
+			cfg.request(&d, math.Max(cfg.AnnualMaxKW, next.PeakKW), d.Limits[strictest].Kind)
 		case d.AdjustmentKW < 0:
 			d.HeadroomKW = -d.AdjustmentKW
 		}

@@ -25,6 +25,22 @@ type PointWriter interface {
 	Write(ctx context.Context, pts []point.Point) error
 }
 
+// Capabilities are the loads that can be shed now, each with its kW and
+// action latency: the shedding planner (rules/shed) will implement it from
+// its view of the hosts, VMs and facility loads. The controller caps every
+// request at what they can remove before the block ends.
+type Capabilities interface {
+	Sheddable(ctx context.Context, at time.Time) ([]demand.Sheddable, error)
+}
+
+// StaticCapabilities is a fixed list (the configuration's).
+type StaticCapabilities []demand.Sheddable
+
+// Sheddable implements Capabilities.
+func (s StaticCapabilities) Sheddable(context.Context, time.Time) ([]demand.Sheddable, error) {
+	return s, nil
+}
+
 // Notifier posts events to the outside (adapters/webhook *Sender). Send
 // must not block.
 type Notifier interface {
