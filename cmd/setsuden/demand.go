@@ -19,7 +19,7 @@ import (
 )
 
 const demandUsage = `Usage:
-  setsuden demand replay --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--tick 30s]
+  setsuden demand replay --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--tick 1m] [--format text|json|csv]
       run demand control over stored history, a day per line: peak block, the predictions
       at 10/20/25 minutes into it, the highest stage and the stages entered
   setsuden demand now --config FILE [--at TIME] [--json]
@@ -84,6 +84,11 @@ func spansText(spans []demandctl.Span) string {
 	return strings.Join(parts, ", ")
 }
 
+// replayTick is the replay's default tick: one-minute windows read a
+// summer of 10-s data in seconds, and a 30-minute block still gets 30
+// evaluations (--tick 10s replays exactly at the controller's tick).
+const replayTick = time.Minute
+
 // historyLead is read before a replay's first tick: the longest block and
 // the predictor's window.
 const historyLead = 2 * time.Hour
@@ -94,8 +99,8 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	path := fs.String("config", "", "configuration file (YAML) with a demand section")
 	fromFlag := fs.String("from", "", "first day, YYYY-MM-DD in site.timezone")
 	toFlag := fs.String("to", "", "last day (included), YYYY-MM-DD")
-	tick := fs.Duration("tick", 0, "time between evaluations, whole seconds (default demand.tick)")
-	chunk := fs.Duration("chunk", 24*time.Hour, "history read per query")
+	tick := fs.Duration("tick", replayTick, "time between evaluations and the window the meters are read at, whole seconds (demand.tick replays at the controller's own tick)")
+	chunk := fs.Duration("chunk", 7*24*time.Hour, "history read per query")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -110,9 +115,6 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		fmt.Fprintln(stderr, "setsuden demand replay:", err)
 		return errUsage
-	}
-	if *tick == 0 {
-		*tick = s.cfg.Demand.TickInterval()
 	}
 	if *tick < time.Second || *tick%time.Second != 0 {
 		fmt.Fprintf(stderr, "setsuden demand replay: --tick %s: want whole seconds, at least 1s\n", *tick)

@@ -90,7 +90,7 @@ func TestDemandReplayOnInfluxd(t *testing.T) {
 
 	var out, errb bytes.Buffer
 	start := time.Now()
-	code := run([]string{"demand", "replay", "--config", conf, "--from", "2024-07-03", "--to", "2024-07-04"}, &out, &errb)
+	code := run([]string{"demand", "replay", "--config", conf, "--from", "2024-07-03", "--to", "2024-07-04", "--tick", "10s"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
