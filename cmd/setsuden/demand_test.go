@@ -69,7 +69,7 @@ func writeDemandDays(t *testing.T, db *influx.Influxd) {
 	testinflux.Write(t, db, pts)
 }
 
-func writeDemandConfig(t *testing.T, influxURL, bucket, demandSection string) string {
+func writeDemandConfig(t testing.TB, influxURL, bucket, demandSection string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "setsuden.yaml")
 	cfg := "site:\n  name: dc1\n  timezone: Asia/Tokyo\ninflux:\n  url: " + influxURL + "\n  bucket: " + bucket + "\n" + demandSection
