@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/setsuden/setsuden/rules/demand"
+	"github.com/setsuden/setsuden/rules/jpholiday"
 )
 
 // Demand is demand control (rules/demand, rules/demandctl): the site's
@@ -139,6 +140,23 @@ type DemandCalendar struct {
 	// Holidays are YYYY-MM-DD days that are off; list last year's too
 	// when the baseline comes from history.
 	Holidays []string `yaml:"holidays"`
+	// NationalHolidays is jp: Japan's national holidays of every year,
+	// computed by the rules of the holiday law (substitute and citizens'
+	// holidays included), so last year's baseline and this year's cap
+	// both skip them.
+	NationalHolidays string `yaml:"national_holidays"`
+	// HolidaysFile holds the site's overrides on top of the national
+	// holidays: company days off (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD,
+	// with a name) and working days on a holiday (-YYYY-MM-DD). Relative
+	// to the configuration file.
+	HolidaysFile string `yaml:"holidays_file"`
+}
+
+// resolvePaths makes the calendars' holiday files relative to dir.
+func (d *Demand) resolvePaths(dir string) {
+	for i := range d.Limits {
+		d.Limits[i].Cap.Calendar.HolidaysFile = relativeTo(dir, d.Limits[i].Cap.Calendar.HolidaysFile)
+	}
 }
 
 // DemandWebhook is an HTTP endpoint that receives stage transitions.
@@ -567,6 +585,22 @@ func (v *validator) demandCalendar(p string, c DemandCalendar) (demand.Calendar,
 			continue
 		}
 		cal.Holidays = append(cal.Holidays, d)
+	}
+	switch c.NationalHolidays {
+	case "":
+		if c.HolidaysFile != "" {
+			v.add(p+".holidays_file", "set without national_holidays (expected national_holidays: jp: the file overrides the national holidays)")
+		}
+	case "jp":
+		if c.HolidaysFile == "" {
+			cal.DaysOff = jpholiday.New()
+		} else if jc, err := jpholiday.Load(c.HolidaysFile); err != nil {
+			v.add(p+".holidays_file", "%v (expected lines YYYY-MM-DD [name], YYYY-MM-DD..YYYY-MM-DD [name] or -YYYY-MM-DD [reason])", err)
+		} else {
+			cal.DaysOff = jc
+		}
+	default:
+		v.add(p+".national_holidays", "%q is not a holiday calendar (expected jp)", c.NationalHolidays)
 	}
 	if len(v.probs) > n {
 		return cal, false

@@ -28,6 +28,21 @@ func TestDemandEngine(t *testing.T) {
 	if !reflect.DeepEqual(e.Sheddable, wantShed) || e.AnnualMaxKW != 530 {
 		t.Errorf("sheddable %+v, annual max %g", e.Sheddable, e.AnnualMaxKW)
 	}
+	// The cap "auto" follows Japan's holidays with the company's file
+	// (relative to the configuration): 2024-07-16 is a working Tuesday,
+	// 2024-08-14 a company day off, 2024-09-16 敬老の日, 2024-07-15 海の日
+	// but worked.
+	if c, ok := specs[len(specs)-1].Limit.(demand.CapLimit); !ok || c.Calendar.DaysOff == nil {
+		t.Errorf("last limit %#v has no computed days off", specs[len(specs)-1].Limit)
+	} else {
+		tokyo, _ := time.LoadLocation("Asia/Tokyo")
+		for day, want := range map[string]bool{"2024-07-16": true, "2024-08-14": false, "2024-09-16": false, "2024-07-15": true, "2025-07-21": false} {
+			d, _ := time.ParseInLocation("2006-01-02", day, tokyo)
+			if got := c.Calendar.ContainsDay(d.Add(12*time.Hour), tokyo); got != want {
+				t.Errorf("cap calendar on %s: in force %v, want %v", day, got, want)
+			}
+		}
+	}
 	if p, ok := e.Predictor.(demand.MovingAverage); !ok || p.Window != 4*time.Minute || p.Points != 5 {
 		t.Errorf("predictor %#v", e.Predictor)
 	}

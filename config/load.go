@@ -98,6 +98,7 @@ func (d *decoder) resolve(c *Config, dir string) {
 	}
 	c.Influx.TokenFile = relativeTo(dir, c.Influx.TokenFile)
 	c.Influx.QueueDir = relativeTo(dir, c.Influx.QueueDir)
+	c.Demand.resolvePaths(dir)
 
 	for _, f := range []struct {
 		path string

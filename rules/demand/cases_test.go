@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/setsuden/setsuden/rules/jpholiday"
 )
 
 // Test cases are folders under testdata/: config.yaml (the site's demand
@@ -83,6 +85,10 @@ type caseCalendar struct {
 	Weekdays []string `yaml:"weekdays"`
 	Hours    string   `yaml:"hours"` // "09:00-20:00"
 	Holidays []string `yaml:"holidays"`
+	// NationalHolidays jp and HolidaysFile (relative to the case folder)
+	// as in the configuration.
+	NationalHolidays string `yaml:"national_holidays"`
+	HolidaysFile     string `yaml:"holidays_file"`
 }
 
 type caseReplaySpan struct {
@@ -102,8 +108,20 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-func (c caseCalendar) build() (Calendar, error) {
+func (c caseCalendar) build(dir string) (Calendar, error) {
 	var cal Calendar
+	switch {
+	case c.NationalHolidays == "jp" && c.HolidaysFile != "":
+		jc, err := jpholiday.Load(filepath.Join(dir, c.HolidaysFile))
+		if err != nil {
+			return cal, err
+		}
+		cal.DaysOff = jc
+	case c.NationalHolidays == "jp":
+		cal.DaysOff = jpholiday.New()
+	case c.NationalHolidays != "" || c.HolidaysFile != "":
+		return cal, fmt.Errorf("national_holidays %q, holidays_file %q: want jp, and a file only with it", c.NationalHolidays, c.HolidaysFile)
+	}
 	for _, s := range c.Dates {
 		a, b, ok := strings.Cut(s, "..")
 		if !ok {
@@ -149,7 +167,7 @@ func (c caseCalendar) build() (Calendar, error) {
 	return cal, nil
 }
 
-func (c caseConfig) build() (Config, error) {
+func (c caseConfig) build(dir string) (Config, error) {
 	cfg := DefaultConfig()
 	if c.Timezone != "" {
 		loc, err := time.LoadLocation(c.Timezone)
@@ -204,7 +222,7 @@ func (c caseConfig) build() (Config, error) {
 			}
 			cfg.Limits = append(cfg.Limits, ContractLimit{Name: l.Contract.Name, KW: l.Contract.KW, Block: b})
 		case l.Cap != nil:
-			cal, err := l.Cap.Calendar.build()
+			cal, err := l.Cap.Calendar.build(dir)
 			if err != nil {
 				return cfg, fmt.Errorf("limits[%d].cap.calendar: %w", i, err)
 			}
@@ -362,7 +380,7 @@ func runCase(t *testing.T, dir string) {
 	if err := loadYAML(filepath.Join(dir, "config.yaml"), &cc); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := cc.build()
+	cfg, err := cc.build(dir)
 	if err != nil {
 		t.Fatalf("%s/config.yaml: %v", dir, err)
 	}
