@@ -25,38 +25,23 @@ import (
 // of the range; the site's block coverage is the least of its meters' (a
 // block where one meter lost half its data is half covered). Everything is
 // aggregated by InfluxDB per block: a month of a 10 s meter returns 1,440
-// rows a field, not 270,000.
+// rows a field, not 270,000 (InfluxQL, as SiteHistory: demand_history.go).
 func (r *Reader) BillBlocks(ctx context.Context, site string, from, to time.Time, block time.Duration) ([]tariff.Block, error) {
 	start, stop, err := demandRange(site, from, to, block)
 	if err != nil {
 		return nil, err
 	}
-	query := func(fields, fn string, qStop time.Time) ([]*meterWindows, error) {
-		q := fmt.Sprintf(`from(bucket: %q)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement == "power" and r.site == %q and (%s))
-  |> group(columns: ["meter", "category", "_field"])
-  |> aggregateWindow(every: %s, fn: %s, createEmpty: false, timeSrc: "_start")`,
-			r.bucket, fluxTime(start), fluxTime(qStop), site, fields, fluxDuration(block), fn)
-		s, err := r.meterWindows(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("bill blocks of %q %s..%s (%s): %w", site, fluxTime(start), fluxTime(stop), fn, err)
-		}
-		return s, nil
-	}
-	means, err := query(`r._field == "kw" or r._field == "pf"`, "mean", stop)
+	where := fmt.Sprintf(`"site" = %s AND time >= %d AND time < %d`, influxQLString(site), start.UnixNano(), stop.Add(block).UnixNano())
+	group := fmt.Sprintf(`GROUP BY time(%ds), "meter", "category" fill(none)`, int64(block/time.Second))
+	// The register at each block's start (first): a block's energy is the
+	// next block's first reading less its own, hence one block past stop.
+	means, err := r.influxQLWindows(ctx, `SELECT mean("kw") AS "kw", mean("pf") AS "pf", count("kw") AS "kw_count", first("kwh_total") AS "kwh_total" FROM "power" WHERE `+where+" "+group)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bill blocks of %q %s..%s: %w", site, fluxTime(start), fluxTime(stop), err)
 	}
-	counts, err := query(`r._field == "kw" or (r._field == "kwh_reset" and r._value == true)`, "count", stop)
+	resets, err := r.influxQLWindows(ctx, `SELECT count("kwh_reset") AS "kwh_reset" FROM "power" WHERE "kwh_reset" = true AND `+where+" "+group)
 	if err != nil {
-		return nil, err
-	}
-	// The register at each block's start: a block's energy is the next
-	// block's first reading less its own.
-	firsts, err := query(`r._field == "kwh_total"`, "first", stop.Add(block))
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bill blocks of %q %s..%s (resets): %w", site, fluxTime(start), fluxTime(stop), err)
 	}
 	byMeter := func(series []*meterWindows, field string) map[string]*meterWindows {
 		out := map[string]*meterWindows{}
@@ -68,7 +53,7 @@ func (r *Reader) BillBlocks(ctx context.Context, site string, from, to time.Time
 		return out
 	}
 	sel := siteMeters(means, "kw")
-	pf, cnt, tot, rst := byMeter(means, "pf"), byMeter(counts, "kw"), byMeter(firsts, "kwh_total"), byMeter(counts, "kwh_reset")
+	pf, cnt, tot, rst := byMeter(means, "pf"), byMeter(means, "kw_count"), byMeter(means, "kwh_total"), byMeter(resets, "kwh_reset")
 	n := int(stop.Sub(start) / block)
 	out := make([]tariff.Block, n)
 	for i := range out {

@@ -19,7 +19,7 @@ import (
 )
 
 const demandUsage = `Usage:
-  setsuden demand replay --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--tick 30s]
+  setsuden demand replay --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--tick 1m] [--format text|json|csv]
       run demand control over stored history, a day per line: peak block, the predictions
       at 10/20/25 minutes into it, the highest stage and the stages entered
   setsuden demand now --config FILE [--at TIME] [--json]
@@ -84,6 +84,11 @@ func spansText(spans []demandctl.Span) string {
 	return strings.Join(parts, ", ")
 }
 
+// replayTick is the replay's default tick: one-minute windows read a
+// summer of 10-s data in seconds, and a 30-minute block still gets 30
+// evaluations (--tick 10s replays exactly at the controller's tick).
+const replayTick = time.Minute
+
 // historyLead is read before a replay's first tick: the longest block and
 // the predictor's window.
 const historyLead = 2 * time.Hour
@@ -94,8 +99,8 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	path := fs.String("config", "", "configuration file (YAML) with a demand section")
 	fromFlag := fs.String("from", "", "first day, YYYY-MM-DD in site.timezone")
 	toFlag := fs.String("to", "", "last day (included), YYYY-MM-DD")
-	tick := fs.Duration("tick", 0, "time between evaluations, whole seconds (default demand.tick)")
-	chunk := fs.Duration("chunk", 24*time.Hour, "history read per query")
+	tick := fs.Duration("tick", replayTick, "time between evaluations and the window the meters are read at, whole seconds (demand.tick replays at the controller's own tick)")
+	chunk := fs.Duration("chunk", 7*24*time.Hour, "history read per query")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -110,9 +115,6 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		fmt.Fprintln(stderr, "setsuden demand replay:", err)
 		return errUsage
-	}
-	if *tick == 0 {
-		*tick = s.cfg.Demand.TickInterval()
 	}
 	if *tick < time.Second || *tick%time.Second != 0 {
 		fmt.Fprintf(stderr, "setsuden demand replay: --tick %s: want whole seconds, at least 1s\n", *tick)
@@ -147,6 +149,10 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "peak of the range: %s %s %.1f kW (coverage %.0f%%)\n",
 			res.Peak.Block.Start.In(loc).Format("2006-01-02"), blockText(res.Peak.Block, loc), res.Peak.KW, 100*res.Peak.Coverage)
 	}
+	if a := res.Accuracy; a.Blocks > 0 {
+		fmt.Fprintf(stdout, "prediction error (MAE) over %d blocks at 10/20/25 min: %s %.2f/%.2f/%.2f kW, formula %.2f/%.2f/%.2f kW\n",
+			a.Blocks, a.Predictor, a.PredictorMAE[0], a.PredictorMAE[1], a.PredictorMAE[2], a.FormulaMAE[0], a.FormulaMAE[1], a.FormulaMAE[2])
+	}
 	shed := 0
 	for _, d := range res.Days {
 		if d.MaxStage >= demand.StageShed {
@@ -160,7 +166,7 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 
 func printDays(w io.Writer, res demand.ReplayResult, loc *time.Location) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DATE\tPEAK BLOCK\tPEAK KW\tCOVERAGE\tPRED@10\tPRED@20\tPRED@25\tMAX STAGE\tSTAGES ENTERED")
+	fmt.Fprintln(tw, "DATE\tPEAK BLOCK\tPEAK KW\tCOVERAGE\tPRED@10\tPRED@20\tPRED@25\tFORMULA@10\tFORMULA@20\tFORMULA@25\tMAX STAGE\tSTAGES ENTERED")
 	for _, d := range res.Days {
 		peak, kw, cov := "-", "-", "-"
 		if !d.Peak.Block.Start.IsZero() {
@@ -173,8 +179,9 @@ func printDays(w io.Writer, res demand.ReplayResult, loc *time.Location) {
 		if len(entered) == 0 {
 			entered = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Date, peak, kw, cov,
-			kwText(d.PredictedAt10), kwText(d.PredictedAt20), kwText(d.PredictedAt25), d.MaxStage, strings.Join(entered, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Date, peak, kw, cov,
+			kwText(d.PredictedAt10), kwText(d.PredictedAt20), kwText(d.PredictedAt25),
+			kwText(d.FormulaAt10), kwText(d.FormulaAt20), kwText(d.FormulaAt25), d.MaxStage, strings.Join(entered, ","))
 	}
 	_ = tw.Flush()
 }
@@ -256,7 +263,10 @@ func cmdDemandNow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func printDecision(w io.Writer, d demand.Decision, site string, loc *time.Location) {
 	fmt.Fprintf(w, "site %s at %s\n", site, d.Time.In(loc).Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(w, "block %s: %.0f%% elapsed, %s left, data coverage %.0f%%\n", blockText(d.Block, loc), 100*d.Elapsed, d.Remaining.Round(time.Second), 100*d.Coverage)
-	fmt.Fprintf(w, "demand so far %.1f kW, load %.1f kW, predicted %.1f kW\n", d.CurrentKW, d.LoadKW, d.PredictedKW)
+	fmt.Fprintf(w, "demand so far %.1f kW, load %.1f kW, predicted %.1f kW (%s; formula %.1f kW)\n", d.CurrentKW, d.LoadKW, d.PredictedKW, d.Billing.Method, d.Billing.FormulaKW)
+	if d.Unreachable {
+		fmt.Fprintf(w, "out of reach: %s\n", d.UnreachableReason)
+	}
 	if d.Limit != "" {
 		fmt.Fprintf(w, "strictest limit %s %.1f kW: predicted %.1f%% of it, target so far %.1f kW, adjustment %+.1f kW\n",
 			d.Limit, d.LimitKW, 100*d.PredictedKW/d.LimitKW, d.TargetRampKW, d.AdjustmentKW)
@@ -270,7 +280,7 @@ func printDecision(w io.Writer, d demand.Decision, site string, loc *time.Locati
 	fmt.Fprintf(w, "stage %s%s\n", d.Stage, held)
 	switch {
 	case d.Request != nil:
-		fmt.Fprintf(w, "request: shed %.1f kW now, until %s\n", d.Request.ShedKW, d.Request.By.In(loc).Format("15:04"))
+		fmt.Fprintf(w, "request: shed %.1f kW now, until %s (protects %s)\n", d.Request.ShedKW, d.Request.By.In(loc).Format("15:04"), d.Request.Protect)
 	case d.HeadroomKW > 0:
 		fmt.Fprintf(w, "headroom %.1f kW\n", d.HeadroomKW)
 	}

@@ -69,7 +69,7 @@ func writeDemandDays(t *testing.T, db *influx.Influxd) {
 	testinflux.Write(t, db, pts)
 }
 
-func writeDemandConfig(t *testing.T, influxURL, bucket, demandSection string) string {
+func writeDemandConfig(t testing.TB, influxURL, bucket, demandSection string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "setsuden.yaml")
 	cfg := "site:\n  name: dc1\n  timezone: Asia/Tokyo\ninflux:\n  url: " + influxURL + "\n  bucket: " + bucket + "\n" + demandSection
@@ -79,7 +79,9 @@ func writeDemandConfig(t *testing.T, influxURL, bucket, demandSection string) st
 	return path
 }
 
-const contractSection = "demand:\n  tick: 10s\n  limits:\n    - contract: {kw: 500}\n"
+// contractSection pins least squares: the figures below were worked out
+// for it (the default adaptive predictor starts as the formula).
+const contractSection = "demand:\n  tick: 10s\n  predictor: {method: least_squares}\n  limits:\n    - contract: {kw: 500}\n"
 
 func TestDemandReplayOnInfluxd(t *testing.T) {
 	db := testinflux.Start(t)
@@ -88,7 +90,7 @@ func TestDemandReplayOnInfluxd(t *testing.T) {
 
 	var out, errb bytes.Buffer
 	start := time.Now()
-	code := run([]string{"demand", "replay", "--config", conf, "--from", "2024-07-03", "--to", "2024-07-04"}, &out, &errb)
+	code := run([]string{"demand", "replay", "--config", conf, "--from", "2024-07-03", "--to", "2024-07-04", "--tick", "10s"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
@@ -99,16 +101,16 @@ func TestDemandReplayOnInfluxd(t *testing.T) {
 	rows := map[string][]string{}
 	for _, line := range strings.Split(out.String(), "\n") {
 		f := strings.Fields(line)
-		if len(f) == 9 && regexp.MustCompile(`^\d{4}-\d\d-\d\d$`).MatchString(f[0]) {
+		if len(f) == 12 && regexp.MustCompile(`^\d{4}-\d\d-\d\d$`).MatchString(f[0]) {
 			rows[f[0]] = f
 		}
 	}
-	// DATE PEAK-BLOCK PEAK-KW COVERAGE PRED@10 PRED@20 PRED@25 MAX-STAGE ENTERED
+	// DATE PEAK-BLOCK PEAK-KW COVERAGE PRED@10 PRED@20 PRED@25 FORMULA@10 @20 @25 MAX-STAGE ENTERED
 	d1 := rows["2024-07-03"]
 	if d1 == nil {
 		t.Fatalf("no row for 2024-07-03:\n%s", out.String())
 	}
-	if d1[1] != "13:00-13:30" || d1[3] != "100%" || d1[7] != "limit" || d1[8] != "caution,shed,limit" {
+	if d1[1] != "13:00-13:30" || d1[3] != "100%" || d1[10] != "limit" || d1[11] != "caution,shed,limit" {
 		t.Errorf("2024-07-03: %v, want peak 13:00-13:30 at 100%% coverage, max stage limit, entered caution,shed,limit", d1)
 	}
 	num := func(s string) float64 {
@@ -128,8 +130,15 @@ func TestDemandReplayOnInfluxd(t *testing.T) {
 	if p10, p20, p25 := num(d1[4]), num(d1[5]), num(d1[6]); p10 < 500 || p10 > 504 || p20 < 510 || p20 > 514 || p25 < 510 || p25 > 514 {
 		t.Errorf("predictions at 10/20/25 min: %.1f %.1f %.1f; want 502.3, 512, 512 (±2 for the register stamps)", p10, p20, p25)
 	}
+	// The formula beside it: at 13:10 the load is 540 kW, so D = (76 + 540/3)/0.5 = 512.
+	if f10 := num(d1[7]); f10 < 510 || f10 > 514 {
+		t.Errorf("formula at 10 min %.1f, want 512", f10)
+	}
+	if !strings.Contains(out.String(), "prediction error (MAE) over") || !strings.Contains(out.String(), "least_squares") {
+		t.Errorf("no accuracy line naming the predictor:\n%s", out.String())
+	}
 	d2 := rows["2024-07-04"]
-	if d2 == nil || d2[1] != "10:30-11:00" || num(d2[2]) < 349 || num(d2[2]) > 351 || d2[7] != "normal" || d2[8] != "-" {
+	if d2 == nil || d2[1] != "10:30-11:00" || num(d2[2]) < 349 || num(d2[2]) > 351 || d2[10] != "normal" || d2[11] != "-" {
 		t.Errorf("2024-07-04: %v, want peak 10:30-11:00 350 kW, normal, nothing entered", d2)
 	}
 	if !strings.Contains(out.String(), "peak of the range: 2024-07-03 13:00-13:30") {
@@ -305,5 +314,33 @@ func TestDemandWiringNeedsTheWebhookSecret(t *testing.T) {
 	}
 	if len(p.extensions) != 1 || len(p.runners) != 2 {
 		t.Errorf("%d extensions and %d runners, want the API, the controller and the webhook sender", len(p.extensions), len(p.runners))
+	}
+}
+
+// The default predictor through the binary: adaptive, reported beside the
+// formula; with under 30 minutes of learning before each block it is the
+// formula, so the two columns agree.
+func TestDemandReplayDefaultPredictorOnInfluxd(t *testing.T) {
+	db := testinflux.Start(t)
+	writeDemandDays(t, db)
+	conf := writeDemandConfig(t, db.URL, db.Bucket(), "demand:\n  tick: 10s\n  limits:\n    - contract: {kw: 500}\n")
+	var out, errb bytes.Buffer
+	if code := run([]string{"demand", "replay", "--config", conf, "--from", "2024-07-03", "--to", "2024-07-03"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	var row []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 12 && f[0] == "2024-07-03" {
+			row = f
+		}
+	}
+	if row == nil {
+		t.Fatalf("no row:\n%s", out.String())
+	}
+	if row[4] != row[7] || row[5] != row[8] || row[6] != row[9] {
+		t.Errorf("adaptive %v and formula %v differ before anything is learnt", row[4:7], row[7:10])
+	}
+	if !regexp.MustCompile(`MAE\) over \d+ blocks at 10/20/25 min: adaptive [\d.]+/[\d.]+/[\d.]+ kW, formula`).MatchString(out.String()) {
+		t.Errorf("no accuracy line for adaptive:\n%s", out.String())
 	}
 }

@@ -26,6 +26,10 @@ type DayResult struct {
 	// the peak block's demand at the first tick at least 10, 20 and 25
 	// minutes into it; NaN when no tick fell there (e.g. 15-min blocks).
 	PredictedAt10, PredictedAt20, PredictedAt25 float64
+	// FormulaAt10, FormulaAt20 and FormulaAt25 are the formula's
+	// predictions at the same ticks (energy so far + power now × time
+	// left), side by side with the configured predictor's.
+	FormulaAt10, FormulaAt20, FormulaAt25 float64
 	// MaxStage is the highest stage of the day; StagesEntered the stages
 	// escalated into, in order of first entry.
 	MaxStage      Stage
@@ -44,7 +48,26 @@ type ReplayResult struct {
 	Transitions []Transition
 	// Final is the state after the last tick.
 	Final State
+	// Accuracy compares the configured predictor with the formula over
+	// every billing block of the range.
+	Accuracy Accuracy
 }
+
+// Accuracy is the mean absolute error (kW) of the end-of-block
+// predictions at 10, 20 and 25 minutes into each billing block, against
+// the block's demand, over the Blocks complete blocks with at least
+// MinAccuracyCoverage of data: the configured predictor's (Predictor) and
+// the formula's.
+type Accuracy struct {
+	Predictor       string
+	Blocks          int
+	PredictorMAE    [len(checkpoints)]float64
+	FormulaMAE      [len(checkpoints)]float64
+	CheckpointsMins [len(checkpoints)]int
+}
+
+// MinAccuracyCoverage is the data share a block needs to be scored.
+const MinAccuracyCoverage = 0.9
 
 // Replay drives Evaluate over history, a tick at a time from from
 // (inclusive) to to (exclusive), each tick seeing only samples at or before
@@ -67,7 +90,7 @@ func ReplayMetered(cfg Config, samples []Sample, counters []EnergySample, from, 
 	}
 	loc := cfg.Location
 	// Predictions at the checkpoints of every billing block, by block start.
-	preds := map[int64]*[len(checkpoints)]float64{}
+	preds := map[int64]*[2][len(checkpoints)]float64{}
 	var st State
 	var hi, hc int
 	for t := from; t.Before(to); t = t.Add(tick) {
@@ -89,11 +112,12 @@ func ReplayMetered(cfg Config, samples []Sample, counters []EnergySample, from, 
 			}
 			p := preds[b.Block.Start.UnixNano()]
 			if p == nil {
-				p = &[len(checkpoints)]float64{math.NaN(), math.NaN(), math.NaN()}
+				nan := [len(checkpoints)]float64{math.NaN(), math.NaN(), math.NaN()}
+				p = &[2][len(checkpoints)]float64{nan, nan}
 				preds[b.Block.Start.UnixNano()] = p
 			}
-			if math.IsNaN(p[k]) {
-				p[k] = b.PredictedKW
+			if math.IsNaN(p[0][k]) {
+				p[0][k], p[1][k] = b.PredictedKW, b.FormulaKW
 			}
 		}
 		if progress != nil && res.Ticks%every == 0 {
@@ -109,22 +133,36 @@ func ReplayMetered(cfg Config, samples []Sample, counters []EnergySample, from, 
 	// transitions.
 	f := from.In(loc)
 	ti, cur := 0, StageNormal
+	res.Accuracy.Predictor = cfg.Predictor.Name()
+	for k, off := range checkpoints {
+		res.Accuracy.CheckpointsMins[k] = int(off.Minutes())
+	}
 	for day := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc); day.Before(to); day = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc) {
 		end := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
-		dr := DayResult{Date: day.Format("2006-01-02"), PredictedAt10: math.NaN(), PredictedAt20: math.NaN(), PredictedAt25: math.NaN()}
+		nan := math.NaN()
+		dr := DayResult{Date: day.Format("2006-01-02"), PredictedAt10: nan, PredictedAt20: nan, PredictedAt25: nan,
+			FormulaAt10: nan, FormulaAt20: nan, FormulaAt25: nan}
 		found := false
 		for b := BlockOf(day, cfg.BlockLength, loc); b.Start.Before(end) && !b.End.After(to); b = BlockOf(b.End, cfg.BlockLength, loc) {
 			if b.Start.Before(from) {
 				continue
 			}
 			dm := BlockDemand(samples, counters, b, cfg.MaxGap)
+			if p := preds[b.Start.UnixNano()]; p != nil && dm.Coverage >= MinAccuracyCoverage && !math.IsNaN(p[0][len(checkpoints)-1]) {
+				for k := range checkpoints {
+					res.Accuracy.PredictorMAE[k] += math.Abs(p[0][k] - dm.KW)
+					res.Accuracy.FormulaMAE[k] += math.Abs(p[1][k] - dm.KW)
+				}
+				res.Accuracy.Blocks++
+			}
 			if !found || dm.KW > dr.Peak.KW {
 				dr.Peak, found = BlockPeak{Block: b, Demand: dm}, true
 			}
 		}
 		if found {
 			if p := preds[dr.Peak.Block.Start.UnixNano()]; p != nil {
-				dr.PredictedAt10, dr.PredictedAt20, dr.PredictedAt25 = p[0], p[1], p[2]
+				dr.PredictedAt10, dr.PredictedAt20, dr.PredictedAt25 = p[0][0], p[0][1], p[0][2]
+				dr.FormulaAt10, dr.FormulaAt20, dr.FormulaAt25 = p[1][0], p[1][1], p[1][2]
 			}
 			if dr.Peak.KW > res.Peak.KW || res.Peak.Block.Start.IsZero() {
 				res.Peak = dr.Peak
@@ -144,6 +182,12 @@ func ReplayMetered(cfg Config, samples []Sample, counters []EnergySample, from, 
 			cur = tr.To
 		}
 		res.Days = append(res.Days, dr)
+	}
+	if n := float64(res.Accuracy.Blocks); n > 0 {
+		for k := range checkpoints {
+			res.Accuracy.PredictorMAE[k] /= n
+			res.Accuracy.FormulaMAE[k] /= n
+		}
 	}
 	return res
 }

@@ -364,3 +364,37 @@ func TestExternalTargets(t *testing.T) {
 		t.Errorf("%d targets after a past one's tick, want 0", n)
 	}
 }
+
+type fixedCaps struct{ calls int }
+
+func (f *fixedCaps) Sheddable(context.Context, time.Time) ([]demand.Sheddable, error) {
+	f.calls++
+	return []demand.Sheddable{{Name: "batch", Kind: demand.KindIT, KW: 10, Latency: time.Minute}}, nil
+}
+
+// The planner's capabilities cap the request: at 13:20 the block needs
+// (512 − 500) × 0.5 = 6 kWh off in 10 minutes, and 10 kW acting after 1
+// minute removes 1.5 kWh: out of reach; the request is at most those
+// 10 kW and protects the annual maximum (none known: the block's own).
+func TestCapabilitiesCapTheRequest(t *testing.T) {
+	store := &fakeStore{power: scenarioSamples(at("12:20:00"), at("13:40:00"))}
+	caps := &fixedCaps{}
+	clock := clockwork.NewFakeClockAt(at("13:19:55"))
+	c, err := demandctl.New(demandctl.Config{Site: "dc1", Engine: scenarioEngine(), Limits: contract500(), Tick: 10 * time.Second,
+		Store: store, Points: &memPoints{}, Capabilities: caps, Logger: quietLogger(), Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(5 * time.Second)
+	d, err := c.Tick(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caps.calls != 1 || !d.Unreachable || d.Request == nil || d.Request.ShedKW > 10+1e-9 || d.Request.Protect != demand.ProtectAnnualMax {
+		t.Errorf("calls %d, unreachable %v (%s), request %+v", caps.calls, d.Unreachable, d.UnreachableReason, d.Request)
+	}
+	v := demandctl.NewDecisionView("dc1", d)
+	if !v.Unreachable || v.Request == nil || v.Request.Protect != "annual_max" || v.FormulaKW <= 0 {
+		t.Errorf("view %+v", v)
+	}
+}

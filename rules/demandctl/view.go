@@ -33,6 +33,8 @@ type RequestView struct {
 	ShedKW float64   `json:"shed_kw"`
 	By     time.Time `json:"by"`
 	Limit  string    `json:"limit,omitempty"`
+	// Protect is limit, annual_max or next_block.
+	Protect string `json:"protect,omitempty"`
 }
 
 // NewTransitionEvent builds the webhook payload of one transition.
@@ -49,7 +51,7 @@ func requestView(r *demand.Request) *RequestView {
 	if r == nil {
 		return nil
 	}
-	return &RequestView{ShedKW: finite(r.ShedKW), By: r.By, Limit: r.Limit}
+	return &RequestView{ShedKW: finite(r.ShedKW), By: r.By, Limit: r.Limit, Protect: r.Protect}
 }
 
 // DecisionView is a demand.Decision in JSON (GET /api/v1/demand, setsuden
@@ -77,6 +79,15 @@ type DecisionView struct {
 	Billing      BlockView        `json:"billing"`
 	Limits       []LimitView      `json:"limits"`
 	Transitions  []TransitionView `json:"transitions,omitempty"`
+	// Method is the predictor that made PredictedKW; FormulaKW the
+	// formula's prediction beside it.
+	Method    string  `json:"method,omitempty"`
+	FormulaKW float64 `json:"formula_kw"`
+	// Unreachable: the strictest limit cannot be met this block by the
+	// loads that can still be shed; the reason says what is protected.
+	Unreachable       bool    `json:"unreachable,omitempty"`
+	UnreachableReason string  `json:"unreachable_reason,omitempty"`
+	AchievableKW      float64 `json:"achievable_kw,omitempty"`
 	// ExternalTargets and Caps are the controller's, not the decision's.
 	ExternalTargets []TargetView    `json:"external_targets,omitempty"`
 	Caps            []CapStatusView `json:"caps_from_history,omitempty"`
@@ -141,6 +152,11 @@ func NewDecisionView(site string, d demand.Decision) DecisionView {
 		Stage: d.Stage.String(), StageLevel: int(d.Stage), Held: d.Held,
 		Request: requestView(d.Request), HeadroomKW: finite(d.HeadroomKW),
 		Billing: blockView(d.Billing), Limits: []LimitView{},
+		Method: d.Billing.Method, FormulaKW: finite(d.Billing.FormulaKW),
+		Unreachable: d.Unreachable, UnreachableReason: d.UnreachableReason,
+	}
+	if d.Unreachable {
+		v.AchievableKW = finite(d.AchievableKW)
 	}
 	for _, l := range d.Limits {
 		v.Limits = append(v.Limits, LimitView{Kind: l.Kind, Label: l.Label, LimitKW: finite(l.LimitKW), Block: blockView(l.BlockStatus),
