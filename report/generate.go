@@ -167,7 +167,11 @@ func (g Generator) Generate(ctx context.Context, store Store, month string, tz *
 		if err := ctx.Err(); err != nil {
 			return Monthly{}, err
 		}
-		m.Services = append(m.Services, ServiceReport{Service: s, SLA: slas[s.Name], Figures: evals[s.Name].e.Finish()})
+		sr := ServiceReport{Service: s, SLA: slas[s.Name], Figures: evals[s.Name].e.Finish()}
+		if len(changes[s.Name]) == 0 {
+			sr.Notice = NoStateChangesNotice(month, sr.Figures.Response.Valid+sr.Figures.Response.Excluded)
+		}
+		m.Services = append(m.Services, sr)
 		progress.step()
 	}
 	sortServices(m.Services)

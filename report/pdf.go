@@ -261,6 +261,12 @@ func (d *pdfDoc) cover() {
 		p.CellFormat(pdfWidth, 7, d.tr("Provisional: the month is not over; figures cover the elapsed part only."), "1", 1, "L", true, 0, "")
 		p.Ln(3)
 	}
+	for _, n := range m.Notices() {
+		p.SetFillColor(255, 228, 228)
+		d.font("B", 9)
+		p.MultiCell(pdfWidth, 5, d.tr("Notice: "+n), "1", "L", true)
+		p.Ln(2)
+	}
 	t := m.Totals()
 	d.heading("Summary", 13)
 	d.para(fmt.Sprintf("%d services: %d met their availability objective, %d did not, %d had insufficient data. "+
@@ -309,6 +315,13 @@ func (d *pdfDoc) service(s ServiceReport) {
 	}
 	p.Bookmark(d.tr(f.Service), 0, -1)
 	d.heading(title, 15)
+	if s.Notice != "" {
+		p.SetTextColor(176, 28, 28)
+		d.font("B", 9)
+		p.MultiCell(pdfWidth, 4.8, d.tr("Notice: "+s.Notice), "", "L", false)
+		p.SetTextColor(0, 0, 0)
+		p.Ln(2)
+	}
 
 	rto := "none"
 	if s.SLA.RTO > 0 {

@@ -47,6 +47,34 @@ type ServiceReport struct {
 	Service sla.Service `json:"service"`
 	SLA     sla.SLA     `json:"sla"`
 	Figures sla.Figures `json:"figures"`
+	// Notice says why the figures cannot be trusted, e.g. no state change
+	// is stored for the service (NoStateChangesNotice); every format
+	// shows it prominently.
+	Notice string `json:"notice,omitempty"`
+}
+
+// NoStateChangesNotice is the notice of a service with no SLA state change
+// stored in or before the month: every second is UNKNOWN, so no
+// availability can be stated. probes is the number of probe results the
+// month has for it.
+func NoStateChangesNotice(month string, probes int) string {
+	what := "no probe results either"
+	if probes > 0 {
+		what = fmt.Sprintf("%d probe results are stored", probes)
+	}
+	return fmt.Sprintf("no SLA state changes are stored for %s (%s): every second is UNKNOWN and no availability can be stated; derive them from the stored history with `setsuden sla backfill --from %s-01 --to <last day>`, or run the daemon",
+		month, what, month)
+}
+
+// Notices are the services' notices, "service: notice", in report order.
+func (m Monthly) Notices() []string {
+	var out []string
+	for _, s := range m.Services {
+		if s.Notice != "" {
+			out = append(out, s.Service.Name+": "+s.Notice)
+		}
+	}
+	return out
 }
 
 // Energy is the energy section (research §5a "Energy section of the same

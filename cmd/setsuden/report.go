@@ -119,6 +119,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := writeReport(*out, stdout, m, *format, report.PDFOptions{FontFile: *font}); err != nil {
 		return err
 	}
+	for _, n := range m.Notices() {
+		fmt.Fprintf(stderr, "WARNING: report %s: %s\n", *month, n)
+	}
 	t := m.Totals()
 	where := *out
 	if where == "-" {
