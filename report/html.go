@@ -27,7 +27,8 @@ func WriteHTML(w io.Writer, m Monthly) error {
 			}
 			return t.In(loc).Format("2006-01-02 15:04")
 		},
-		"dur": HumanDuration,
+		"dur":    HumanDuration,
+		"plural": Plural,
 		"durz": func(d time.Duration) string {
 			if d == 0 {
 				return "none"

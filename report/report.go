@@ -170,6 +170,14 @@ func HumanDuration(d time.Duration) string {
 	return fmt.Sprintf("%s%ds", sign, s)
 }
 
+// Plural is n with the noun, plural unless n is 1: "1 failure", "2 failures".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // percent formats a fraction, e.g. 0.99953 -> "99.953%".
 func percent(x float64, decimals int) string { return fmt.Sprintf("%.*f%%", decimals, 100*x) }
 
