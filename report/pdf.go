@@ -666,15 +666,9 @@ func (d *pdfDoc) energy(e Energy) {
 func (d *pdfDoc) glossary() {
 	d.pdf.AddPage()
 	d.heading("How to read this report", 13)
-	pol := d.m.Policy
-	for _, s := range []string{
-		"Availability = up / (up + down) over service time, the SLA's service hours within the month and the service's existence.",
-		"Planned maintenance, announced at least the SLA's notice period before it starts, is excluded from service time. Maintenance announced later counts as downtime (short notice). Downtime after a window's end is an overrun. Every maintenance record is kept with who announced it and when it was recorded; a back-dated announcement counts from when it was recorded unless approved.",
-		"Unknown is service time without valid monitoring data (monitor or collector down). It is neither up nor down. A min counts it as down; coverage is the share of service time that was known. A month that meets the objective only on known time while coverage is below " + percent(pol.MinCoverage, 1) + " is INSUFFICIENT DATA.",
-		"An outage starts at the first failed check, not when it was confirmed. Outages less than " + HumanDuration(pol.MergeGap) + " of up time apart are one incident. An incident counts as a failure in the month it started; its downtime is split across months. Time to recover is service time from the start to the recovery.",
-		"Error budget = (1 - objective) x (up + down). Response time counts valid probes (in service time, not planned, not unknown); failed probes are not within the bound.",
-		"Quarterly and yearly figures are sums of seconds, never averages of monthly percentages.",
-	} {
-		d.para(s, 9)
+	for _, def := range Definitions(d.m.Policy, d.m.Checks) {
+		d.font("B", 9)
+		d.pdf.MultiCell(pdfWidth, 4.5, d.tr(def.Term), "", "L", false)
+		d.para(def.Text, 9)
 	}
 }

@@ -34,8 +34,11 @@ type Monthly struct {
 	// Provisional: computed before the month ended.
 	Provisional bool `json:"provisional,omitempty"`
 	// Customer the report is prepared for; empty for all customers.
-	Customer string          `json:"customer,omitempty"`
-	Policy   sla.Policy      `json:"policy"`
+	Customer string     `json:"customer,omitempty"`
+	Policy   sla.Policy `json:"policy"`
+	// Checks is the site's check policy, for the definitions (zero: the
+	// default one).
+	Checks   sla.CheckPolicy `json:"checks,omitzero"`
 	Services []ServiceReport `json:"services"`
 	// Energy is filled by the caller (rules/energy, rules/demand); nil
 	// leaves the section out.

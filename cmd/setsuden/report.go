@@ -106,7 +106,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	var mu sync.Mutex // Generate reports progress from several goroutines
-	gen := report.Generator{Site: cfg.Site.Name, Catalog: sc.Catalog, Policy: sc.Policy, AsOf: time.Now().Truncate(time.Second), RawProbes: *rawProbes}
+	gen := report.Generator{Site: cfg.Site.Name, Catalog: sc.Catalog, Policy: sc.Policy, Checks: sc.Checks, AsOf: time.Now().Truncate(time.Second), RawProbes: *rawProbes}
 	m, err := gen.Generate(ctx, store, *month, loc, filter, func(done, total int) {
 		mu.Lock()
 		defer mu.Unlock()
