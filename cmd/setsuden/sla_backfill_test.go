@@ -150,6 +150,14 @@ func TestSLABackfillThenReport(t *testing.T) {
 		}
 	}
 
+	htmlPath := filepath.Join(t.TempDir(), "april.html")
+	if _, stderr, code := runBinary(t, bin, "report", "--config", conf, "--month", "2025-04", "--format", "html", "--out", htmlPath); code != 0 {
+		t.Fatalf("html report: exit %d\n%s", code, stderr)
+	}
+	if page, _ := os.ReadFile(htmlPath); strings.Count(string(page), "no SLA state changes are stored for 2025-04") < 2 {
+		t.Errorf("the HTML report does not show the notice on the cover and the service page")
+	}
+
 	var points []string
 	for run := 1; run <= 2; run++ {
 		_, stderr, code := runBinary(t, bin, "sla", "backfill", "--config", conf, "--from", "2025-04-01", "--to", "2025-04-30")
