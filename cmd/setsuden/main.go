@@ -25,6 +25,7 @@ Usage:
   setsuden report   --config FILE --month YYYY-MM ...        compute a month's SLA report from InfluxDB as csv, html or pdf
   setsuden cost     --config FILE --month YYYY-MM            the month's electricity bill rebuilt from the meters, and its CO2
   setsuden maintenance add|list --config FILE ...            announce maintenance (append-only log), or list it as PLANNED or SHORT NOTICE
+  setsuden sla backfill --config FILE --from DATE --to DATE  derive SLA state changes from probe results already stored
   setsuden collect  --config FILE --dry-run | --once         show each Modbus device's read plan, or poll each once and print line protocol
   setsuden validate --config FILE                            check a configuration; every problem as FILE:LINE: field: what is wrong
   setsuden demand   replay|now --config FILE ...             replay demand control over stored history, or show its decision now
@@ -64,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCost(ctx, args[1:], stdout, stderr)
 	case "maintenance":
 		err = cmdMaintenance(ctx, args[1:], stdout, stderr)
+	case "sla":
+		err = cmdSLA(ctx, args[1:], stdout, stderr)
 	case "collect":
 		err = cmdCollect(ctx, args[1:], stdout, stderr)
 	case "validate":
