@@ -137,9 +137,11 @@ type CapStatusView struct {
 	Label      string    `json:"label"`
 	At         time.Time `json:"at"`
 	BaselineKW float64   `json:"baseline_kw,omitempty"`
-	Reduction  float64   `json:"reduction"`
-	Variation  float64   `json:"variation,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	// BaselineHour is the start of last year's hour the baseline came from.
+	BaselineHour *time.Time `json:"baseline_hour,omitempty"`
+	Reduction    float64    `json:"reduction"`
+	Variation    float64    `json:"variation,omitempty"`
+	Error        string     `json:"error,omitempty"`
 }
 
 // NewDecisionView renders a decision.
@@ -182,6 +184,10 @@ func targetView(t demand.ExternalTarget) TargetView {
 
 func capStatusView(s CapStatus) CapStatusView {
 	v := CapStatusView{Label: s.Label, At: s.At, BaselineKW: s.BaselineKW, Reduction: s.Reduction, Variation: s.Variation}
+	if !s.BaselineHour.Start.IsZero() {
+		h := s.BaselineHour.Start
+		v.BaselineHour = &h
+	}
 	if s.Err != nil {
 		v.Error = s.Err.Error()
 	}
