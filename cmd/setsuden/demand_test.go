@@ -230,6 +230,9 @@ demand:
   max_gap: 10s
   limits:
     - contract: {kw: 30}
+    - cap: {name: restriction, baseline_kw: 100, calendar: {national_holidays: jp}}
+  sheddable:
+    - {name: batch-vms, kind: it, kw: 5, latency: 0s}
   webhooks:
     - url: http://127.0.0.1:1/never
 `, m.Addr()))
@@ -246,11 +249,18 @@ demand:
 	go func() { done <- p.serve(ctx, func(a string) { addr <- a }) }()
 	base := "http://" + <-addr
 	var v struct {
-		Site     string  `json:"site"`
-		DemandKW float64 `json:"demand_kw"`
-		LoadKW   float64 `json:"load_kw"`
-		Limit    string  `json:"limit"`
-		Stage    string  `json:"stage"`
+		Site        string  `json:"site"`
+		DemandKW    float64 `json:"demand_kw"`
+		LoadKW      float64 `json:"load_kw"`
+		Limit       string  `json:"limit"`
+		Stage       string  `json:"stage"`
+		Method      string  `json:"method"`
+		FormulaKW   float64 `json:"formula_kw"`
+		Unreachable bool    `json:"unreachable"`
+		Request     *struct {
+			ShedKW  float64 `json:"shed_kw"`
+			Protect string  `json:"protect"`
+		} `json:"request"`
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for v.LoadKW == 0 {
@@ -269,6 +279,15 @@ demand:
 	}
 	if v.Site != "dc1" || v.Limit != "contract" || v.LoadKW < 30 || v.LoadKW > 50 {
 		t.Errorf("decision %+v, want dc1 on contract with about 40 kW of load", v)
+	}
+	// The default predictor names what it used, beside the formula; 40 kW
+	// against 30 needs 5 kWh off a block and 5 sheddable kW cannot do it:
+	// any request is at most those 5 kW and says the limit is out of reach.
+	if v.Method == "" || v.FormulaKW <= 0 {
+		t.Errorf("decision %+v: no method or formula figure", v)
+	}
+	if v.Request != nil && (v.Request.ShedKW > 5+1e-9 || !v.Unreachable || v.Request.Protect == "") {
+		t.Errorf("request %+v (unreachable %v), want at most the 5 sheddable kW, out of reach", *v.Request, v.Unreachable)
 	}
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
