@@ -128,6 +128,9 @@ func TestTicksThroughABlock(t *testing.T) {
 		if (ev.Request != nil) != w.request || (ev.HeadroomKW > 0) != w.headroom {
 			t.Errorf("event %d (%s→%s): request %v headroom %v; want request %v headroom %v", i, ev.From, ev.To, ev.Request, ev.HeadroomKW, w.request, w.headroom)
 		}
+		if up := w.to > w.from; ev.Cause == "" || ev.DrivenBy != "contract" || up == (ev.Cause == demand.CauseBelow) {
+			t.Errorf("event %d (%s→%s): cause %q, driven by %q", i, ev.From, ev.To, ev.Cause, ev.DrivenBy)
+		}
 		if ev.Request != nil && (ev.Request.ShedKW <= 0 || !ev.Request.By.Equal(at("13:30:00"))) {
 			t.Errorf("event %d: request %+v, want kW to shed by 13:30", i, *ev.Request)
 		}

@@ -26,6 +26,13 @@ type TransitionEvent struct {
 	BlockEnd    time.Time    `json:"block_end"`
 	Request     *RequestView `json:"request,omitempty"`
 	HeadroomKW  float64      `json:"headroom_kw,omitempty"`
+	// Cause is prediction, current demand, below exit level or no limit in
+	// force; DrivenBy the limit whose figures moved the stage.
+	Cause    string `json:"cause,omitempty"`
+	DrivenBy string `json:"driven_by,omitempty"`
+	// Unreachable: the limit cannot be met this block (see DecisionView).
+	Unreachable       bool   `json:"unreachable,omitempty"`
+	UnreachableReason string `json:"unreachable_reason,omitempty"`
 }
 
 // RequestView is a demand.Request in JSON.
@@ -44,6 +51,7 @@ func NewTransitionEvent(site string, d demand.Decision, tr demand.Transition) Tr
 		Limit: d.Limit, LimitKW: finite(d.LimitKW), PredictedKW: finite(d.PredictedKW), DemandKW: finite(d.CurrentKW),
 		BlockStart: d.Block.Start, BlockEnd: d.Block.End,
 		Request: requestView(d.Request), HeadroomKW: finite(d.HeadroomKW),
+		Cause: tr.Cause, DrivenBy: tr.Limit, Unreachable: d.Unreachable, UnreachableReason: d.UnreachableReason,
 	}
 }
 
