@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/setsuden/setsuden/adapters/influx"
@@ -65,6 +64,12 @@ func loadDemand(path string, stderr io.Writer) (*demandSetup, error) {
 // limits resolves the limits at `at`, computing caps from history, and
 // says on stderr how each such cap came out.
 func (s *demandSetup) limits(ctx context.Context, at time.Time, stderr io.Writer) []demand.Limit {
+	limits, _ := s.limitsAndCaps(ctx, at, stderr)
+	return limits
+}
+
+// limitsAndCaps is limits with the caps' statuses.
+func (s *demandSetup) limitsAndCaps(ctx context.Context, at time.Time, stderr io.Writer) ([]demand.Limit, []demandctl.CapStatus) {
 	limits, statuses, _ := demandctl.ResolveCaps(ctx, s.reader, s.cfg.Site.Name, s.specs, s.engine.Location, at)
 	for _, st := range statuses {
 		if st.Err != nil {
@@ -73,7 +78,7 @@ func (s *demandSetup) limits(ctx context.Context, at time.Time, stderr io.Writer
 		}
 		fmt.Fprintf(stderr, "cap %s from history (%s): baseline %.1f kW, cut %.0f%%\n", st.Label, spansText(st.Spans), st.BaselineKW, 100*st.Reduction)
 	}
-	return limits
+	return limits, statuses
 }
 
 func spansText(spans []demandctl.Span) string {
@@ -101,7 +106,12 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	toFlag := fs.String("to", "", "last day (included), YYYY-MM-DD")
 	tick := fs.Duration("tick", replayTick, "time between evaluations and the window the meters are read at, whole seconds (demand.tick replays at the controller's own tick)")
 	chunk := fs.Duration("chunk", 7*24*time.Hour, "history read per query")
+	format := fs.String("format", "text", "text, json or csv: the same rows")
 	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *format != "text" && *format != "json" && *format != "csv" {
+		fmt.Fprintf(stderr, "setsuden demand replay: --format %q: want text, json or csv\n", *format)
 		return errUsage
 	}
 	s, err := loadDemand(*path, stderr)
@@ -124,7 +134,8 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	started := time.Now()
 
 	engine := s.engine
-	engine.Limits = s.limits(ctx, from, stderr)
+	var caps []demandctl.CapStatus
+	engine.Limits, caps = s.limitsAndCaps(ctx, from, stderr)
 	progress := newProgressLine(stderr)
 	h, err := demandctl.ReadHistory(ctx, s.reader, site, from.Add(-historyLead), to, *tick, *chunk,
 		func(done, total time.Duration) { progress.update("reading history", float64(done)/float64(total)) })
@@ -137,53 +148,15 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 		func(done, total int) { progress.update("replaying", float64(done)/float64(total)) })
 	progress.done()
 
-	fmt.Fprintf(stdout, "site %s (%s), %s..%s, tick %s, %s\n", site, loc, from.Format("2006-01-02"), last.Format("2006-01-02"), *tick, limitsText(engine.Limits))
-	energy := "power (trapezoid)"
-	if h.Energy != nil {
-		energy = "energy registers"
+	rep := newReplayReport(site, loc, from, last, *tick, engine.Limits, caps, h, res, read, time.Since(started)-read)
+	switch *format {
+	case "json":
+		return rep.writeJSON(stdout)
+	case "csv":
+		return rep.writeCSV(stdout)
 	}
-	fmt.Fprintf(stdout, "%d power samples, demand from %s\n\n", len(h.Power), energy)
-	printDays(stdout, res, loc)
-	fmt.Fprintln(stdout)
-	if !res.Peak.Block.Start.IsZero() {
-		fmt.Fprintf(stdout, "peak of the range: %s %s %.1f kW (coverage %.0f%%)\n",
-			res.Peak.Block.Start.In(loc).Format("2006-01-02"), blockText(res.Peak.Block, loc), res.Peak.KW, 100*res.Peak.Coverage)
-	}
-	if a := res.Accuracy; a.Blocks > 0 {
-		fmt.Fprintf(stdout, "prediction error (MAE) over %d blocks at 10/20/25 min: %s %.2f/%.2f/%.2f kW, formula %.2f/%.2f/%.2f kW\n",
-			a.Blocks, a.Predictor, a.PredictorMAE[0], a.PredictorMAE[1], a.PredictorMAE[2], a.FormulaMAE[0], a.FormulaMAE[1], a.FormulaMAE[2])
-	}
-	shed := 0
-	for _, d := range res.Days {
-		if d.MaxStage >= demand.StageShed {
-			shed++
-		}
-	}
-	fmt.Fprintf(stdout, "%d of %d days reached shed or limit; %d transitions; %d ticks; read %s, replayed %s\n",
-		shed, len(res.Days), len(res.Transitions), res.Ticks, read.Round(time.Millisecond), (time.Since(started) - read).Round(time.Millisecond))
+	rep.writeText(stdout)
 	return nil
-}
-
-func printDays(w io.Writer, res demand.ReplayResult, loc *time.Location) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DATE\tPEAK BLOCK\tPEAK KW\tCOVERAGE\tPRED@10\tPRED@20\tPRED@25\tFORMULA@10\tFORMULA@20\tFORMULA@25\tMAX STAGE\tSTAGES ENTERED")
-	for _, d := range res.Days {
-		peak, kw, cov := "-", "-", "-"
-		if !d.Peak.Block.Start.IsZero() {
-			peak, kw, cov = blockText(d.Peak.Block, loc), fmt.Sprintf("%.1f", d.Peak.KW), fmt.Sprintf("%.0f%%", 100*d.Peak.Coverage)
-		}
-		var entered []string
-		for _, s := range d.StagesEntered {
-			entered = append(entered, s.String())
-		}
-		if len(entered) == 0 {
-			entered = []string{"-"}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Date, peak, kw, cov,
-			kwText(d.PredictedAt10), kwText(d.PredictedAt20), kwText(d.PredictedAt25),
-			kwText(d.FormulaAt10), kwText(d.FormulaAt20), kwText(d.FormulaAt25), d.MaxStage, strings.Join(entered, ","))
-	}
-	_ = tw.Flush()
 }
 
 func blockText(b demand.Block, loc *time.Location) string {

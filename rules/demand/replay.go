@@ -13,6 +13,45 @@ var checkpoints = [...]time.Duration{10 * time.Minute, 20 * time.Minute, 25 * ti
 type BlockPeak struct {
 	Block Block
 	Demand
+	// EstimatedKW is the block's average over the part the data covered
+	// (KW / Coverage; KW when fully covered, 0 without data): what the
+	// block drew if the missing part was like the rest. Peaks are ranked
+	// by it, so a block that lost half its data does not silently stop
+	// being the peak; Estimated says the figure is not fully measured.
+	EstimatedKW float64
+	Estimated   bool
+}
+
+func blockPeak(b Block, dm Demand) BlockPeak {
+	p := BlockPeak{Block: b, Demand: dm, EstimatedKW: dm.KW}
+	if dm.Coverage < 1-1e-9 {
+		p.Estimated = true
+		if dm.Coverage > 0 {
+			p.EstimatedKW = dm.KW / dm.Coverage
+		}
+	}
+	return p
+}
+
+// LimitHours is how long one limit's blocks were over it in a day: the
+// blocks (of the limit's own length, where it applied) whose estimated
+// demand exceeded its kW.
+type LimitHours struct {
+	Limit, Kind string
+	LimitKW     float64
+	Hours       float64
+	Blocks      int
+	// Applied is how many of the limit's blocks applied that day.
+	Applied int
+}
+
+// DayCoverage is the data coverage of a day's billing blocks.
+type DayCoverage struct {
+	Blocks int
+	// Min is the lowest block coverage; Low the blocks below full
+	// coverage, each with its measured and estimated demand.
+	Min float64
+	Low []BlockPeak
 }
 
 // DayResult is one local day of a replay.
@@ -35,6 +74,13 @@ type DayResult struct {
 	MaxStage      Stage
 	StagesEntered []Stage
 	Transitions   []Transition
+	// OverLimit are the hours over each configured limit that applied
+	// that day, in configuration order.
+	OverLimit []LimitHours
+	// Coverage is the data coverage of every billing block of the day.
+	Coverage DayCoverage
+	// DrivenBy are the limits whose stage entries the day saw, in order.
+	DrivenBy []string
 }
 
 // ReplayResult is the outcome of a replay.
@@ -143,6 +189,7 @@ func ReplayMetered(cfg Config, samples []Sample, counters []EnergySample, from, 
 		dr := DayResult{Date: day.Format("2006-01-02"), PredictedAt10: nan, PredictedAt20: nan, PredictedAt25: nan,
 			FormulaAt10: nan, FormulaAt20: nan, FormulaAt25: nan}
 		found := false
+		dr.Coverage.Min = 1
 		for b := BlockOf(day, cfg.BlockLength, loc); b.Start.Before(end) && !b.End.After(to); b = BlockOf(b.End, cfg.BlockLength, loc) {
 			if b.Start.Before(from) {
 				continue
@@ -155,16 +202,26 @@ func ReplayMetered(cfg Config, samples []Sample, counters []EnergySample, from, 
 				}
 				res.Accuracy.Blocks++
 			}
-			if !found || dm.KW > dr.Peak.KW {
-				dr.Peak, found = BlockPeak{Block: b, Demand: dm}, true
+			bp := blockPeak(b, dm)
+			dr.Coverage.Blocks++
+			dr.Coverage.Min = math.Min(dr.Coverage.Min, dm.Coverage)
+			if bp.Estimated {
+				dr.Coverage.Low = append(dr.Coverage.Low, bp)
+			}
+			if !found || bp.EstimatedKW > dr.Peak.EstimatedKW {
+				dr.Peak, found = bp, true
 			}
 		}
+		if dr.Coverage.Blocks == 0 {
+			dr.Coverage.Min = 0
+		}
+		dr.OverLimit = overLimit(cfg, samples, counters, day, end, from, to)
 		if found {
 			if p := preds[dr.Peak.Block.Start.UnixNano()]; p != nil {
 				dr.PredictedAt10, dr.PredictedAt20, dr.PredictedAt25 = p[0][0], p[0][1], p[0][2]
 				dr.FormulaAt10, dr.FormulaAt20, dr.FormulaAt25 = p[1][0], p[1][1], p[1][2]
 			}
-			if dr.Peak.KW > res.Peak.KW || res.Peak.Block.Start.IsZero() {
+			if dr.Peak.EstimatedKW > res.Peak.EstimatedKW || res.Peak.Block.Start.IsZero() {
 				res.Peak = dr.Peak
 			}
 		}
@@ -175,6 +232,9 @@ func ReplayMetered(cfg Config, samples []Sample, counters []EnergySample, from, 
 			dr.Transitions = append(dr.Transitions, tr)
 			if tr.To > tr.From && !containsStage(dr.StagesEntered, tr.To) {
 				dr.StagesEntered = append(dr.StagesEntered, tr.To)
+			}
+			if tr.To > tr.From && tr.Limit != "" && !containsString(dr.DrivenBy, tr.Limit) {
+				dr.DrivenBy = append(dr.DrivenBy, tr.Limit)
 			}
 			if tr.To > dr.MaxStage {
 				dr.MaxStage = tr.To
@@ -190,6 +250,54 @@ func ReplayMetered(cfg Config, samples []Sample, counters []EnergySample, from, 
 		}
 	}
 	return res
+}
+
+// overLimit is the hours over each configured limit in the local day
+// [day, end), counting the limit's complete blocks inside [from, to).
+func overLimit(cfg Config, samples []Sample, counters []EnergySample, day, end, from, to time.Time) []LimitHours {
+	var out []LimitHours
+	for _, l := range cfg.Limits {
+		length := cfg.BlockLength
+		switch v := l.(type) {
+		case ContractLimit:
+			length = v.Block
+		case CapLimit:
+			length = v.Block
+		case ExternalTarget:
+			if v.Block != 0 {
+				length = v.Block
+			}
+		}
+		lh := LimitHours{Limit: l.Label(), Kind: l.Kind()}
+		for b := BlockOf(day, length, cfg.Location); b.Start.Before(end) && !b.End.After(to); b = BlockOf(b.End, length, cfg.Location) {
+			if b.Start.Before(from) {
+				continue
+			}
+			at, ok := cfg.limitAt(l, b.Start)
+			if !ok || !at.Block.Start.Equal(b.Start) {
+				continue
+			}
+			lh.Applied++
+			lh.LimitKW = math.Max(lh.LimitKW, at.KW)
+			if blockPeak(b, BlockDemand(samples, counters, b, cfg.MaxGap)).EstimatedKW > at.KW {
+				lh.Blocks++
+				lh.Hours += b.Length().Hours()
+			}
+		}
+		if lh.Applied > 0 {
+			out = append(out, lh)
+		}
+	}
+	return out
+}
+
+func containsString(s []string, x string) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
 }
 
 func containsStage(s []Stage, x Stage) bool {

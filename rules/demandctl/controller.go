@@ -260,17 +260,9 @@ func (c *Controller) Tick(ctx context.Context) (demand.Decision, error) {
 	cfg := c.engineAt(now)
 	from := c.readFrom(cfg, now)
 	to := now.Add(-c.cfg.Lag)
-	power, err := c.cfg.Store.SitePower(ctx, c.cfg.Site, from, to, c.cfg.Tick)
+	power, energy, err := c.read(ctx, from, to, now)
 	if err != nil {
-		c.metrics.readErrors.Inc()
-		c.log.Warn("demand tick: reading site power failed; stage held", "at", now.Format(time.RFC3339), "err", err)
-		return demand.Decision{}, fmt.Errorf("demand tick at %s: %w", now.Format(time.RFC3339), err)
-	}
-	energy, err := c.cfg.Store.SiteEnergy(ctx, c.cfg.Site, from, to, c.cfg.Tick)
-	if err != nil {
-		c.metrics.readErrors.Inc()
-		c.log.Warn("demand tick: reading site energy failed; integrating power", "at", now.Format(time.RFC3339), "err", err)
-		energy = nil
+		return demand.Decision{}, err
 	}
 
 	c.mu.Lock()
@@ -309,6 +301,34 @@ func (c *Controller) Tick(ctx context.Context) (demand.Decision, error) {
 		offer(ch, d)
 	}
 	return d, nil
+}
+
+// read is one tick's power and energy: one query when the store can
+// (HistoryStore), else power then energy. A failed power read fails the
+// tick; a failed energy read falls back to integrating power.
+func (c *Controller) read(ctx context.Context, from, to, now time.Time) ([]demand.Sample, []demand.EnergySample, error) {
+	if hs, ok := c.cfg.Store.(HistoryStore); ok {
+		power, energy, err := hs.SiteHistory(ctx, c.cfg.Site, from, to, c.cfg.Tick)
+		if err != nil {
+			c.metrics.readErrors.Inc()
+			c.log.Warn("demand tick: reading site power failed; stage held", "at", now.Format(time.RFC3339), "err", err)
+			return nil, nil, fmt.Errorf("demand tick at %s: %w", now.Format(time.RFC3339), err)
+		}
+		return power, energy, nil
+	}
+	power, err := c.cfg.Store.SitePower(ctx, c.cfg.Site, from, to, c.cfg.Tick)
+	if err != nil {
+		c.metrics.readErrors.Inc()
+		c.log.Warn("demand tick: reading site power failed; stage held", "at", now.Format(time.RFC3339), "err", err)
+		return nil, nil, fmt.Errorf("demand tick at %s: %w", now.Format(time.RFC3339), err)
+	}
+	energy, err := c.cfg.Store.SiteEnergy(ctx, c.cfg.Site, from, to, c.cfg.Tick)
+	if err != nil {
+		c.metrics.readErrors.Inc()
+		c.log.Warn("demand tick: reading site energy failed; integrating power", "at", now.Format(time.RFC3339), "err", err)
+		energy = nil
+	}
+	return power, energy, nil
 }
 
 // engineAt is the engine config with the limits in force at now: the

@@ -72,6 +72,12 @@ func StagePoint(site string, d demand.Decision, tr demand.Transition) point.Poin
 		f["limit"] = d.Limit
 		f["limit_kw"] = finite(d.LimitKW)
 	}
+	if tr.Cause != "" {
+		f["cause"] = tr.Cause
+	}
+	if tr.Limit != "" {
+		f["driven_by"] = tr.Limit
+	}
 	return point.Point{Measurement: MeasurementStage, Tags: map[string]string{"site": site}, Fields: f, Time: tr.At}
 }
 

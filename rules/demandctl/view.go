@@ -26,6 +26,13 @@ type TransitionEvent struct {
 	BlockEnd    time.Time    `json:"block_end"`
 	Request     *RequestView `json:"request,omitempty"`
 	HeadroomKW  float64      `json:"headroom_kw,omitempty"`
+	// Cause is prediction, current demand, below exit level or no limit in
+	// force; DrivenBy the limit whose figures moved the stage.
+	Cause    string `json:"cause,omitempty"`
+	DrivenBy string `json:"driven_by,omitempty"`
+	// Unreachable: the limit cannot be met this block (see DecisionView).
+	Unreachable       bool   `json:"unreachable,omitempty"`
+	UnreachableReason string `json:"unreachable_reason,omitempty"`
 }
 
 // RequestView is a demand.Request in JSON.
@@ -44,6 +51,7 @@ func NewTransitionEvent(site string, d demand.Decision, tr demand.Transition) Tr
 		Limit: d.Limit, LimitKW: finite(d.LimitKW), PredictedKW: finite(d.PredictedKW), DemandKW: finite(d.CurrentKW),
 		BlockStart: d.Block.Start, BlockEnd: d.Block.End,
 		Request: requestView(d.Request), HeadroomKW: finite(d.HeadroomKW),
+		Cause: tr.Cause, DrivenBy: tr.Limit, Unreachable: d.Unreachable, UnreachableReason: d.UnreachableReason,
 	}
 }
 
@@ -137,9 +145,11 @@ type CapStatusView struct {
 	Label      string    `json:"label"`
 	At         time.Time `json:"at"`
 	BaselineKW float64   `json:"baseline_kw,omitempty"`
-	Reduction  float64   `json:"reduction"`
-	Variation  float64   `json:"variation,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	// BaselineHour is the start of last year's hour the baseline came from.
+	BaselineHour *time.Time `json:"baseline_hour,omitempty"`
+	Reduction    float64    `json:"reduction"`
+	Variation    float64    `json:"variation,omitempty"`
+	Error        string     `json:"error,omitempty"`
 }
 
 // NewDecisionView renders a decision.
@@ -182,6 +192,10 @@ func targetView(t demand.ExternalTarget) TargetView {
 
 func capStatusView(s CapStatus) CapStatusView {
 	v := CapStatusView{Label: s.Label, At: s.At, BaselineKW: s.BaselineKW, Reduction: s.Reduction, Variation: s.Variation}
+	if !s.BaselineHour.Start.IsZero() {
+		h := s.BaselineHour.Start
+		v.BaselineHour = &h
+	}
 	if s.Err != nil {
 		v.Error = s.Err.Error()
 	}
