@@ -61,6 +61,7 @@ func (h *Host) reconnect(ctx context.Context, gen uint64) {
 			if err == nil {
 				h.cfg.Logger.Info("libvirt reconnected", "host", h.cfg.Name, "attempts", attempt,
 					"after", time.Since(lostAt).Round(time.Millisecond))
+				go h.reconcileLater(ctx)
 				break
 			}
 			if attempt == 1 {
@@ -87,6 +88,34 @@ func (h *Host) reconnect(ctx context.Context, gen uint64) {
 			h.mu.Unlock()
 		default:
 		}
+	}
+}
+
+// settleReconciles are the times after a reconnect at which the domains
+// are compared again: a restarted libvirtd answers before its background
+// threads have reconnected to its qemu processes, and until then it
+// reports the states it had saved (a guest paused meanwhile still shows
+// as running, and no lifecycle event follows the correction).
+var settleReconciles = []time.Duration{time.Second, 3 * time.Second}
+
+// reconcileLater reconciles again at settleReconciles after a reconnect.
+func (h *Host) reconcileLater(ctx context.Context) {
+	start := time.Now()
+	for _, at := range settleReconciles {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.done:
+			return
+		case <-time.After(time.Until(start.Add(at))):
+		}
+		h.mu.Lock()
+		if h.conn != nil && !h.closed {
+			if alive, err := h.conn.IsAlive(); err == nil && alive {
+				h.reconcileLocked()
+			}
+		}
+		h.mu.Unlock()
 	}
 }
 
