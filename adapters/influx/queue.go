@@ -366,6 +366,7 @@ func (q *diskQueue) appendLocked(lines []string, size int64) error {
 	s.lines += len(lines)
 	q.tail += uint64(len(lines))
 	q.dirty = true
+	q.crashPoint("appended")
 	q.cache = append(q.cache, lines...)
 	if over := len(q.cache) - q.cacheMax; over > 0 {
 		// Drop from the front without copying the rest: append moves
