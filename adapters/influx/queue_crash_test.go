@@ -378,3 +378,30 @@ func TestDiskQueueBoundShrinksToTheDisk(t *testing.T) {
 		t.Errorf("len %d + dropped %d != 4200", q.Len(), drops[dropDisk])
 	}
 }
+
+// A write torn by a full disk that could not be taken back leaves whole
+// lines of a batch that was then written again into the next segment: the
+// start cuts the copies instead of refusing to start.
+func TestDiskQueueCutsOverlapAfterTornWrite(t *testing.T) {
+	dir := t.TempDir()
+	a := strings.Join(lines("a", 5), "\n") + "\n"
+	b := strings.Join(lines("a", 5)[3:], "\n") + "\nnext,x=1 v=1 1\n"
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%020d.seg", 0)), []byte(a), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%020d.seg", 3)), []byte(b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := openQ(t, dir, 1<<20)
+	defer q.Close()
+	got, first, _ := q.Peek(100)
+	want := append(lines("a", 5), "next,x=1 v=1 1")
+	if first != 0 || len(got) != len(want) {
+		t.Fatalf("got %q from %d, want %q", got, first, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("line %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
