@@ -405,3 +405,36 @@ func TestDiskQueueCutsOverlapAfterTornWrite(t *testing.T) {
 		}
 	}
 }
+
+// A head that cannot be written (here head.tmp is a directory) is
+// reported, and delivery goes on: acks advance, segments are freed.
+func TestDiskQueueFailedHeadWriteDoesNotBlockDelivery(t *testing.T) {
+	dir := t.TempDir()
+	q, _ := openQ(t, dir, 1<<20)
+	defer q.Close()
+	if err := os.Mkdir(filepath.Join(dir, "head.tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		_ = q.Push(lines(fmt.Sprintf("r%d", i), 4))
+		_ = q.Sync()
+		batch, first, err := q.Peek(100)
+		if err != nil || len(batch) != 4 || first != uint64(4*i) {
+			t.Fatalf("round %d: peek %d lines from %d (%v), want 4 from %d", i, len(batch), first, err, 4*i)
+		}
+		if err := q.Ack(first + uint64(len(batch))); err != nil {
+			t.Fatalf("ack with a failing head write: %v", err)
+		}
+	}
+	if q.Len() != 0 || q.status().HeadErr == nil {
+		t.Errorf("len %d, head error %v: want 0 and the error reported", q.Len(), q.status().HeadErr)
+	}
+	_ = os.Remove(filepath.Join(dir, "head.tmp"))
+	_ = q.Push(lines("s", 1))
+	_ = q.Sync()
+	b, first, _ := q.Peek(10)
+	_ = q.Ack(first + uint64(len(b)))
+	if q.status().HeadErr != nil {
+		t.Errorf("head error stays after the disk recovered: %v", q.status().HeadErr)
+	}
+}

@@ -347,6 +347,9 @@ func TestQueueFaultSIGKILLDuringOutage(t *testing.T) {
 	t.Logf("first delivery %.1f s after influxd answered", time.Since(back).Seconds())
 	r.waitDrained(p)
 	t.Logf("backlog drained %.1f s after influxd answered", time.Since(back).Seconds())
+	if code, body := p.healthz(); code != 200 {
+		t.Errorf("/healthz after the backlog was delivered = %d %s, want 200", code, body)
+	}
 	dropped, left := r.stop(p)
 	if left != 0 || dropped != 0 {
 		t.Errorf("stopped with %d points queued, %d dropped", left, dropped)
