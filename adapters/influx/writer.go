@@ -348,24 +348,32 @@ func (w *Writer) Run(ctx context.Context) error {
 	}
 }
 
-// groupCommit fsyncs the disk queue every SyncInterval while there is
-// something new, and retries its disk and re-reads its free space every
-// second.
+// groupCommit fsyncs the disk queue at most SyncInterval after a write
+// made it dirty (gathering the writes of that window into one fsync, and
+// not waking at all while nothing is written), and retries its disk and
+// re-reads its free space every second.
 func (w *Writer) groupCommit(ctx context.Context) {
-	t := time.NewTicker(w.cfg.SyncInterval)
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	last := time.Now()
+	gather := time.NewTimer(0)
+	<-gather.C
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			w.disk.tick()
+			continue
+		case <-w.disk.written:
+		}
+		gather.Reset(w.cfg.SyncInterval)
+		select {
+		case <-ctx.Done():
+			gather.Stop()
+			return
+		case <-gather.C:
 		}
 		_ = w.disk.Sync() // logged by the queue
-		if time.Since(last) >= time.Second {
-			last = time.Now()
-			w.disk.tick()
-		}
 	}
 }
 

@@ -322,3 +322,41 @@ func TestLineProtocolRoundTripAndPoisonBatch(t *testing.T) {
 		t.Errorf("points after the rejected batch: %v", counts)
 	}
 }
+
+// Degraded (the /healthz reason and setsuden_write_path_degraded) names
+// failing writes while points wait and drops of the last minute, and is
+// nil on a healthy path.
+func TestWriterDegradedSaysWhy(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	w, err := influx.NewWriter(influx.WriterConfig{URL: "http://127.0.0.1:1", Bucket: "x/y", QueueMax: 3,
+		Timeout: time.Second, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Degraded(); err != nil {
+		t.Fatalf("fresh writer degraded: %v", err)
+	}
+	ctx := context.Background()
+	_ = w.Write(ctx, powerPoints("m", 2, time.Now()))
+	if err := w.Flush(ctx); err == nil {
+		t.Fatal("flush to a closed port succeeded")
+	}
+	if err := w.Degraded(); err == nil || !strings.Contains(err.Error(), "InfluxDB writes failing with 2 points waiting") {
+		t.Errorf("Degraded = %v, want failing writes with 2 points waiting", err)
+	}
+	_ = w.Write(ctx, powerPoints("n", 2, time.Now())) // past the bound of 3: the older sample goes
+	if err := w.Degraded(); err == nil || !strings.Contains(err.Error(), "2 points dropped in the last minute (reason queue_full)") {
+		t.Errorf("Degraded = %v, want the drop named", err)
+	}
+	var gauge float64
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "setsuden_write_path_degraded" {
+			gauge = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if gauge != 1 {
+		t.Errorf("setsuden_write_path_degraded = %v, want 1", gauge)
+	}
+}

@@ -347,6 +347,9 @@ func TestQueueFaultSIGKILLDuringOutage(t *testing.T) {
 	t.Logf("first delivery %.1f s after influxd answered", time.Since(back).Seconds())
 	r.waitDrained(p)
 	t.Logf("backlog drained %.1f s after influxd answered", time.Since(back).Seconds())
+	if code, body := p.healthz(); code != 200 {
+		t.Errorf("/healthz after the backlog was delivered = %d %s, want 200", code, body)
+	}
 	dropped, left := r.stop(p)
 	if left != 0 || dropped != 0 {
 		t.Errorf("stopped with %d points queued, %d dropped", left, dropped)
@@ -457,6 +460,15 @@ func TestQueueFaultSIGKILLLoop(t *testing.T) {
 		}
 	}()
 	const kills = 22
+	// Each run's samples carry timestamps inside the run, so the loss of
+	// each kill is counted on its own: answered during the run less
+	// stored with a timestamp in it.
+	type window struct {
+		from, to time.Time
+		answered int64
+		down     bool
+	}
+	var wins []window
 	for i := 0; i < kills; i++ {
 		if i%4 == 2 {
 			sig := syscall.SIGSTOP
@@ -468,9 +480,12 @@ func TestQueueFaultSIGKILLLoop(t *testing.T) {
 			}
 			stopped = !stopped
 		}
+		w := window{from: time.Now(), answered: -r.answered(), down: stopped}
 		p := r.run()
 		sleepRand(100*time.Millisecond, 2500*time.Millisecond)
 		r.kill(p)
+		w.to, w.answered = time.Now(), w.answered+r.answered()
+		wins = append(wins, w)
 	}
 	if stopped {
 		_ = syscall.Kill(-influxPid, syscall.SIGCONT)
@@ -484,6 +499,26 @@ func TestQueueFaultSIGKILLLoop(t *testing.T) {
 		t.Errorf("stopped with %d points queued, %d dropped", left, dropped)
 	}
 	r.check(r.db.URL, dropped)
+	rd := influx.NewReader(r.db.URL, "", "", r.db.Bucket())
+	defer rd.Close()
+	var lostUp, lostDown, answeredUp, answeredDown int64
+	for i, w := range wins {
+		stored, err := rd.CountRange(context.Background(), "power", "kw", w.from, w.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost := w.answered - stored
+		if lost < 0 || lost > int64(len(r.meters)) {
+			t.Errorf("kill %d (InfluxDB down %v): meters answered %d, stored %d: lost %d, want 0..%d (one a meter in flight)",
+				i+1, w.down, w.answered, stored, lost, len(r.meters))
+		}
+		if w.down {
+			lostDown, answeredDown = lostDown+lost, answeredDown+w.answered
+		} else {
+			lostUp, answeredUp = lostUp+lost, answeredUp+w.answered
+		}
+	}
+	t.Logf("kills with InfluxDB up: lost %d of %d samples; with InfluxDB frozen: lost %d of %d", lostUp, answeredUp, lostDown, answeredDown)
 }
 
 // A second process on the same queue_dir refuses to start, naming the
