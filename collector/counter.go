@@ -100,38 +100,78 @@ func AdvanceCounter(prev CounterState, ok bool, raw float64, at time.Time, spec 
 	return next, reset
 }
 
+// restoreWait bounds how long a sample waits for the store's answer on
+// first use of a counter: InfluxDB frozen at start must not hold every
+// meter's poll (the answer is still taken when it comes).
+const restoreWait = time.Second
+
 // counters tracks every counter series of one collector.
 type counters struct {
 	store CounterStore
 	mu    sync.Mutex
 	state map[string]CounterState // key: measurement, field, sorted tags
 
-	loadMu   sync.Mutex
-	restored map[string]map[string]CounterState // per measurement+field: the store's answer
+	loadMu     sync.Mutex
+	restored   map[string]map[string]CounterState // per measurement+field: the store's answer
+	restoreErr map[string]error                   // its error, reported to one caller
+	loading    map[string]chan struct{}           // closed when that answer is in
+	wait       time.Duration                      // restoreWait unless set (tests)
 }
 
 // restore returns the stored state of one series, loading every series of
-// the counter on first use.
-func (cs *counters) restore(ctx context.Context, spec point.Counter, tags map[string]string) (CounterState, bool, error) {
-	cs.loadMu.Lock()
-	defer cs.loadMu.Unlock()
+// the counter on first use. The load runs in the background: a sample
+// waits for it at most restoreWait, then goes on with pending set (its
+// total is left out, its register kept) and a later sample takes the
+// answer.
+func (cs *counters) restore(ctx context.Context, spec point.Counter, tags map[string]string) (st CounterState, found, pending bool, err error) {
 	k := spec.Measurement + "\x00" + spec.Field
-	all, ok := cs.restored[k]
-	if !ok {
-		var err error
-		all, err = cs.store.LastCounters(ctx, spec)
-		if cs.restored == nil {
-			cs.restored = map[string]map[string]CounterState{}
-		}
-		// Asked once: after a failure (InfluxDB down at start) every series
-		// of the counter starts from its register, said once in the log.
-		cs.restored[k] = all
-		if err != nil {
-			return CounterState{}, false, err
-		}
+	cs.loadMu.Lock()
+	if all, ok := cs.restored[k]; ok {
+		err = cs.restoreErr[k]
+		delete(cs.restoreErr, k)
+		cs.loadMu.Unlock()
+		st, found = all[SeriesKey(tags)]
+		return st, found, false, err
 	}
-	st, found := all[SeriesKey(tags)]
-	return st, found, nil
+	done := cs.loading[k]
+	if done == nil {
+		done = make(chan struct{})
+		if cs.loading == nil {
+			cs.loading = map[string]chan struct{}{}
+		}
+		cs.loading[k] = done
+		go func() {
+			all, err := cs.store.LastCounters(ctx, spec)
+			cs.loadMu.Lock()
+			if cs.restored == nil {
+				cs.restored, cs.restoreErr = map[string]map[string]CounterState{}, map[string]error{}
+			}
+			// Asked once: after a failure (InfluxDB down at start) every
+			// series of the counter starts from its register, said once in
+			// the log.
+			cs.restored[k] = all
+			if err != nil {
+				cs.restoreErr[k] = err
+			}
+			delete(cs.loading, k)
+			cs.loadMu.Unlock()
+			close(done)
+		}()
+	}
+	cs.loadMu.Unlock()
+	wait := cs.wait
+	if wait == 0 {
+		wait = restoreWait
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return cs.restore(ctx, spec, tags)
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return CounterState{}, false, true, nil
 }
 
 func counterKey(c point.Counter, tags map[string]string) string {
@@ -174,7 +214,12 @@ func (cs *counters) apply(ctx context.Context, specs []point.Counter, keys []key
 			prev, ok := cs.state[key]
 			cs.mu.Unlock()
 			if !ok && cs.store != nil {
-				st, found, err := cs.restore(ctx, spec, p.Tags)
+				st, found, pending, err := cs.restore(ctx, spec, p.Tags)
+				if pending {
+					// The store has not answered yet: the register is
+					// stored, the total waits for the answer.
+					continue
+				}
 				if err != nil {
 					log("cannot restore counter state; the total restarts from the register", "field", spec.Field, "tags", p.Tags, "err", err)
 				}

@@ -135,3 +135,54 @@ func TestAdvanceCounterBoundsRiseByRatedPower(t *testing.T) {
 		t.Errorf("MaxRise(123 kW, 16 s) = %v kWh, want 1.5 x 123 x 17 s = 0.87", got)
 	}
 }
+
+// slowStore answers LastCounters only when released, like an InfluxDB
+// frozen at start.
+type slowStore struct {
+	release chan struct{}
+	state   map[string]CounterState
+}
+
+func (s slowStore) LastCounters(ctx context.Context, _ point.Counter) (map[string]CounterState, error) {
+	select {
+	case <-s.release:
+		return s.state, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestCounterRestoreDoesNotHoldSamples: while the store does not answer, a
+// sample waits at most the restore wait and goes out with its register but
+// no total; once the store answers, the total continues from the stored one.
+func TestCounterRestoreDoesNotHoldSamples(t *testing.T) {
+	store := slowStore{release: make(chan struct{}), state: map[string]CounterState{SeriesKey(map[string]string{"meter": "m1"}): {Raw: 100, Total: 90100}}}
+	cs := &counters{store: store, state: map[string]CounterState{}, wait: 50 * time.Millisecond}
+	spec := []point.Counter{{Measurement: "power", Field: "kwh"}}
+	keys := make([]keyCache, 1)
+	mk := func(kwh float64, at time.Time) []point.Point {
+		return []point.Point{{Measurement: "power", Tags: map[string]string{"meter": "m1"}, Fields: map[string]any{"kwh": kwh}, Time: at}}
+	}
+	t0 := time.Now()
+	start := time.Now()
+	p := mk(101, t0)
+	cs.apply(context.Background(), spec, keys, p, func(string, ...any) {})
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("a sample waited %s for a store that does not answer", waited)
+	}
+	if _, has := p[0].Fields["kwh_total"]; has || p[0].Fields["kwh"] != 101.0 {
+		t.Errorf("pending restore: fields %v, want the register and no total", p[0].Fields)
+	}
+	close(store.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p = mk(102, t0.Add(time.Minute))
+		cs.apply(context.Background(), spec, keys, p, func(string, ...any) {})
+		if _, has := p[0].Fields["kwh_total"]; has || time.Now().After(deadline) {
+			break
+		}
+	}
+	if p[0].Fields["kwh_total"] != 90102.0 {
+		t.Errorf("after the store answered: total %v, want 90102 (stored 90100 + 2)", p[0].Fields["kwh_total"])
+	}
+}
