@@ -559,3 +559,110 @@ func TestObixRunWatchLeases(t *testing.T) {
 		}
 	})
 }
+
+// backfilledGap reads the window of the collector's "backfilled gap" log
+// line for the source.
+var backfilledGap = regexp.MustCompile(`msg="backfilled gap" .*source=(\S+) from=(\S+) to=(\S+) points=(\d+)`)
+
+// TestObixRunBackfillsOutage: the gateway's HTTP side goes down for a few
+// seconds while it keeps logging its histories; when it answers again,
+// setsuden fills the gap from each point's history (the History object's
+// query op, the ~historyQuery GET form, Niagara's op that takes only GET),
+// whatever the layout of the HistoryQueryOut (spec order, Niagara's data
+// list first with a #RecordDef prototype, oBIX 1.1's prototype child) and
+// with the gateway's own time zone: every record of the gap is in
+// InfluxDB with its original timestamp and value.
+func TestObixRunBackfillsOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd, obixd and setsuden")
+	}
+	db := testinflux.Start(t)
+	for _, v := range []struct{ history, layout, request string }{
+		{"query", "spec", "POST /obix/histories/AHU1_SupplyAirTemp/query/"},
+		{"get", "niagara", "GET /obix/histories/AHU1_SupplyAirTemp/~historyQuery?"},
+		{"niagara", "prototype", "GET /obix/histories/AHU1_SupplyAirTemp/~historyQuery?"},
+	} {
+		t.Run(v.history+"-"+v.layout, func(t *testing.T) {
+			gw := startObixd(t, "--history", v.history, "--record-layout", v.layout, "--history-every", "0.3", "--tz-offset", "9")
+			site := "backfill-" + v.history
+			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: 1s\n      timeout: 800ms\n%s",
+				gw.URL, facilityPoints))
+			run := startRun(t, conf)
+			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
+
+			gw.ctl(t, "outage", "on", "1")
+			waitUntil(t, 30*time.Second, "a failed sample", func() bool {
+				return len(influxQuery(t, db, fmt.Sprintf(`SELECT count("count") FROM collector_errors WHERE site = '%s'`, site))) > 0
+			})
+			// The values move while nobody can read them; only the
+			// gateway's histories see it.
+			for _, val := range []string{"20.25", "21.5", "22.75"} {
+				gw.ctl(t, "set", "href", "/obix/config/AHU1/SupplyAirTemp/", "val", val)
+				time.Sleep(time.Second)
+			}
+			gw.ctl(t, "outage", "on", "0")
+			var from, to time.Time
+			waitUntil(t, 60*time.Second, "the backfilled gap in the log", func() bool {
+				m := backfilledGap.FindStringSubmatch(run.logText())
+				if m == nil {
+					return false
+				}
+				var err1, err2 error
+				from, err1 = time.Parse(time.RFC3339Nano, m[2])
+				to, err2 = time.Parse(time.RFC3339Nano, m[3])
+				return err1 == nil && err2 == nil
+			})
+			var recs []struct {
+				T string  `json:"t"`
+				V *string `json:"v"`
+			}
+			if err := json.Unmarshal([]byte(gw.ctl(t, "history", "href", "/obix/config/AHU1/SupplyAirTemp/")), &recs); err != nil {
+				t.Fatal(err)
+			}
+			want := map[int64]string{}
+			for _, r := range recs {
+				ts, err := time.Parse(time.RFC3339Nano, r.T)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The log's times are cut to milliseconds: keep clear of the edges.
+				if r.V != nil && ts.After(from.Add(time.Millisecond)) && ts.Before(to.Add(-time.Millisecond)) {
+					want[ts.UnixNano()] = *r.V
+				}
+			}
+			if len(want) < 5 {
+				t.Fatalf("only %d history records in the gap %s .. %s", len(want), from, to)
+			}
+			rows := influxQuery(t, db, fmt.Sprintf(`SELECT supply_air_c FROM temperature WHERE site = '%s' AND meter = 'ahu-1' AND time > %d AND time < %d`,
+				site, from.UnixNano(), to.UnixNano()+int64(time.Millisecond)))
+			got := map[int64]float64{}
+			for _, r := range rows {
+				ns, _ := r["time"].(json.Number).Int64()
+				got[ns] = number(r["supply_air_c"])
+			}
+			seen := map[string]bool{}
+			for ns, val := range want {
+				var f float64
+				fmt.Sscan(val, &f)
+				g, ok := got[ns]
+				if !ok {
+					t.Errorf("history record %s = %s is not in InfluxDB at its own time", time.Unix(0, ns).UTC().Format(time.RFC3339Nano), val)
+					continue
+				}
+				if g != f {
+					t.Errorf("record %s: InfluxDB has %v, the gateway's history %s", time.Unix(0, ns).UTC().Format(time.RFC3339Nano), g, val)
+				}
+				seen[val] = true
+			}
+			for _, val := range []string{"20.25", "21.5", "22.75"} {
+				if !seen[val] {
+					t.Errorf("the value %s set during the outage is not among the backfilled records", val)
+				}
+			}
+			if log := gw.ctl(t, "log"); !strings.Contains(log, v.request) {
+				t.Errorf("obixd saw no %q:\n%s", v.request, clipLog(log))
+			}
+			t.Logf("gap %s .. %s: %d history records, all stored with their own timestamps", from.Format(time.RFC3339Nano), to.Format(time.RFC3339Nano), len(want))
+		})
+	}
+}
