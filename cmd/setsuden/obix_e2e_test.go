@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/internal/testinflux"
+	"github.com/setsuden/setsuden/internal/testobixd"
 )
 
 // The oBIX end-to-end tests run the built binary against obixd, an oBIX
@@ -26,70 +26,15 @@ import (
 // holds. obixd's flags pick the behaviours of gateways that differ from
 // the spec's examples.
 
-const obixdScript = "../../adapters/obix/testdata/obixd/obixd.py"
+// startObixd starts obixd with flags and stops it when the test ends.
+func startObixd(t *testing.T, flags ...string) *obixd { return &obixd{testobixd.Start(t, flags...)} }
 
 // obixd is one running oBIX test gateway.
-type obixd struct {
-	URL string // base, http://127.0.0.1:PORT
-	cmd *exec.Cmd
-}
+type obixd struct{ *testobixd.Gateway }
 
-// startObixd starts obixd with flags and stops it when the test ends.
-func startObixd(t *testing.T, flags ...string) *obixd {
-	t.Helper()
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Fatalf("obixd needs %s: %v", py, err)
-	}
-	cmd := exec.Command(py, append([]string{obixdScript}, flags...)...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if port, ok := strings.CutPrefix(sc.Text(), "obixd listening on "); ok {
-				ready <- port
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case port, ok := <-ready:
-		if !ok {
-			t.Fatal("obixd exited before listening")
-		}
-		return &obixd{URL: "http://127.0.0.1:" + port, cmd: cmd}
-	case <-time.After(30 * time.Second):
-		t.Fatal("obixd did not start within 30 s")
-	}
-	return nil
-}
-
-// ctl calls one of obixd's /_ctl/ controls and returns its answer.
 func (o *obixd) ctl(t *testing.T, path string, params ...string) string {
 	t.Helper()
-	q := url.Values{}
-	for i := 0; i+1 < len(params); i += 2 {
-		q.Set(params[i], params[i+1])
-	}
-	resp, err := http.Get(o.URL + "/_ctl/" + path + "?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("obixd /_ctl/%s: %s: %s", path, resp.Status, body)
-	}
-	return string(body)
+	return o.Ctl(t, path, params...)
 }
 
 // obixRun is one `setsuden run` process.
