@@ -611,3 +611,65 @@ func TestObixRunBackfillsOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestObixDiscovery: a gateway configured with discover (every point
+// under an object, include/exclude patterns, the default unit mapping to
+// docs/schema.md's facility fields) and no points: `setsuden collect
+// --dry-run` lists what discovery found, and `setsuden run` stores it.
+func TestObixDiscovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd, obixd and setsuden")
+	}
+	db := testinflux.Start(t)
+	gw := startObixd(t)
+	site := "discover"
+	conf := obixConfig(t, db, site, fmt.Sprintf(`    - name: bldg2
+      url: %s/obix
+      interval: 1s
+      timeout: 800ms
+      discover:
+        root: config/
+        include: ["*/AHU1/*", "*/CHW/*", "*/Chiller1/*", "*/Lighting/*"]
+        exclude: ["*Setpoint*"]
+        tags: {room: hall1}
+`, gw.URL))
+	out, err := exec.Command(buildBinary(t), "collect", "--config", conf, "--dry-run").CombinedOutput()
+	if err != nil {
+		t.Fatalf("collect --dry-run: %v\n%s", err, out)
+	}
+	t.Logf("collect --dry-run:\n%s", out)
+	for _, want := range []string{
+		`bldg2 \(oBIX http://127.0.0.1:\d+/obix, batch reads, every 1s\): 7 points`,
+		`/obix/config/AHU1/SupplyAirTemp/\s+obix:units/celsius\s+temperature\s+supply_air_c\s+meter=ahu1,room=hall1\s+discovered`,
+		`/obix/config/AHU1/ReturnAirTemp/\s+obix:units/celsius\s+temperature\s+return_air_c\s+meter=ahu1,room=hall1`,
+		`/obix/config/AHU1/Humidity/\s+obix:units/percent_relative_humidity\s+temperature\s+humidity_rh\s+meter=ahu1`,
+		`/obix/config/CHW/SupplyTemp/\s+obix:units/celsius\s+temperature\s+chw_supply_c\s+meter=chw`,
+		`/obix/config/CHW/ReturnTemp/\s+obix:units/celsius\s+temperature\s+chw_return_c\s+meter=chw`,
+		`/obix/config/Chiller1/Power/\s+obix:units/watt\s+power\s+kw\s+category=cooling,meter=chiller1,room=hall1`,
+		`/obix/config/Lighting/Power/\s+obix:units/kilowatt\s+power\s+kw\s+category=lighting,meter=lighting,room=hall1`,
+		`not taken: http://127.0.0.1:\d+/obix/config/AHU1/SupplyAirSetpoint/ \(excluded\)`,
+		`not taken: http://127.0.0.1:\d+/obix/config/AHU1/Enable/ \(no rule for unit ""\)`,
+	} {
+		if !regexp.MustCompile(want).Match(out) {
+			t.Errorf("collect --dry-run has no line matching %s", want)
+		}
+	}
+	startRun(t, conf)
+	for _, c := range []struct {
+		meas, field, meter string
+		want               float64
+	}{
+		{"temperature", "supply_air_c", "ahu1", 18.5},
+		{"temperature", "return_air_c", "ahu1", 26},
+		{"temperature", "humidity_rh", "ahu1", 45},
+		{"temperature", "chw_supply_c", "chw", 7},
+		{"temperature", "chw_return_c", "chw", 12.5},
+		{"power", "kw", "chiller1", 85},
+		{"power", "kw", "lighting", 4.2},
+	} {
+		waitValue(t, db, c.meas, c.field, site, c.meter, c.want)
+	}
+	if rows := influxQuery(t, db, `SELECT last("kw") FROM power WHERE category = 'cooling' AND room = 'hall1'`); len(rows) != 1 {
+		t.Errorf("no cooling kW tagged room=hall1: %v", rows)
+	}
+}
