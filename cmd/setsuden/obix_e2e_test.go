@@ -250,13 +250,17 @@ func TestObixRunModes(t *testing.T) {
 		yaml    string // options of the gateway beyond url and interval
 		request string // a request obixd must have seen
 		never   string // a request obixd must not have seen
+		flags   []string
 	}{
-		{"batch", "", "POST /obix/batch/", "POST /obix/watchService/make/"},
-		{"per_point", "      reads: per_point\n", "GET /obix/config/CHW/SupplyTemp/", "POST /obix/batch/"},
-		{"watch", "      watch: true\n", "/pollChanges/", "POST /obix/batch/"},
+		{"batch", "", "POST /obix/batch/", "POST /obix/watchService/make/", nil},
+		{"per_point", "      reads: per_point\n", "GET /obix/config/CHW/SupplyTemp/", "POST /obix/batch/", nil},
+		{"watch", "      watch: true\n", "/pollChanges/", "POST /obix/batch/", nil},
+		// An oBIX 1.0 gateway that puts the status into display only
+		// (Niagara's "18.5 {ok}"), read the default way.
+		{"batch_obix_1_0", "", "POST /obix/batch/", "POST /obix/watchService/make/", []string{"--version", "1.0", "--status-in", "display"}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			gw := startObixd(t)
+			gw := startObixd(t, mode.flags...)
 			site := "obix-" + strings.ReplaceAll(mode.name, "_", "-")
 			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: 1s\n      timeout: 800ms\n%s%s",
 				gw.URL, mode.yaml, facilityPoints))
@@ -286,6 +290,12 @@ func TestObixRunModes(t *testing.T) {
 			}
 			if errs := influxQuery(t, db, fmt.Sprintf(`SELECT count("count") FROM collector_errors WHERE site = '%s'`, site)); len(errs) > 0 {
 				t.Errorf("failed samples recorded: %v\n%s", errs, run.logText())
+			}
+			if mode.name == "watch" {
+				run.stop(t)
+				if log := gw.ctl(t, "log"); !regexp.MustCompile(`POST /obix/watchService/watch\d+/delete/`).MatchString(log) {
+					t.Errorf("setsuden stopped without deleting its watch:\n%s", clipLog(log))
+				}
 			}
 		})
 	}

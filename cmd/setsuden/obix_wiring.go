@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -48,6 +49,18 @@ func obixSource(g config.ObixGateway, log *slog.Logger, m *obixMetrics) (*obix.S
 		cfg.OnWatchRecreated = counter.Inc
 	}
 	return obix.NewSource(cfg)
+}
+
+// closeObix deletes the gateways' watches (a few seconds at most).
+func closeObix(srcs []*obix.Source) {
+	if len(srcs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range srcs {
+		_ = s.Close(ctx)
+	}
 }
 
 func obixClient(g config.ObixGateway, log *slog.Logger) *obix.Client {
