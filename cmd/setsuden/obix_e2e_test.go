@@ -462,9 +462,9 @@ func TestObixRunWatchLeases(t *testing.T) {
 	}{
 		{"refused", []string{"--lease-write", "refuse", "--lease", "5"}, "1s", "refused the watch lease"},
 		{"readonly", []string{"--lease-write", "readonly", "--lease", "5"}, "1s", "refused the watch lease"},
-		// The gateway caps leases at 1.5 s: samples every 2 s would lose
+		// The gateway caps leases at 2.4 s: samples every 5 s would lose
 		// the watch each time, so it is polled in between.
-		{"capped", []string{"--lease-max", "1.5", "--lease", "1.5"}, "2s", "polling the watch in between"},
+		{"capped", []string{"--lease-max", "2.4", "--lease", "2.4"}, "5s", "polling the watch in between"},
 		{"unreadable-service", []string{"--watch-service", "unreadable"}, "1s", "trying its conventional make op"},
 	} {
 		t.Run(v.name, func(t *testing.T) {
@@ -588,12 +588,27 @@ func TestObixRunBackfillsOutage(t *testing.T) {
 			if len(want) < 5 {
 				t.Fatalf("only %d history records in the gap %s .. %s", len(want), from, to)
 			}
-			rows := influxQuery(t, db, fmt.Sprintf(`SELECT supply_air_c FROM temperature WHERE site = '%s' AND meter = 'ahu-1' AND time > %d AND time < %d`,
-				site, from.UnixNano(), to.UnixNano()+int64(time.Millisecond)))
+			// The backfilled points are queued when the line is logged:
+			// wait until InfluxDB has them all (or the deadline says which not).
 			got := map[int64]float64{}
-			for _, r := range rows {
-				ns, _ := r["time"].(json.Number).Int64()
-				got[ns] = number(r["supply_air_c"])
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				rows := influxQuery(t, db, fmt.Sprintf(`SELECT supply_air_c FROM temperature WHERE site = '%s' AND meter = 'ahu-1' AND time > %d AND time < %d`,
+					site, from.UnixNano(), to.UnixNano()+int64(time.Millisecond)))
+				for _, r := range rows {
+					ns, _ := r["time"].(json.Number).Int64()
+					got[ns] = number(r["supply_air_c"])
+				}
+				all := true
+				for ns := range want {
+					if _, ok := got[ns]; !ok {
+						all = false
+					}
+				}
+				if all || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
 			seen := map[string]bool{}
 			for ns, val := range want {
