@@ -45,7 +45,7 @@ type obixRun struct {
 
 // startRun starts `setsuden run --config conf` and stops it (SIGTERM) when
 // the test ends, if the test has not stopped it already.
-func startRun(t *testing.T, conf string) *obixRun {
+func startObixRun(t *testing.T, conf string) *obixRun {
 	t.Helper()
 	bin := buildBinary(t)
 	r := &obixRun{log: filepath.Join(filepath.Dir(conf), "run.log")}
@@ -267,7 +267,7 @@ func TestObixRunModes(t *testing.T) {
 			if out, err := exec.Command(buildBinary(t), "validate", "--config", conf).CombinedOutput(); err != nil {
 				t.Fatalf("validate: %v\n%s", err, out)
 			}
-			run := startRun(t, conf)
+			run := startObixRun(t, conf)
 			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
 			for _, c := range []struct {
 				meas, field, meter string
@@ -329,7 +329,7 @@ func TestObixRunPointFailures(t *testing.T) {
 			site := "fail-" + strings.ReplaceAll(mode.name, "_", "-")
 			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix/\n      interval: 1s\n      timeout: 800ms\n%s%s",
 				gw.URL, mode.yaml, facilityPoints))
-			run := startRun(t, conf)
+			run := startObixRun(t, conf)
 			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
 
 			broken := time.Now()
@@ -411,7 +411,7 @@ func TestObixRunBatchRefused(t *testing.T) {
 			site := "refused-" + v.kind + "-" + v.status
 			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: 1s\n      timeout: 800ms\n%s",
 				gw.URL, facilityPoints))
-			run := startRun(t, conf)
+			run := startObixRun(t, conf)
 			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
 			gw.ctl(t, "set", "href", "/obix/config/Lighting/Power/", "val", "6.25")
 			waitValue(t, db, "power", "kw", site, "lighting", 6.25)
@@ -472,7 +472,7 @@ func TestObixRunWatchLeases(t *testing.T) {
 			site := "lease-" + v.name
 			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: %s\n      timeout: 900ms\n      watch: true\n%s",
 				gw.URL, v.interval, facilityPoints))
-			run := startRun(t, conf)
+			run := startObixRun(t, conf)
 			base := run.ui(t)
 			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
 			for i, val := range []string{"19.5", "20.5", "21.5"} {
@@ -498,7 +498,7 @@ func TestObixRunWatchLeases(t *testing.T) {
 		site := "lease-expired"
 		conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: 1s\n      timeout: 900ms\n      watch: true\n%s",
 			gw.URL, facilityPoints))
-		run := startRun(t, conf)
+		run := startObixRun(t, conf)
 		base := run.ui(t)
 		waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
 		for i := 1; i <= 2; i++ {
@@ -542,7 +542,7 @@ func TestObixRunBackfillsOutage(t *testing.T) {
 			site := "backfill-" + v.history
 			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: 1s\n      timeout: 800ms\n%s",
 				gw.URL, facilityPoints))
-			run := startRun(t, conf)
+			run := startObixRun(t, conf)
 			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
 
 			gw.ctl(t, "outage", "on", "1")
@@ -679,7 +679,7 @@ func TestObixDiscovery(t *testing.T) {
 			t.Errorf("collect --dry-run has no line matching %s", want)
 		}
 	}
-	startRun(t, conf)
+	startObixRun(t, conf)
 	for _, c := range []struct {
 		meas, field, meter string
 		want               float64
