@@ -192,6 +192,7 @@ type ObixGateway struct {
 	// Reads, WatchLease and Discover: see config/obix.go.
 	Reads      string        `yaml:"reads"`
 	WatchLease time.Duration `yaml:"watch_lease"`
+	Discover   ObixDiscover  `yaml:"discover"`
 	Points     []ObixPoint   `yaml:"points"`
 }
 
@@ -208,7 +209,8 @@ type ObixPoint struct {
 
 // DefaultObixGateway returns a gateway with every default filled in.
 func DefaultObixGateway() ObixGateway {
-	return ObixGateway{Interval: 30 * time.Second, Timeout: 10 * time.Second, Reads: ObixReadsBatch}
+	return ObixGateway{Interval: 30 * time.Second, Timeout: 10 * time.Second, Reads: ObixReadsBatch,
+		Discover: ObixDiscover{Depth: 4}}
 }
 
 type obixFields ObixGateway

@@ -344,7 +344,8 @@ func (v *validator) obix(o Obix) {
 			v.add(p+".timeout", "%s is out of range (expected more than 0s and less than interval %s)", g.Timeout, g.Interval)
 		}
 		v.obixReads(p, g)
-		if len(g.Points) == 0 {
+		v.obixDiscover(p+".discover", g.Discover)
+		if len(g.Points) == 0 && g.Discover.Root == "" {
 			v.add(p+".points", "missing (expected at least one point: href, measurement, field)")
 		}
 		for j, pt := range g.Points {

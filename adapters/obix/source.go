@@ -68,6 +68,10 @@ type SourceConfig struct {
 	// OnWatchRecreated, when set, is called each time the watch had to be
 	// made again because the server had dropped it (a metric).
 	OnWatchRecreated func()
+	// Discover, when set, adds the points discovery finds under its root
+	// (DiscoverPoints) to Points at the first sample; a discovery that
+	// fails fails the sample and is tried again at the next.
+	Discover *DiscoverRules
 	// WatchLease is the lease asked for when UseWatch is set (0: the
 	// server's default). Ask for more than the collection interval, or the
 	// server drops the watch between samples and every sample has to make
@@ -99,6 +103,7 @@ type Source struct {
 	recreated int               // watch re-creations already reported
 	keepStop  func()            // stops the keep-alive of a short lease
 	bad       map[string]string // pointKey -> status of a point without value, for logging changes
+	discover  bool              // discovery is still to run
 }
 
 // NewSource validates the configuration. It does not connect: the first
@@ -116,7 +121,7 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	if _, err := cfg.Client.base(); err != nil {
 		return nil, wrap("%v", err)
 	}
-	if len(cfg.Points) == 0 {
+	if len(cfg.Points) == 0 && cfg.Discover == nil {
 		return nil, wrap("no points")
 	}
 	if cfg.WatchLease < 0 {
@@ -132,40 +137,90 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 		cfg.Logger = slog.New(discardHandler{})
 	}
 	s := &Source{cfg: cfg, known: map[string]pointFacts{}}
+	if err := s.setPoints(cfg.Points); err != nil {
+		return nil, wrap("%v", err)
+	}
+	s.discover = cfg.Discover != nil
+	return s, nil
+}
+
+// setPoints checks the mappings and takes them as the source's points.
+func (s *Source) setPoints(points []PointMapping) error {
+	var keys, abs, hrefs []string
 	seenHref := map[string]bool{}
 	seenField := map[string]string{}
-	for i, p := range cfg.Points {
+	for i, p := range points {
 		switch {
 		case p.Href == "":
-			return nil, wrap("point %d: missing href", i+1)
+			return fmt.Errorf("point %d: missing href", i+1)
 		case p.Measurement == "":
-			return nil, wrap("point %d (%s): missing measurement", i+1, p.Href)
+			return fmt.Errorf("point %d (%s): missing measurement", i+1, p.Href)
 		case p.Field == "":
-			return nil, wrap("point %d (%s): missing field", i+1, p.Href)
+			return fmt.Errorf("point %d (%s): missing field", i+1, p.Href)
 		}
-		u, err := cfg.Client.resolve(p.Href)
+		u, err := s.cfg.Client.resolve(p.Href)
 		if err != nil {
-			return nil, wrap("point %d: %v", i+1, err)
+			return fmt.Errorf("point %d: %v", i+1, err)
 		}
 		if p.History != "" {
-			if _, err := cfg.Client.resolve(p.History); err != nil {
-				return nil, wrap("point %d (%s): history: %v", i+1, p.Href, err)
+			if _, err := s.cfg.Client.resolve(p.History); err != nil {
+				return fmt.Errorf("point %d (%s): history: %v", i+1, p.Href, err)
 			}
 		}
 		series := seriesKey(p.Measurement, p.Tags) + " " + p.Field
 		if prev, dup := seenField[series]; dup {
-			return nil, wrap("point %d (%s): field %q of %s is already mapped to %s", i+1, p.Href, p.Field, seriesKey(p.Measurement, p.Tags), prev)
+			return fmt.Errorf("point %d (%s): field %q of %s is already mapped to %s", i+1, p.Href, p.Field, seriesKey(p.Measurement, p.Tags), prev)
 		}
 		seenField[series] = p.Href
 		k := pointKey(u)
-		s.keys = append(s.keys, k)
-		s.abs = append(s.abs, u.String())
+		keys = append(keys, k)
+		abs = append(abs, u.String())
 		if !seenHref[k] {
 			seenHref[k] = true
-			s.hrefs = append(s.hrefs, u.String())
+			hrefs = append(hrefs, u.String())
 		}
 	}
-	return s, nil
+	s.cfg.Points, s.keys, s.abs, s.hrefs = points, keys, abs, hrefs
+	return nil
+}
+
+// runDiscovery discovers the points under the rules and adds them to the
+// configured ones (which win for an href or a field they both name).
+func (s *Source) runDiscovery(ctx context.Context) error {
+	found, err := s.cfg.Client.DiscoverPoints(ctx, *s.cfg.Discover)
+	if err != nil {
+		return fmt.Errorf("discovery: %w", err)
+	}
+	points := append([]PointMapping{}, s.cfg.Points...)
+	fields := map[string]bool{}
+	hrefs := map[string]bool{}
+	for _, p := range points {
+		fields[seriesKey(p.Measurement, p.Tags)+" "+p.Field] = true
+		if u, err := s.cfg.Client.resolve(p.Href); err == nil {
+			hrefs[pointKey(u)] = true
+		}
+	}
+	taken := 0
+	for _, d := range found {
+		if d.Skipped != "" {
+			continue
+		}
+		u, err := s.cfg.Client.resolve(d.Mapping.Href)
+		if err != nil || hrefs[pointKey(u)] || fields[seriesKey(d.Mapping.Measurement, d.Mapping.Tags)+" "+d.Mapping.Field] {
+			continue
+		}
+		points = append(points, d.Mapping)
+		taken++
+	}
+	if len(points) == 0 {
+		return fmt.Errorf("discovery under %q found no point to take (%d value points seen; see setsuden collect --dry-run)", s.cfg.Discover.Root, len(found))
+	}
+	if err := s.setPoints(points); err != nil {
+		return fmt.Errorf("discovery: %w", err)
+	}
+	s.cfg.Logger.Info("oBIX discovery", "source", s.cfg.Name, "root", s.cfg.Discover.Root, "value_points", len(found), "taken", taken, "points", len(points))
+	s.discover = false
+	return nil
 }
 
 // Name implements collector.Source.
@@ -186,6 +241,11 @@ func (s *Source) Name() string { return s.cfg.Name }
 func (s *Source) Collect(ctx context.Context) ([]point.Point, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.discover {
+		if err := s.runDiscovery(ctx); err != nil {
+			return nil, fmt.Errorf("obix source %q: %w", s.cfg.Name, err)
+		}
+	}
 	var (
 		vals map[string]Value
 		errs map[string]error // per pointKey

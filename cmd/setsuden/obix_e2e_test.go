@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/internal/testinflux"
+	"github.com/setsuden/setsuden/internal/testobixd"
 )
 
 // The oBIX end-to-end tests run the built binary against obixd, an oBIX
@@ -26,70 +26,15 @@ import (
 // holds. obixd's flags pick the behaviours of gateways that differ from
 // the spec's examples.
 
-const obixdScript = "../../adapters/obix/testdata/obixd/obixd.py"
+// startObixd starts obixd with flags and stops it when the test ends.
+func startObixd(t *testing.T, flags ...string) *obixd { return &obixd{testobixd.Start(t, flags...)} }
 
 // obixd is one running oBIX test gateway.
-type obixd struct {
-	URL string // base, http://127.0.0.1:PORT
-	cmd *exec.Cmd
-}
+type obixd struct{ *testobixd.Gateway }
 
-// startObixd starts obixd with flags and stops it when the test ends.
-func startObixd(t *testing.T, flags ...string) *obixd {
-	t.Helper()
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		t.Fatalf("obixd needs %s: %v", py, err)
-	}
-	cmd := exec.Command(py, append([]string{obixdScript}, flags...)...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if port, ok := strings.CutPrefix(sc.Text(), "obixd listening on "); ok {
-				ready <- port
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case port, ok := <-ready:
-		if !ok {
-			t.Fatal("obixd exited before listening")
-		}
-		return &obixd{URL: "http://127.0.0.1:" + port, cmd: cmd}
-	case <-time.After(30 * time.Second):
-		t.Fatal("obixd did not start within 30 s")
-	}
-	return nil
-}
-
-// ctl calls one of obixd's /_ctl/ controls and returns its answer.
 func (o *obixd) ctl(t *testing.T, path string, params ...string) string {
 	t.Helper()
-	q := url.Values{}
-	for i := 0; i+1 < len(params); i += 2 {
-		q.Set(params[i], params[i+1])
-	}
-	resp, err := http.Get(o.URL + "/_ctl/" + path + "?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("obixd /_ctl/%s: %s: %s", path, resp.Status, body)
-	}
-	return string(body)
+	return o.Ctl(t, path, params...)
 }
 
 // obixRun is one `setsuden run` process.
@@ -305,13 +250,17 @@ func TestObixRunModes(t *testing.T) {
 		yaml    string // options of the gateway beyond url and interval
 		request string // a request obixd must have seen
 		never   string // a request obixd must not have seen
+		flags   []string
 	}{
-		{"batch", "", "POST /obix/batch/", "POST /obix/watchService/make/"},
-		{"per_point", "      reads: per_point\n", "GET /obix/config/CHW/SupplyTemp/", "POST /obix/batch/"},
-		{"watch", "      watch: true\n", "/pollChanges/", "POST /obix/batch/"},
+		{"batch", "", "POST /obix/batch/", "POST /obix/watchService/make/", nil},
+		{"per_point", "      reads: per_point\n", "GET /obix/config/CHW/SupplyTemp/", "POST /obix/batch/", nil},
+		{"watch", "      watch: true\n", "/pollChanges/", "POST /obix/batch/", nil},
+		// An oBIX 1.0 gateway that puts the status into display only
+		// (Niagara's "18.5 {ok}"), read the default way.
+		{"batch_obix_1_0", "", "POST /obix/batch/", "POST /obix/watchService/make/", []string{"--version", "1.0", "--status-in", "display"}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			gw := startObixd(t)
+			gw := startObixd(t, mode.flags...)
 			site := "obix-" + strings.ReplaceAll(mode.name, "_", "-")
 			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: 1s\n      timeout: 800ms\n%s%s",
 				gw.URL, mode.yaml, facilityPoints))
@@ -341,6 +290,12 @@ func TestObixRunModes(t *testing.T) {
 			}
 			if errs := influxQuery(t, db, fmt.Sprintf(`SELECT count("count") FROM collector_errors WHERE site = '%s'`, site)); len(errs) > 0 {
 				t.Errorf("failed samples recorded: %v\n%s", errs, run.logText())
+			}
+			if mode.name == "watch" {
+				run.stop(t)
+				if log := gw.ctl(t, "log"); !regexp.MustCompile(`POST /obix/watchService/watch\d+/delete/`).MatchString(log) {
+					t.Errorf("setsuden stopped without deleting its watch:\n%s", clipLog(log))
+				}
 			}
 		})
 	}
@@ -507,9 +462,9 @@ func TestObixRunWatchLeases(t *testing.T) {
 	}{
 		{"refused", []string{"--lease-write", "refuse", "--lease", "5"}, "1s", "refused the watch lease"},
 		{"readonly", []string{"--lease-write", "readonly", "--lease", "5"}, "1s", "refused the watch lease"},
-		// The gateway caps leases at 1.5 s: samples every 2 s would lose
+		// The gateway caps leases at 2.4 s: samples every 5 s would lose
 		// the watch each time, so it is polled in between.
-		{"capped", []string{"--lease-max", "1.5", "--lease", "1.5"}, "2s", "polling the watch in between"},
+		{"capped", []string{"--lease-max", "2.4", "--lease", "2.4"}, "5s", "polling the watch in between"},
 		{"unreadable-service", []string{"--watch-service", "unreadable"}, "1s", "trying its conventional make op"},
 	} {
 		t.Run(v.name, func(t *testing.T) {
@@ -558,4 +513,188 @@ func TestObixRunWatchLeases(t *testing.T) {
 			t.Errorf("%d re-creations logged (want 2)", n)
 		}
 	})
+}
+
+// backfilledGap reads the window of the collector's "backfilled gap" log
+// line for the source.
+var backfilledGap = regexp.MustCompile(`msg="backfilled gap" .*source=(\S+) from=(\S+) to=(\S+) points=(\d+)`)
+
+// TestObixRunBackfillsOutage: the gateway's HTTP side goes down for a few
+// seconds while it keeps logging its histories; when it answers again,
+// setsuden fills the gap from each point's history (the History object's
+// query op, the ~historyQuery GET form, Niagara's op that takes only GET),
+// whatever the layout of the HistoryQueryOut (spec order, Niagara's data
+// list first with a #RecordDef prototype, oBIX 1.1's prototype child) and
+// with the gateway's own time zone: every record of the gap is in
+// InfluxDB with its original timestamp and value.
+func TestObixRunBackfillsOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd, obixd and setsuden")
+	}
+	db := testinflux.Start(t)
+	for _, v := range []struct{ history, layout, request string }{
+		{"query", "spec", "POST /obix/histories/AHU1_SupplyAirTemp/query/"},
+		{"get", "niagara", "GET /obix/histories/AHU1_SupplyAirTemp/~historyQuery?"},
+		{"niagara", "prototype", "GET /obix/histories/AHU1_SupplyAirTemp/~historyQuery?"},
+	} {
+		t.Run(v.history+"-"+v.layout, func(t *testing.T) {
+			gw := startObixd(t, "--history", v.history, "--record-layout", v.layout, "--history-every", "0.3", "--tz-offset", "9")
+			site := "backfill-" + v.history
+			conf := obixConfig(t, db, site, fmt.Sprintf("    - name: bldg2\n      url: %s/obix\n      interval: 1s\n      timeout: 800ms\n%s",
+				gw.URL, facilityPoints))
+			run := startObixRun(t, conf)
+			waitValue(t, db, "temperature", "supply_air_c", site, "ahu-1", 18.5)
+
+			gw.ctl(t, "outage", "on", "1")
+			waitUntil(t, 30*time.Second, "a failed sample", func() bool {
+				return len(influxQuery(t, db, fmt.Sprintf(`SELECT count("count") FROM collector_errors WHERE site = '%s'`, site))) > 0
+			})
+			// The values move while nobody can read them; only the
+			// gateway's histories see it.
+			for _, val := range []string{"20.25", "21.5", "22.75"} {
+				gw.ctl(t, "set", "href", "/obix/config/AHU1/SupplyAirTemp/", "val", val)
+				time.Sleep(time.Second)
+			}
+			gw.ctl(t, "outage", "on", "0")
+			var from, to time.Time
+			waitUntil(t, 60*time.Second, "the backfilled gap in the log", func() bool {
+				m := backfilledGap.FindStringSubmatch(run.logText())
+				if m == nil {
+					return false
+				}
+				var err1, err2 error
+				from, err1 = time.Parse(time.RFC3339Nano, m[2])
+				to, err2 = time.Parse(time.RFC3339Nano, m[3])
+				return err1 == nil && err2 == nil
+			})
+			var recs []struct {
+				T string  `json:"t"`
+				V *string `json:"v"`
+			}
+			if err := json.Unmarshal([]byte(gw.ctl(t, "history", "href", "/obix/config/AHU1/SupplyAirTemp/")), &recs); err != nil {
+				t.Fatal(err)
+			}
+			want := map[int64]string{}
+			for _, r := range recs {
+				ts, err := time.Parse(time.RFC3339Nano, r.T)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The log's times are cut to milliseconds: keep clear of the edges.
+				if r.V != nil && ts.After(from.Add(time.Millisecond)) && ts.Before(to.Add(-time.Millisecond)) {
+					want[ts.UnixNano()] = *r.V
+				}
+			}
+			if len(want) < 5 {
+				t.Fatalf("only %d history records in the gap %s .. %s", len(want), from, to)
+			}
+			// The backfilled points are queued when the line is logged:
+			// wait until InfluxDB has them all (or the deadline says which not).
+			got := map[int64]float64{}
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				rows := influxQuery(t, db, fmt.Sprintf(`SELECT supply_air_c FROM temperature WHERE site = '%s' AND meter = 'ahu-1' AND time > %d AND time < %d`,
+					site, from.UnixNano(), to.UnixNano()+int64(time.Millisecond)))
+				for _, r := range rows {
+					ns, _ := r["time"].(json.Number).Int64()
+					got[ns] = number(r["supply_air_c"])
+				}
+				all := true
+				for ns := range want {
+					if _, ok := got[ns]; !ok {
+						all = false
+					}
+				}
+				if all || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			seen := map[string]bool{}
+			for ns, val := range want {
+				var f float64
+				fmt.Sscan(val, &f)
+				g, ok := got[ns]
+				if !ok {
+					t.Errorf("history record %s = %s is not in InfluxDB at its own time", time.Unix(0, ns).UTC().Format(time.RFC3339Nano), val)
+					continue
+				}
+				if g != f {
+					t.Errorf("record %s: InfluxDB has %v, the gateway's history %s", time.Unix(0, ns).UTC().Format(time.RFC3339Nano), g, val)
+				}
+				seen[val] = true
+			}
+			for _, val := range []string{"20.25", "21.5", "22.75"} {
+				if !seen[val] {
+					t.Errorf("the value %s set during the outage is not among the backfilled records", val)
+				}
+			}
+			if log := gw.ctl(t, "log"); !strings.Contains(log, v.request) {
+				t.Errorf("obixd saw no %q:\n%s", v.request, clipLog(log))
+			}
+			t.Logf("gap %s .. %s: %d history records, all stored with their own timestamps", from.Format(time.RFC3339Nano), to.Format(time.RFC3339Nano), len(want))
+		})
+	}
+}
+
+// TestObixDiscovery: a gateway configured with discover (every point
+// under an object, include/exclude patterns, the default unit mapping to
+// docs/schema.md's facility fields) and no points: `setsuden collect
+// --dry-run` lists what discovery found, and `setsuden run` stores it.
+func TestObixDiscovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd, obixd and setsuden")
+	}
+	db := testinflux.Start(t)
+	gw := startObixd(t)
+	site := "discover"
+	conf := obixConfig(t, db, site, fmt.Sprintf(`    - name: bldg2
+      url: %s/obix
+      interval: 1s
+      timeout: 800ms
+      discover:
+        root: config/
+        include: ["*/AHU1/*", "*/CHW/*", "*/Chiller1/*", "*/Lighting/*"]
+        exclude: ["*Setpoint*"]
+        tags: {room: hall1}
+`, gw.URL))
+	out, err := exec.Command(buildBinary(t), "collect", "--config", conf, "--dry-run").CombinedOutput()
+	if err != nil {
+		t.Fatalf("collect --dry-run: %v\n%s", err, out)
+	}
+	t.Logf("collect --dry-run:\n%s", out)
+	for _, want := range []string{
+		`bldg2 \(oBIX http://127.0.0.1:\d+/obix, batch reads, every 1s\): 7 points`,
+		`/obix/config/AHU1/SupplyAirTemp/\s+obix:units/celsius\s+temperature\s+supply_air_c\s+meter=ahu1,room=hall1\s+discovered`,
+		`/obix/config/AHU1/ReturnAirTemp/\s+obix:units/celsius\s+temperature\s+return_air_c\s+meter=ahu1,room=hall1`,
+		`/obix/config/AHU1/Humidity/\s+obix:units/percent_relative_humidity\s+temperature\s+humidity_rh\s+meter=ahu1`,
+		`/obix/config/CHW/SupplyTemp/\s+obix:units/celsius\s+temperature\s+chw_supply_c\s+meter=chw`,
+		`/obix/config/CHW/ReturnTemp/\s+obix:units/celsius\s+temperature\s+chw_return_c\s+meter=chw`,
+		`/obix/config/Chiller1/Power/\s+obix:units/watt\s+power\s+kw\s+category=cooling,meter=chiller1,room=hall1`,
+		`/obix/config/Lighting/Power/\s+obix:units/kilowatt\s+power\s+kw\s+category=lighting,meter=lighting,room=hall1`,
+		`not taken: http://127.0.0.1:\d+/obix/config/AHU1/SupplyAirSetpoint/ \(excluded\)`,
+		`not taken: http://127.0.0.1:\d+/obix/config/AHU1/Enable/ \(no rule for unit ""\)`,
+	} {
+		if !regexp.MustCompile(want).Match(out) {
+			t.Errorf("collect --dry-run has no line matching %s", want)
+		}
+	}
+	startObixRun(t, conf)
+	for _, c := range []struct {
+		meas, field, meter string
+		want               float64
+	}{
+		{"temperature", "supply_air_c", "ahu1", 18.5},
+		{"temperature", "return_air_c", "ahu1", 26},
+		{"temperature", "humidity_rh", "ahu1", 45},
+		{"temperature", "chw_supply_c", "chw", 7},
+		{"temperature", "chw_return_c", "chw", 12.5},
+		{"power", "kw", "chiller1", 85},
+		{"power", "kw", "lighting", 4.2},
+	} {
+		waitValue(t, db, c.meas, c.field, site, c.meter, c.want)
+	}
+	if rows := influxQuery(t, db, `SELECT last("kw") FROM power WHERE category = 'cooling' AND room = 'hall1'`); len(rows) != 1 {
+		t.Errorf("no cooling kW tagged room=hall1: %v", rows)
+	}
 }

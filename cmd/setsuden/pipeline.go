@@ -19,6 +19,7 @@ import (
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/adapters/libvirt"
 	"github.com/setsuden/setsuden/adapters/modbus"
+	"github.com/setsuden/setsuden/adapters/obix"
 	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/config"
@@ -37,6 +38,7 @@ type pipeline struct {
 	coll   *collector.Collector
 	hosts  []*libvirt.Host
 	meters []*modbus.Meter
+	obix   []*obix.Source // closed at the end: their watches are deleted
 	srv    *server.Server
 	live   *server.Live
 	// extensions are the feature APIs (demand, SLA) added to the server.
@@ -132,6 +134,7 @@ func buildPipelineAs(ctx context.Context, cfg *config.Config, cfgFile string, lo
 			p.close()
 			return nil, fmt.Errorf("obix gateway %q: %w", g.Name, err)
 		}
+		p.obix = append(p.obix, src)
 		sources = append(sources, collector.Scheduled{Source: src, Interval: g.Interval, Kind: "obix"})
 	}
 	var emit func(point.Point)
@@ -264,6 +267,7 @@ func (p *pipeline) close() {
 	for _, h := range p.hosts {
 		_ = h.Close()
 	}
+	closeObix(p.obix)
 	if p.reader != nil {
 		p.reader.Close()
 	}
