@@ -100,7 +100,9 @@ func (s *state) planRestore(req Request, stages []FacilityStage) Plan {
 				if v.v.AntiAffinity != "" && s.groupOn(v.v.AntiAffinity, t, cpu) {
 					continue
 				}
-				if f := th.cpuCap - cpu[t]; f > bestFree {
+				// The host up soonest, then the one with most room.
+				f := th.cpuCap - cpu[t]
+				if best < 0 || onAt[t] < onAt[best] || (onAt[t] == onAt[best] && f > bestFree) {
 					best, bestFree = t, f
 				}
 			}
