@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,7 @@ func Parse(b []byte, name string) (File, error) {
 	}
 	p.document(root.Content[0], &f)
 	if len(p.probs) > 0 {
+		sort.SliceStable(p.probs, func(i, j int) bool { return p.probs[i].Line < p.probs[j].Line })
 		return File{}, p.probs
 	}
 	return f, nil
@@ -115,11 +117,7 @@ func join(path, key string) string {
 }
 
 func sortStrings(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
+	sort.Strings(s)
 	return s
 }
 

@@ -3,7 +3,6 @@ package inventory
 import (
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -28,13 +27,10 @@ func TestCases(t *testing.T) {
 				if err == nil {
 					t.Fatalf("no error, want:\n%s", want)
 				}
-				var ps config.Problems
-				got := err.Error()
-				if e, ok := err.(config.Problems); ok {
-					ps = e
-					sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
-					got = ps.Error()
+				if _, ok := err.(config.Problems); !ok {
+					t.Fatalf("error %T, want config.Problems", err)
 				}
+				got := err.Error()
 				if strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
 					t.Errorf("problems:\n%s\nwant:\n%s", got, want)
 				}
