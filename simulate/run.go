@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -259,7 +260,8 @@ type Options struct {
 
 // Run replays the scenario: a baseline run with no shedding first (its
 // peak sets last year's baseline when the cap needs one), then the run
-// through the demand engine and the planner.
+// through the real demand controller (rules/demandctl on a simulated clock
+// and meter, ticking once per step) and the planner.
 func Run(sc Scenario, opt Options) (Result, error) {
 	loc, _ := time.LoadLocation(sc.Timezone)
 	from, err := time.ParseInLocation("2006-01-02", sc.From, loc)
@@ -298,8 +300,11 @@ func Run(sc Scenario, opt Options) (Result, error) {
 	w.traceTo = opt.Trace
 	ex := newExecutor(w, sc.Executor.LatencyFactor)
 	pol := sc.policy()
-	var state demand.State
-	var samples []demand.Sample
+	meter := &meterLog{start: from, step: sc.Step}
+	ctl, clock, err := newController(sc, cfg, meter, from)
+	if err != nil {
+		return res, err
+	}
 	var achKW []float64
 	lastDay := -1
 	perDay := int(24 * time.Hour / sc.Step)
@@ -322,12 +327,14 @@ func Run(sc Scenario, opt Options) (Result, error) {
 		if over > 0 {
 			res.OverloadMin += sc.Step.Minutes()
 		}
-		samples = append(samples, demand.Sample{Time: t, KW: kw})
-		if len(samples) > 240 {
-			samples = samples[len(samples)-180:]
+		meter.kw = append(meter.kw, kw)
+		// The controller ticks at the end of the step and reads the
+		// windows before its lag (one tick), like the daemon.
+		clock.Advance(t.Add(sc.Step).Sub(clock.Now()))
+		d, err := ctl.Tick(context.Background())
+		if err != nil {
+			return res, fmt.Errorf("demand tick at %s: %w", t.Format(time.RFC3339), err)
 		}
-		d, next := demand.Evaluate(cfg, state, samples, t)
-		state = next
 		w.unshed = append(w.unshed, kw+w.shedKW)
 		if ex.busy() {
 			continue
@@ -338,7 +345,9 @@ func Run(sc Scenario, opt Options) (Result, error) {
 		extra, known := w.forecastExtra(cfg, t, i, perDay)
 		need := 0.0
 		if d.Request != nil {
-			need = d.Request.ShedKW
+			// A margin of 1% of the limit: the controller reads the meter
+			// one tick late and the actions take minutes.
+			need = d.Request.ShedKW + 0.01*d.LimitKW
 		}
 		if known {
 			need = math.Max(need, extra)
