@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -50,14 +51,21 @@ func (discardPoints) Write(context.Context, []point.Point) error { return nil }
 
 // newController is the real demand controller (rules/demandctl) on a
 // simulated clock, reading the simulated meter, ticking once per step.
-func newController(sc Scenario, cfg demand.Config, meter *meterLog, start time.Time) (*demandctl.Controller, *clockwork.FakeClock, error) {
+// The external targets among cfg.Limits are returned for the caller to
+// post (SetExternalTarget) ahead of each event.
+func newController(sc Scenario, cfg demand.Config, meter *meterLog, start time.Time) (*demandctl.Controller, *clockwork.FakeClock, []demand.ExternalTarget, error) {
 	clock := clockwork.NewFakeClockAt(start)
-	engine := cfg
-	limits := make([]demandctl.LimitSpec, len(cfg.Limits))
-	for i, l := range cfg.Limits {
-		limits[i] = demandctl.LimitSpec{Limit: l}
+	var limits []demandctl.LimitSpec
+	var targets []demand.ExternalTarget
+	for _, l := range cfg.Limits {
+		if e, ok := l.(demand.ExternalTarget); ok {
+			targets = append(targets, e)
+			continue
+		}
+		limits = append(limits, demandctl.LimitSpec{Limit: l})
 	}
-	c, err := demandctl.New(demandctl.Config{Site: sc.Name, Engine: engine, Limits: limits, Tick: sc.Step,
+	c, err := demandctl.New(demandctl.Config{Site: sc.Name, Engine: cfg, Limits: limits, Tick: sc.Step,
 		Store: meter, Points: discardPoints{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock})
-	return c, clock, err
+	sort.Slice(targets, func(i, j int) bool { return targets[i].From.Before(targets[j].From) })
+	return c, clock, targets, err
 }

@@ -301,7 +301,7 @@ func Run(sc Scenario, opt Options) (Result, error) {
 	ex := newExecutor(w, sc.Executor.LatencyFactor)
 	pol := sc.policy()
 	meter := &meterLog{start: from, step: sc.Step}
-	ctl, clock, err := newController(sc, cfg, meter, from)
+	ctl, clock, pending, err := newController(sc, cfg, meter, from)
 	if err != nil {
 		return res, err
 	}
@@ -316,6 +316,14 @@ func Run(sc Scenario, opt Options) (Result, error) {
 				fmt.Fprintf(opt.Progress, "simulate %s: day %s (%d/%d), %d plans, %d migrations\n", sc.Name, t.Format("2006-01-02"),
 					int(t.Sub(from).Hours()/24)+1, res.Days, res.Plans, res.Migrations)
 			}
+		}
+		// An aggregator's event is posted a day ahead, as through the
+		// operator API (POST /api/v1/demand/target).
+		for len(pending) > 0 && !pending[0].From.Add(-24*time.Hour).After(t) {
+			if err := ctl.SetExternalTarget(pending[0]); err != nil {
+				return res, fmt.Errorf("external target %s: %w", pending[0].Label(), err)
+			}
+			pending = pending[1:]
 		}
 		w.step(t)
 		ex.advance(t, &res)
@@ -516,6 +524,13 @@ func (sc Scenario) demandConfig(loc *time.Location, from, end time.Time, baseKW 
 		}
 		cfg.Limits = append(cfg.Limits, demand.CapLimit{Name: "cap2011", BaselineKW: baseline, Reduction: c.Reduction, Block: c.Block, Calendar: cal})
 		blockLen = c.Block
+	}
+	for _, tg := range sc.Demand.Targets {
+		e, err := sc.target(tg, loc)
+		if err != nil {
+			return cfg, 0, err
+		}
+		cfg.Limits = append(cfg.Limits, e)
 	}
 	return cfg, blockLen, nil
 }

@@ -112,6 +112,20 @@ type DemandSpec struct {
 		ToHour         int           `yaml:"to_hour"`
 		Block          time.Duration `yaml:"block"`
 	} `yaml:"cap"`
+	// Targets are an aggregator's demand-response events, set on the
+	// controller as external targets (SetExternalTarget) on 30-minute
+	// blocks.
+	Targets []TargetSpec `yaml:"targets"`
+}
+
+// TargetSpec is one external target: kW on Date from From to To (local
+// HH:MM).
+type TargetSpec struct {
+	Date   string  `yaml:"date"`
+	From   string  `yaml:"from"`
+	To     string  `yaml:"to"`
+	KW     float64 `yaml:"kw"`
+	Source string  `yaml:"source"`
 }
 
 // ExecutorSpec: how the simulated executor's actions compare with what the
@@ -190,8 +204,17 @@ func (sc *Scenario) defaults() error {
 		sc.Facility.Stages = append(sc.Facility.Stages, shed.FacilityStage{Name: s.Name, Point: s.Point, Value: s.Value, Normal: s.Normal,
 			KW: s.KW, Latency: shed.Duration(s.Latency), Priority: s.Priority, AfterIT: s.AfterIT})
 	}
-	if sc.Demand.ContractKW <= 0 && sc.Demand.Cap == nil {
-		return fmt.Errorf("demand: give contract_kw or cap")
+	if sc.Demand.ContractKW <= 0 && sc.Demand.Cap == nil && len(sc.Demand.Targets) == 0 {
+		return fmt.Errorf("demand: give contract_kw, cap or targets")
+	}
+	loc, err := time.LoadLocation(sc.Timezone)
+	if err != nil {
+		return fmt.Errorf("timezone: %w", err)
+	}
+	for i, tg := range sc.Demand.Targets {
+		if _, err := sc.target(tg, loc); err != nil {
+			return fmt.Errorf("demand.targets[%d]: %w", i, err)
+		}
 	}
 	if c := sc.Demand.Cap; c != nil {
 		if c.Reduction < 0 || c.Reduction >= 1 {
@@ -207,10 +230,21 @@ func (sc *Scenario) defaults() error {
 			return fmt.Errorf("demand.cap.block: %w", err)
 		}
 	}
-	if _, err := time.LoadLocation(sc.Timezone); err != nil {
-		return fmt.Errorf("timezone: %w", err)
-	}
 	return nil
+}
+
+// target is a TargetSpec as the demand engine's ExternalTarget.
+func (sc Scenario) target(tg TargetSpec, loc *time.Location) (demand.ExternalTarget, error) {
+	from, err := time.ParseInLocation("2006-01-02 15:04", tg.Date+" "+tg.From, loc)
+	if err != nil {
+		return demand.ExternalTarget{}, fmt.Errorf("date %q from %q: %w", tg.Date, tg.From, err)
+	}
+	to, err := time.ParseInLocation("2006-01-02 15:04", tg.Date+" "+tg.To, loc)
+	if err != nil {
+		return demand.ExternalTarget{}, fmt.Errorf("date %q to %q: %w", tg.Date, tg.To, err)
+	}
+	e := demand.ExternalTarget{KW: tg.KW, From: from, To: to, Source: tg.Source, Block: 30 * time.Minute}
+	return e, e.Validate()
 }
 
 func (sc Scenario) policy() shed.Policy {

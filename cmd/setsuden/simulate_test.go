@@ -62,3 +62,24 @@ func TestSimulateBinary(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// TestSimulateBadScenario: a scenario with an unknown key or a bad target
+// fails with the file, the line or the field, and exit 1.
+func TestSimulateBadScenario(t *testing.T) {
+	dir := t.TempDir()
+	for name, c := range map[string]struct{ body, want string }{
+		"unknown-key": {"name: x\nhosts: {count: 2, cpu: 8, memory_gb: 32, idle_w: 50, max_w: 100, colour: red}\n", "line 2: field colour not found"},
+		"bad-target": {"name: x\nfrom: \"2026-07-13\"\nto: \"2026-07-13\"\nhosts: {count: 2, cpu: 8, memory_gb: 32, idle_w: 50, max_w: 100}\n" +
+			"vms: {count: 2, vcpus: [2], mem_gb_per_vcpu: 2, base_util: 0.1, peak_util: 0.3}\n" +
+			"demand: {targets: [{date: \"2026-07-13\", from: \"16:00\", to: \"13:00\", kw: 5}]}\n", "demand.targets[0]: window"},
+	} {
+		path := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(path, []byte(c.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := runBin(t, "simulate", "--scenario", path)
+		if code != 1 || !strings.Contains(stderr, path) || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, want exit 1 naming %s and %q", name, code, stderr, path, c.want)
+		}
+	}
+}
