@@ -9,7 +9,7 @@ export SETSUDEN_INFLUXD := $(INFLUXD)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test test-short build deps-run deps-test tools lint bench-collector clean
+.PHONY: run test test-short build deps-run deps-test tools lint bench-collector bench-planner clean
 
 run: deps-run $(INFLUXD) build
 	./bin/setsuden demo
@@ -57,3 +57,9 @@ $(TELEGRAF):
 # Side-by-side with Telegraf on the same simulated meters and influxd (~10 min).
 bench-collector: deps-run $(INFLUXD) $(TELEGRAF) build
 	$(GO) run ./bench/collector --setsuden bin/setsuden --telegraf $(TELEGRAF)
+
+# The planner beside its lower bound and Watcher's first-fit on the PlanetLab days and random
+# inventories, and planning time at 1,000 and 10,000 hosts on one core (~1 min).
+bench-planner:
+	$(GO) test -count=1 -run XXX -bench . -benchtime 1x ./rules/shed
+	$(GO) test -count=1 -run XXX -bench PlanScale -benchtime 3x -cpu 1 ./rules/shed

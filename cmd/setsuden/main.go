@@ -29,6 +29,9 @@ Usage:
   setsuden collect  --config FILE --dry-run | --once         show each Modbus device's read plan, or poll each once and print line protocol
   setsuden validate --config FILE                            check a configuration; every problem as FILE:LINE: field: what is wrong
   setsuden demand   replay|now --config FILE ...             replay demand control over stored history, or show its decision now
+  setsuden plan     --inventory FILE [--request-kw N] [--json] plan a power shed or a static consolidation (migrations, power-offs, set-points)
+  setsuden inventory export --config FILE [--days 7]        write an inventory file (hosts, VMs, p95 demand, power models) from InfluxDB
+  setsuden simulate --scenario FILE [--json] [--chart F]    replay summer days of a simulated site through the demand engine and planner
   setsuden hash-password < password-file                     print the bcrypt hash of a password for server.operators
   setsuden version                                           print the version
 
@@ -73,6 +76,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "demand":
 		err = cmdDemand(ctx, args[1:], stdout, stderr)
+	case "plan":
+		err = cmdPlan(ctx, args[1:], stdout, stderr)
+	case "inventory":
+		err = cmdInventory(ctx, args[1:], stdout, stderr)
+	case "simulate":
+		err = cmdSimulate(ctx, args[1:], stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":

@@ -266,6 +266,7 @@ func checkPlan(t *testing.T, inv Inventory, pol Policy, plan Plan) {
 	if plan.Expected.HostsAfter < plan.LowerBound.Hosts && len(plan.Expected.HostsReleased) > 0 {
 		t.Fatalf("hosts after %d below the lower bound %d", plan.Expected.HostsAfter, plan.LowerBound.Hosts)
 	}
+	checkConcurrency(t, pol, plan)
 	if plan.Expected.Migrations != len(moved) {
 		t.Fatalf("expected.migrations %d, %d steps", plan.Expected.Migrations, len(moved))
 	}
@@ -316,4 +317,129 @@ func TestPropertyRandomInventories(t *testing.T) {
 			return
 		}
 	}
+}
+
+// checkConcurrency: at no instant of the plan's schedule are more
+// migrations in flight than the limits allow, per host (sent + received)
+// and per site, and no step starts before the steps it depends on end.
+func checkConcurrency(t *testing.T, pol Policy, plan Plan) {
+	t.Helper()
+	end := map[string]time.Duration{}
+	type iv struct {
+		a, b     time.Duration
+		from, to string
+	}
+	var ivs []iv
+	for _, s := range plan.Steps {
+		a := s.ExpectedStart.D()
+		for _, d := range s.DependsOn {
+			if a < end[d] {
+				t.Fatalf("step %s starts at %s, before its dependency %s ends at %s", s.ID, a, d, end[d])
+			}
+		}
+		end[s.ID] = a + s.ExpectedDuration.D()
+		if s.Kind == StepMigrate {
+			ivs = append(ivs, iv{a, a + s.ExpectedDuration.D(), s.From, s.To})
+		}
+	}
+	for _, x := range ivs {
+		site, host := 0, map[string]int{}
+		for _, y := range ivs {
+			if y.a <= x.a && x.a < y.b {
+				site++
+				host[y.from]++
+				host[y.to]++
+			}
+		}
+		if site > pol.MigrationsPerSite {
+			t.Fatalf("%d migrations in flight at %s, limit %d", site, x.a, pol.MigrationsPerSite)
+		}
+		for h, n := range host {
+			if n > pol.MigrationsPerHost {
+				t.Fatalf("host %s has %d migrations in flight at %s, limit %d", h, n, x.a, pol.MigrationsPerHost)
+			}
+		}
+	}
+}
+
+// TestPropertyRestore: restores over random inventories with some hosts
+// off: only off hosts are powered on, never within the protection window,
+// every rebalancing migration waits for its destination's power-on and
+// leaves a host that was above a ceiling, and no VM moves twice.
+func TestPropertyRestore(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 11))
+	migrations, powerOns := 0, 0
+	for i := range 500 {
+		inv := randomInventory(r)
+		if i%2 == 0 {
+			// Load grew since the shed: some hosts are above a ceiling.
+			for j := range inv.VMs {
+				inv.VMs[j].CPU *= 1.25
+			}
+		}
+		used := map[string]bool{}
+		for _, v := range inv.VMs {
+			used[v.Host] = true
+		}
+		for j := range inv.Hosts {
+			if !used[inv.Hosts[j].Name] && r.IntN(2) == 0 {
+				inv.Hosts[j].Off = true
+				inv.Hosts[j].LastPowerOff = t0.Add(-time.Duration(r.IntN(90)) * time.Minute)
+			}
+		}
+		plan, err := NewPlan(Input{Inventory: inv, Request: Request{Kind: KindRestore}, Now: t0})
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		hosts := map[string]Host{}
+		for _, h := range inv.Hosts {
+			hosts[h.Name] = h
+		}
+		onStep := map[string]string{}
+		moved := map[string]bool{}
+		cpu, mem := map[string]float64{}, map[string]float64{}
+		for _, v := range inv.VMs {
+			cpu[v.Host] += v.CPU
+			mem[v.Host] += v.MemoryGB
+		}
+		pol := Policy{}.WithDefaults()
+		for _, s := range plan.Steps {
+			switch s.Kind {
+			case StepPowerOn:
+				h := hosts[s.Host]
+				if !h.Off || h.Maintenance || h.BMC == "none" {
+					t.Fatalf("case %d: power_on of %s (%+v)", i, s.Host, h)
+				}
+				if at := t0.Add(s.ExpectedStart.D()); at.Before(h.LastPowerOff.Add(40 * time.Minute)) {
+					t.Fatalf("case %d: %s powered on at %s, within 40 min of its power-off at %s", i, s.Host, at, h.LastPowerOff)
+				}
+				onStep[s.Host] = s.ID
+				powerOns++
+			case StepMigrate:
+				migrations++
+				if moved[s.VM] {
+					t.Fatalf("case %d: %s moves twice", i, s.VM)
+				}
+				moved[s.VM] = true
+				if id, ok := onStep[s.To]; !ok || len(s.DependsOn) != 1 || s.DependsOn[0] != id {
+					t.Fatalf("case %d: migration %s to %s does not wait for its power_on", i, s.VM, s.To)
+				}
+				h := hosts[s.From]
+				if cpu[s.From] <= h.CPU*pol.CPUCeiling+1e-9 && mem[s.From] <= h.MemoryGB*pol.MemCeiling+1e-9 {
+					t.Fatalf("case %d: migration of %s off %s, which is not above a ceiling", i, s.VM, s.From)
+				}
+				for _, v := range inv.VMs {
+					if v.Name == s.VM {
+						cpu[s.From] -= v.CPU
+						mem[s.From] -= v.MemoryGB
+					}
+				}
+			}
+		}
+		checkConcurrency(t, Policy{}.WithDefaults(), plan)
+	}
+	if migrations == 0 || powerOns == 0 {
+		t.Fatalf("the cases exercised nothing: %d power-ons, %d migrations", powerOns, migrations)
+	}
+	t.Logf("%d power-ons, %d rebalancing migrations", powerOns, migrations)
 }

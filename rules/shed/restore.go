@@ -11,18 +11,32 @@ import (
 // ones, not in maintenance and able to be woken), reverts the facility
 // stages in force, then rebalances: VMs leave hosts above the CPU or
 // memory ceiling for the hosts just powered on, each migration after its
-// destination's power_on. With req.KW > 0 it powers on only as many hosts
-// as that headroom (site kW) allows, those that take longest to boot
-// first.
+// destination's power_on. With req.KW > 0 it reverts stages and powers on
+// hosts only as far as that headroom (site kW) allows: stages first, then
+// the hosts that take longest to boot.
 func (s *state) planRestore(req Request, stages []FacilityStage) Plan {
 	plan := Plan{Kind: KindRestore, CreatedAt: s.now, Request: req, Limits: s.limits()}
 	n := 0
 	next := func() string { n++; return fmt.Sprintf("s%d", n) }
 	var end time.Duration
+	budget := math.Inf(1)
+	if req.KW > 0 {
+		budget = req.KW
+	}
+	// Facility stages come back first (they cost no migration), within the
+	// budget: the last applied (highest priority number) first.
+	active := []FacilityStage{}
 	for _, st := range stages {
-		if !st.Active {
+		if st.Active {
+			active = append(active, st)
+		}
+	}
+	sort.SliceStable(active, func(i, j int) bool { return active[i].Priority > active[j].Priority })
+	for _, st := range active {
+		if st.KW > budget+eps {
 			continue
 		}
+		budget -= st.KW
 		v := st.Normal
 		plan.Steps = append(plan.Steps, Step{ID: next(), Kind: StepSetpointRevert, Stage: st.Name, Point: st.Point, Value: &v,
 			ExpectedDuration: st.Latency, ExpectedSavingKW: -st.KW})
@@ -37,10 +51,6 @@ func (s *state) planRestore(req Request, stages []FacilityStage) Plan {
 		}
 	}
 	sort.SliceStable(off, func(i, j int) bool { return off[i].latencyOn(s.pol) > off[j].latencyOn(s.pol) })
-	budget := math.Inf(1)
-	if req.KW > 0 {
-		budget = req.KW - plan.Expected.FacilitySavingKW*-1
-	}
 	onStep := map[int]string{}
 	onAt := map[int]time.Duration{}
 	for _, h := range off {
@@ -100,7 +110,9 @@ func (s *state) planRestore(req Request, stages []FacilityStage) Plan {
 				if v.v.AntiAffinity != "" && s.groupOn(v.v.AntiAffinity, t, cpu) {
 					continue
 				}
-				if f := th.cpuCap - cpu[t]; f > bestFree {
+				// The host up soonest, then the one with most room.
+				f := th.cpuCap - cpu[t]
+				if best < 0 || onAt[t] < onAt[best] || (onAt[t] == onAt[best] && f > bestFree) {
 					best, bestFree = t, f
 				}
 			}

@@ -189,3 +189,14 @@ func (s *state) unitsOf(vms []int) []unit {
 	sort.SliceStable(us, func(i, j int) bool { return us[i].size > us[j].size })
 	return us
 }
+
+// Bound is the lower bound on hosts for an inventory under a policy, as a
+// plan would report it.
+func Bound(inv Inventory, pol Policy) (LowerBound, error) {
+	pol = pol.WithDefaults()
+	s, err := newState(inv, pol, time.Time{})
+	if err != nil {
+		return LowerBound{}, fmt.Errorf("shed inventory: %w", err)
+	}
+	return s.lowerBound(), nil
+}
