@@ -14,6 +14,7 @@ require (
 	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/client_model v0.6.2
 	github.com/simonvetter/modbus v1.6.4
+	github.com/stmcginnis/gofish v0.21.0
 	github.com/valyala/fasthttp v1.51.0
 	golang.org/x/crypto v0.41.0
 	gopkg.in/yaml.v3 v3.0.1
