@@ -27,6 +27,7 @@ Usage:
   setsuden collect  --config FILE --dry-run | --once         show each Modbus device's read plan, or poll each once and print line protocol
   setsuden validate --config FILE                            check a configuration; every problem as FILE:LINE: field: what is wrong
   setsuden demand   replay|now --config FILE ...             replay demand control over stored history, or show its decision now
+  setsuden execute  --config FILE [--submit PLAN.json] ...  run the shedding executor (migrations, BMC power, set-points), audited
   setsuden hash-password < password-file                     print the bcrypt hash of a password for server.operators
   setsuden version                                           print the version
 
@@ -67,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "demand":
 		err = cmdDemand(ctx, args[1:], stdout, stderr)
+	case "execute":
+		err = cmdExecute(ctx, args[1:], stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":

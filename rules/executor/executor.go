@@ -175,8 +175,11 @@ func (e *Executor) Start(ctx context.Context) error {
 	go e.heartbeat()
 
 	for _, p := range plans {
-		if p.State == PlanRunning {
+		switch p.State {
+		case PlanRunning:
 			e.recoverPlan(ctx, p)
+		case PlanInterrupted:
+			e.maybeResume(ctx, p)
 		}
 		if p.State.Final() && p.BaselineKW != nil && p.MeasuredKW == nil && p.EndedAt != nil {
 			e.scheduleMeasure(p.ID)

@@ -55,11 +55,22 @@ func (e *Executor) recoverPlan(ctx context.Context, p *Plan) {
 		e.finishRecovered(ctx, p)
 		return
 	}
+	e.maybeResume(ctx, p)
+}
+
+// maybeResume resumes an interrupted plan by itself in auto mode only, and
+// only if the precondition of every step that could run next holds now.
+func (e *Executor) maybeResume(ctx context.Context, p *Plan) {
 	if e.Mode() != ModeAuto {
 		return
 	}
 	var problems []string
-	for _, i := range e.ready(p) {
+	next := e.ready(p)
+	if len(next) == 0 {
+		e.record(ctx, p.ID, "", e.cfg.Owner, "resume_refused", "no step can run next")
+		return
+	}
+	for _, i := range next {
 		if err := e.Precondition(ctx, p.Steps[i]); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", p.Steps[i].ID, err))
 		}
