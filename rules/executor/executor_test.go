@@ -90,7 +90,12 @@ func (p *fakePower) PowerIsOn(context.Context) (bool, error) {
 	defer p.mu.Unlock()
 	return p.on, nil
 }
-func (p *fakePower) PowerOn(context.Context) error { p.mu.Lock(); p.on = true; p.mu.Unlock(); return nil }
+func (p *fakePower) PowerOn(context.Context) error {
+	p.mu.Lock()
+	p.on = true
+	p.mu.Unlock()
+	return nil
+}
 func (p *fakePower) PowerOff(_ context.Context, hard bool) error {
 	if !hard {
 		return errors.New("no OS agent")
