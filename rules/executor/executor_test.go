@@ -168,6 +168,9 @@ func start(t *testing.T, st *executor.Store, cfg executor.Config, d executor.Dep
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 10 * time.Millisecond
 	}
+	if d.Log == nil {
+		d.Log = testLog(t)
+	}
 	e, err := executor.New(cfg, st, d)
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +187,7 @@ func TestLockOneExecutorPerSite(t *testing.T) {
 	st1, st2 := openStore(t, path), openStore(t, path)
 	hv := newFakeHV("h1")
 	a := start(t, st1, executor.Config{Owner: "a", LockTTL: time.Hour}, executor.Deps{Hypervisors: hv})
-	b, _ := executor.New(executor.Config{Site: "dc1", Owner: "b", LockTTL: time.Hour}, st2, executor.Deps{Hypervisors: hv})
+	b, _ := executor.New(executor.Config{Site: "dc1", Owner: "b", LockTTL: time.Hour}, st2, executor.Deps{Hypervisors: hv, Log: testLog(t)})
 	err := b.Start(context.Background())
 	var le *executor.LockError
 	if !errors.As(err, &le) || le.Owner != "a" || !strings.Contains(err.Error(), "will not act") {
@@ -234,7 +237,18 @@ func TestDrainWithFakesBoundedAndMeasured(t *testing.T) {
 		t.Errorf("at most %d migrations at once, want exactly the bound 2", m)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for e.Get("fake-1").MeasuredKW == nil && time.Now().Before(deadline) {
+	measured := func() bool {
+		sk.mu.Lock()
+		defer sk.mu.Unlock()
+		for _, p := range sk.pts {
+			if p.Tags["event"] == "plan_measured" {
+				return true
+			}
+		}
+		return false
+	}
+	// plan_measured is recorded after the value is stored.
+	for !measured() && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	got = e.Get("fake-1")

@@ -3,8 +3,11 @@ package executor_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/setsuden/setsuden/adapters/libvirt"
@@ -84,4 +87,17 @@ func (f *fleet) AbortJob(ctx context.Context, host, vm string) (bool, error) {
 		return false, err
 	}
 	return h.AbortJob(ctx, vm)
+}
+
+// testLog sends the executor's log to t.Log (shown with -v or on failure).
+func testLog(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
 }

@@ -84,7 +84,7 @@ func (s *site) executor(t *testing.T, mode executor.Mode, power map[string]execu
 	}
 	e, err := executor.New(executor.Config{Site: "dc1", Owner: "test", Mode: mode, SoftOffWait: 2 * time.Second,
 		PowerOffTimeout: 20 * time.Second, PowerOnTimeout: 30 * time.Second, PollInterval: 100 * time.Millisecond},
-		s.store, executor.Deps{Hypervisors: s.fl, Power: power})
+		s.store, executor.Deps{Hypervisors: s.fl, Power: power, Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +484,7 @@ func TestExecutorRealParts(t *testing.T) {
 		ipmi3, _ := bmc.NewIPMI(bmc.IPMIConfig{Addr: sim3.Addr(), User: bmctest.User, Password: bmctest.Password})
 		s.fl.add("h3", h3.URI())
 		e3, err := executor.New(executor.Config{Site: "dc1", Owner: "test3", Mode: executor.ModeAuto, PowerOnTimeout: 3 * time.Second, PollInterval: 100 * time.Millisecond},
-			s.store, executor.Deps{Hypervisors: s.fl, Power: map[string]executor.Power{"h1": s.ipmi1, "h3": ipmi3}})
+			s.store, executor.Deps{Hypervisors: s.fl, Power: map[string]executor.Power{"h1": s.ipmi1, "h3": ipmi3}, Log: testLog(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -524,9 +524,21 @@ func TestExecutorRealParts(t *testing.T) {
 	})
 }
 
+// killGuest kills a guest's qemu and waits until its libvirtd no longer
+// lists it, so that the next case starts from a clean host.
 func killGuest(h *testmigrate.Host, name string) {
 	if p := h.QemuPid(name); p != 0 {
 		syscall.Kill(p, syscall.SIGKILL)
 		testmigrate.WaitDead(p, 10*time.Second)
+	}
+	lh := libvirt.NewHost(libvirt.HostConfig{Name: h.Name, URI: h.URI()})
+	defer lh.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		o, err := lh.Occupancy(context.Background())
+		if err != nil || !o.Has(name) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
