@@ -397,3 +397,77 @@ func TestPlanValidation(t *testing.T) {
 		t.Errorf("default mode %s, want advise", m)
 	}
 }
+
+// softPower accepts a soft off; the host goes off only if obeys is set.
+type softPower struct {
+	mu    sync.Mutex
+	on    bool
+	obeys bool
+	hard  int
+	soft  int
+}
+
+func (p *softPower) PowerIsOn(context.Context) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.on, nil
+}
+func (p *softPower) PowerOn(context.Context) error { p.mu.Lock(); p.on = true; p.mu.Unlock(); return nil }
+func (p *softPower) PowerOff(_ context.Context, hard bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if hard {
+		p.hard++
+		p.on = false
+	} else {
+		p.soft++
+		if p.obeys {
+			p.on = false
+		}
+	}
+	return nil
+}
+
+// TestSoftThenHardOff: a soft off that works needs no hard off; one that
+// is ignored is followed by a hard off after SoftOffWait only if the host
+// is still empty; a guest that appears during the wait stops the hard off.
+func TestSoftThenHardOff(t *testing.T) {
+	ctx := context.Background()
+	off := func(e *executor.Executor, id string) *executor.Plan {
+		t.Helper()
+		if _, err := e.Submit(ctx, executor.Plan{ID: id, Steps: []executor.Step{{ID: "off", Kind: executor.StepPowerOff, Host: "h1"}}}, "t"); err != nil {
+			t.Fatal(err)
+		}
+		e.Wait(ctx, id)
+		return e.Get(id)
+	}
+	hv := newFakeHV("h1")
+	st := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	obeys := &softPower{on: true, obeys: true}
+	e := start(t, st, executor.Config{Mode: executor.ModeAuto, SoftOffWait: 300 * time.Millisecond}, executor.Deps{Hypervisors: hv, Power: map[string]executor.Power{"h1": obeys}})
+	if p := off(e, "soft"); p.State != executor.PlanDone || obeys.hard != 0 || obeys.soft != 1 {
+		t.Fatalf("obeying host: %s, soft %d hard %d", p.State, obeys.soft, obeys.hard)
+	}
+	e.Close()
+
+	ignores := &softPower{on: true}
+	e = start(t, st, executor.Config{Mode: executor.ModeAuto, Owner: "2", SoftOffWait: 300 * time.Millisecond}, executor.Deps{Hypervisors: hv, Power: map[string]executor.Power{"h1": ignores}})
+	begin := time.Now()
+	p := off(e, "hard")
+	if p.State != executor.PlanDone || ignores.hard != 1 || time.Since(begin) < 300*time.Millisecond {
+		t.Fatalf("ignoring host: %s after %s, hard %d", p.State, time.Since(begin), ignores.hard)
+	}
+	e.Close()
+
+	// A guest lands during the soft-off wait: no hard off.
+	late := &softPower{on: true}
+	e = start(t, st, executor.Config{Mode: executor.ModeAuto, Owner: "3", SoftOffWait: 500 * time.Millisecond}, executor.Deps{Hypervisors: hv, Power: map[string]executor.Power{"h1": late}})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		hv.put("h1", "intruder", 64)
+	}()
+	p = off(e, "intruder")
+	if p.State != executor.PlanFailed || late.hard != 0 || !strings.Contains(stepState(p, "off").Reason, "intruder") {
+		t.Fatalf("guest during the wait: %s hard %d: %s", p.State, late.hard, stepState(p, "off").Reason)
+	}
+}
