@@ -412,7 +412,12 @@ func (p *softPower) PowerIsOn(context.Context) (bool, error) {
 	defer p.mu.Unlock()
 	return p.on, nil
 }
-func (p *softPower) PowerOn(context.Context) error { p.mu.Lock(); p.on = true; p.mu.Unlock(); return nil }
+func (p *softPower) PowerOn(context.Context) error {
+	p.mu.Lock()
+	p.on = true
+	p.mu.Unlock()
+	return nil
+}
 func (p *softPower) PowerOff(_ context.Context, hard bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
