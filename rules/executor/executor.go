@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/setsuden/setsuden/collector/point"
 )
 
@@ -89,6 +91,8 @@ type Deps struct {
 	Meters    MeterReader    // nil: nothing measured
 	Sink      Sink           // nil: audit only in the store
 	Log       *slog.Logger
+	// Registerer receives the executor's metrics; nil: none.
+	Registerer prometheus.Registerer
 }
 
 // Executor runs plans. Its methods (Submit, List, Get, Approve, Cancel,
@@ -98,6 +102,7 @@ type Executor struct {
 	deps  Deps
 	store *Store
 	log   *slog.Logger
+	met   *metrics
 
 	mu       sync.Mutex
 	mode     Mode
@@ -140,8 +145,13 @@ func New(cfg Config, store *Store, deps Deps) (*Executor, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	met, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	met.setMode(cfg.Mode)
 	return &Executor{
-		cfg: cfg, deps: deps, store: store, log: log.With("component", "executor", "site", cfg.Site),
+		cfg: cfg, deps: deps, store: store, log: log.With("component", "executor", "site", cfg.Site), met: met,
 		mode: cfg.Mode, plans: map[string]*Plan{}, runs: map[string]*planRun{}, reserved: map[string]int64{},
 	}, nil
 }
@@ -255,6 +265,7 @@ func (e *Executor) SetMode(ctx context.Context, m Mode, operator string) error {
 	old := e.mode
 	e.mode = m
 	e.mu.Unlock()
+	e.met.setMode(m)
 	e.record(ctx, "", "", "operator:"+operator, "mode_set", fmt.Sprintf("%s -> %s", old, m))
 	return nil
 }
@@ -291,6 +302,7 @@ func (e *Executor) Submit(ctx context.Context, p Plan, actor string) (*Plan, err
 	if err := e.store.InsertPlan(ctx, e.cfg.Site, &p); err != nil {
 		return nil, err
 	}
+	e.met.plans.WithLabelValues(string(p.State)).Inc()
 	pp := &p
 	e.mu.Lock()
 	e.plans[p.ID] = pp

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/rules/executor"
 )
@@ -222,8 +225,9 @@ func TestDrainWithFakesBoundedAndMeasured(t *testing.T) {
 	}
 	pw := &fakePower{on: true}
 	sk := &sink{}
+	reg := prometheus.NewRegistry()
 	e := start(t, st, executor.Config{Mode: executor.ModeAuto, Parallel: 2, SoftOffWait: 50 * time.Millisecond, MeasureWindow: 200 * time.Millisecond},
-		executor.Deps{Hypervisors: hv, Power: map[string]executor.Power{"h1": pw}, Meters: meter{pw}, Sink: sk})
+		executor.Deps{Hypervisors: hv, Power: map[string]executor.Power{"h1": pw}, Meters: meter{pw}, Sink: sk, Registerer: reg})
 	p := drainPlan("fake-1", "v0", "v1", "v2", "v3", "v4")
 	if _, err := e.Submit(context.Background(), p, "test"); err != nil {
 		t.Fatal(err)
@@ -232,6 +236,12 @@ func TestDrainWithFakesBoundedAndMeasured(t *testing.T) {
 	got := e.Get("fake-1")
 	if got.State != executor.PlanDone {
 		t.Fatalf("%s: %s", got.State, got.StateReason)
+	}
+	if n, err := testutil.GatherAndCount(reg, "setsuden_executor_steps_total"); err != nil || n != 2 {
+		t.Errorf("steps_total series %d (%v), want migrate/done and power_off/done", n, err)
+	}
+	if v := testutil.ToFloat64(executorCounter(t, reg, "setsuden_executor_steps_total", "migrate", "done")); v != 5 {
+		t.Errorf("migrate done = %v, want 5", v)
 	}
 	if m := hv.maxSeen.Load(); m != 2 {
 		t.Errorf("at most %d migrations at once, want exactly the bound 2", m)
@@ -475,4 +485,31 @@ func TestSoftThenHardOff(t *testing.T) {
 	if p.State != executor.PlanFailed || late.hard != 0 || !strings.Contains(stepState(p, "off").Reason, "intruder") {
 		t.Fatalf("guest during the wait: %s hard %d: %s", p.State, late.hard, stepState(p, "off").Reason)
 	}
+}
+
+// executorCounter finds one counter series in reg by its label values.
+func executorCounter(t *testing.T, reg *prometheus.Registry, name string, values ...string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			ok := len(m.GetLabel()) == len(values)
+			for i, l := range m.GetLabel() {
+				ok = ok && l.GetValue() == values[i]
+			}
+			if ok {
+				c := prometheus.NewCounter(prometheus.CounterOpts{Name: "x", Help: "x"})
+				c.Add(m.GetCounter().GetValue())
+				return c
+			}
+		}
+	}
+	t.Fatalf("no %s%v", name, values)
+	return nil
 }

@@ -52,9 +52,11 @@ func (e *Executor) startRun(ctx context.Context, p *Plan, actor string) error {
 		ev = "plan_resumed"
 	}
 	e.record(ctx, p.ID, "", actor, ev, "")
+	e.met.running.Inc()
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
+		defer e.met.running.Dec()
 		defer close(r.done)
 		defer cancel()
 		e.runPlan(rctx, p, r)
@@ -149,6 +151,10 @@ func (e *Executor) runPlan(ctx context.Context, p *Plan, r *planRun) {
 	}
 	_ = e.store.SavePlanState(bctx, cp)
 	e.record(bctx, p.ID, "", e.cfg.Owner, "plan_"+string(state), why)
+	e.met.plans.WithLabelValues(string(state)).Inc()
+	for _, c := range changed {
+		e.met.steps.WithLabelValues(string(c.Kind), string(c.State)).Inc()
+	}
 	if state != PlanInterrupted && cp.BaselineKW != nil {
 		e.scheduleMeasure(p.ID)
 	}
@@ -205,6 +211,8 @@ func (e *Executor) runStep(ctx context.Context, p *Plan, i int) StepState {
 	e.mu.Unlock()
 	_ = e.store.SaveStep(bctx, p.ID, &cs)
 	e.record(bctx, p.ID, cs.ID, e.cfg.Owner, "step_"+string(state), reason)
+	e.met.steps.WithLabelValues(string(cs.Kind), string(state)).Inc()
+	e.met.duration.WithLabelValues(string(cs.Kind)).Observe(end.Sub(now).Seconds())
 	return state
 }
 
