@@ -1,8 +1,10 @@
 package executor_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -521,6 +523,74 @@ func TestExecutorRealParts(t *testing.T) {
 		}
 		s.check(t, o, p.ID, "x1")
 		killGuest(s.h1, "x1")
+	})
+
+	t.Run("wake-on-lan power on", func(t *testing.T) {
+		o := testmigrate.Case(t, "executor: power-on by Wake-on-LAN (magic packet on loopback wakes h1) waits for its hypervisor")
+		if out, err := s.bmc1.Ipmitool(bmctest.Password, "chassis", "power", "off"); err != nil {
+			t.Fatalf("power h1 off: %v %s", err, out)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for on, _ := s.bmc1.IpmitoolPowerOn(); on && time.Now().Before(deadline); on, _ = s.bmc1.IpmitoolPowerOn() {
+			time.Sleep(100 * time.Millisecond)
+		}
+		// The "NIC": a UDP listener that powers h1 on when its magic packet arrives.
+		l, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		const mac = "52:54:00:00:00:01"
+		hw, _ := net.ParseMAC(mac)
+		woke := make(chan error, 1)
+		go func() {
+			buf := make([]byte, 1500)
+			n, _, err := l.ReadFrom(buf)
+			if err != nil {
+				woke <- err
+				return
+			}
+			if !bytes.Equal(buf[:n], bmc.MagicPacket(hw)) {
+				woke <- fmt.Errorf("not h1's magic packet: %x", buf[:n])
+				return
+			}
+			_, err = s.bmc1.Ipmitool(bmctest.Password, "chassis", "power", "on")
+			woke <- err
+		}()
+		wol, err := bmc.NewWakeOnLAN(mac, l.LocalAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ew, err := executor.New(executor.Config{Site: "dc1", Owner: "wol", Mode: executor.ModeAuto, PowerOnTimeout: 60 * time.Second, PollInterval: 100 * time.Millisecond},
+			s.store, executor.Deps{Hypervisors: s.fl, Power: map[string]executor.Power{"h1": bmc.WakeThenOther{Wake: wol, Other: s.ipmi1}}, Log: testLog(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ew.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer ew.Close()
+		p, err := ew.Submit(ctx, executor.Plan{ID: "wol-on", Kind: "restore", Steps: []executor.Step{{ID: "on", Kind: executor.StepPowerOn, Host: "h1"}}}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = wait(t, ew, p.ID)
+		logPlan(t, p)
+		select {
+		case err := <-woke:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no magic packet arrived")
+		}
+		if p.State != executor.PlanDone {
+			t.Fatalf("plan %s: %s", p.State, p.StateReason)
+		}
+		if _, err := s.fl.Occupancy(ctx, "h1"); err != nil {
+			t.Fatalf("h1's hypervisor does not answer: %v", err)
+		}
+		s.check(t, o, p.ID)
 	})
 }
 
