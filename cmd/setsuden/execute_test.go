@@ -103,6 +103,9 @@ func (s *execSite) guest(t *testing.T, name string, slow bool) {
 		t.Fatal(err)
 	}
 	d.Free()
+	if slow {
+		s.h1.WaitFilled(name, 64)
+	}
 }
 
 func writePlan(t *testing.T, dir string, p executor.Plan) string {

@@ -370,3 +370,39 @@ func chownNobody(t testing.TB, dir string) {
 		t.Fatalf("chown %s: %v: %s", dir, err, out)
 	}
 }
+
+// WaitFilled waits until the FillKernel guest name on h has touched its
+// memory (its qemu's resident set reaches memMiB-8 MiB): a guest migrated
+// before its kernel ran has only zero pages and moves in a second, however
+// low the bandwidth. Under load the boot can take seconds.
+func (h *Host) WaitFilled(name string, memMiB int) {
+	h.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		p := h.QemuPid(name)
+		if p != 0 && rssMiB(p) >= int64(memMiB-8) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("guest %s on %s: memory not filled after 60 s (rss %d MiB)", name, h.Name, rssMiB(p))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func rssMiB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}

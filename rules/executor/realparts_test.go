@@ -117,6 +117,13 @@ func (s *site) guest(t *testing.T, host, name string, slow bool) {
 	if err != nil {
 		t.Fatalf("create %s on %s: %v", name, host, err)
 	}
+	if slow {
+		for _, th := range []*testmigrate.Host{s.h1, s.h2} {
+			if th.Name == host {
+				th.WaitFilled(name, 64)
+			}
+		}
+	}
 }
 
 // check fills the case's counts from the processes and the audit store:
