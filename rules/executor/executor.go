@@ -233,6 +233,12 @@ func (e *Executor) heartbeat() {
 			ctx, cancel := context.WithTimeout(e.bg, e.cfg.LockTTL/3)
 			err := e.store.Heartbeat(ctx, e.cfg.Site, e.cfg.Owner, time.Now())
 			cancel()
+			if err != nil && !errors.Is(err, ErrLockLost) {
+				// A busy or slow database is not a lost lock: try again
+				// (the lock expires only after LockTTL without one).
+				e.log.Warn("executor lock heartbeat failed; retrying", "err", err)
+				continue
+			}
 			if err != nil && e.bg.Err() == nil {
 				e.mu.Lock()
 				e.lost = err

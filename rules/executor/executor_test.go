@@ -513,3 +513,36 @@ func executorCounter(t *testing.T, reg *prometheus.Registry, name string, values
 	t.Fatalf("no %s%v", name, values)
 	return nil
 }
+
+// TestLockLostStopsActing: an executor whose lock was taken over (its
+// heartbeat looked stale to another instance) stops acting and says why.
+func TestLockLostStopsActing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	st := openStore(t, path)
+	hv := newFakeHV("h1")
+	pw := &fakePower{on: true}
+	a := start(t, st, executor.Config{Owner: "a", Mode: executor.ModeAuto, LockTTL: 300 * time.Millisecond}, executor.Deps{Hypervisors: hv, Power: map[string]executor.Power{"h1": pw}})
+	other := openStore(t, path)
+	if err := other.AcquireLock(context.Background(), "dc1", "b", 300*time.Millisecond, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := a.Submit(context.Background(), executor.Plan{ID: fmt.Sprintf("p%d", time.Now().UnixNano()), Steps: []executor.Step{{ID: "on", Kind: executor.StepPowerOn, Host: "h1"}}}, "t")
+		if err != nil && strings.Contains(err.Error(), "lost its site lock") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still acting after losing the lock: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	evs, _ := st.Events(context.Background(), "")
+	found := false
+	for _, e := range evs {
+		found = found || e.Event == "lock_lost"
+	}
+	if !found {
+		t.Error("no lock_lost event in the audit")
+	}
+}

@@ -114,10 +114,13 @@ func (s *Store) Heartbeat(ctx context.Context, site, owner string, now time.Time
 		return fmt.Errorf("executor lock heartbeat: %w", err)
 	}
 	if n, _ := r.RowsAffected(); n != 1 {
-		return fmt.Errorf("executor lock for site %q: no longer held by %s", site, owner)
+		return fmt.Errorf("executor lock for site %q: %w: no longer held by %s", site, ErrLockLost, owner)
 	}
 	return nil
 }
+
+// ErrLockLost: another instance holds the site's lock now.
+var ErrLockLost = errors.New("lock lost")
 
 // ReleaseLock gives owner's lock up.
 func (s *Store) ReleaseLock(ctx context.Context, site, owner string) error {
