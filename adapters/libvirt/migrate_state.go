@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"context"
+	"errors"
 	"sort"
 
 	lv "libvirt.org/go/libvirt"
@@ -49,7 +50,8 @@ func (o Occupancy) Has(name string) bool {
 // host's connection (so it reconnects like Collect does).
 func (h *Host) Occupancy(ctx context.Context) (Occupancy, error) {
 	var out Occupancy
-	err := h.WithConn(func(c *lv.Connect) error {
+	err := h.withLiveConn(func(c *lv.Connect) error {
+		out = Occupancy{}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -95,7 +97,7 @@ func (h *Host) Occupancy(ctx context.Context) (Occupancy, error) {
 // finds in flight after a restart.
 func (h *Host) AbortJob(ctx context.Context, name string) (bool, error) {
 	aborted := false
-	err := h.WithConn(func(c *lv.Connect) error {
+	err := h.withLiveConn(func(c *lv.Connect) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -121,4 +123,33 @@ func (h *Host) AbortJob(ctx context.Context, name string) (bool, error) {
 		return aborted, h.errorf("abort job of "+name, err)
 	}
 	return aborted, nil
+}
+
+// withLiveConn is WithConn for the executor's queries: a connection-level
+// failure (the daemon restarted: libvirt's IsAlive does not notice without
+// keepalive) drops the connection and fn runs once more on a new one.
+func (h *Host) withLiveConn(fn func(*lv.Connect) error) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		conn, err := h.connLocked()
+		if err != nil {
+			return err
+		}
+		err = fn(conn)
+		if err == nil || !isConnectionError(err) {
+			return err
+		}
+		h.dropLocked()
+		if attempt == 1 {
+			return err
+		}
+	}
+}
+
+// isConnectionError reports an error of the connection rather than of the
+// call (RPC layer, no connection).
+func isConnectionError(err error) bool {
+	var le lv.Error
+	return errors.As(err, &le) && (le.Domain == lv.FROM_RPC || le.Code == lv.ERR_NO_CONNECT || le.Code == lv.ERR_SYSTEM_ERROR)
 }

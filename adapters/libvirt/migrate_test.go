@@ -96,6 +96,7 @@ func TestMigrateReal(t *testing.T) {
 	slow := func(t *testing.T, name string, fault func(), wantAborted bool) {
 		o := testmigrate.Case(t, "migrate: "+t.Name())
 		createGuest(t, ha, testmigrate.GuestXML(name, 64, kernel))
+		a.WaitFilled(name, 64)
 		opts := migrateOpts(b)
 		opts.BandwidthMiBs = 1
 		started := make(chan struct{})
@@ -157,6 +158,7 @@ func TestMigrateReal(t *testing.T) {
 	})
 	t.Run("timeout", func(t *testing.T) {
 		createGuest(t, ha, testmigrate.GuestXML("to1", 64, kernel))
+		a.WaitFilled("to1", 64)
 		opts := migrateOpts(b)
 		opts.BandwidthMiBs = 1
 		opts.Timeout = 3 * time.Second

@@ -32,6 +32,7 @@ Usage:
   setsuden plan     --inventory FILE [--request-kw N] [--json] plan a power shed or a static consolidation (migrations, power-offs, set-points)
   setsuden inventory export --config FILE [--days 7]        write an inventory file (hosts, VMs, p95 demand, power models) from InfluxDB
   setsuden simulate --scenario FILE [--json] [--chart F]    replay summer days of a simulated site through the demand engine and planner
+  setsuden execute  --config FILE [--submit PLAN.json] ...  run the shedding executor (migrations, BMC power, set-points), audited
   setsuden hash-password < password-file                     print the bcrypt hash of a password for server.operators
   setsuden version                                           print the version
 
@@ -82,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdInventory(ctx, args[1:], stdout, stderr)
 	case "simulate":
 		err = cmdSimulate(ctx, args[1:], stdout, stderr)
+	case "execute":
+		err = cmdExecute(ctx, args[1:], stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":

@@ -94,10 +94,53 @@ func NewHost(t testing.TB, dir, name string, n int) *Host {
 	}
 	conf := fmt.Sprintf("host_uuid = \"7e57a000-0000-4000-8000-%012d\"\nlog_outputs = \"1:file:%s/libvirtd.log\"\n", n, h.Dir)
 	write(t, filepath.Join(h.Dir, "config/libvirt/libvirtd.conf"), conf)
-	write(t, filepath.Join(h.Dir, "config/libvirt/qemu.conf"), "stdio_handler = \"file\"\n")
+	// Every daemon picks incoming-migration ports from qemu's default
+	// 49152-49215 unless told otherwise, and two daemons checking the same
+	// free port at once both take it: one incoming qemu then fails with
+	// "Address already in use" and its source may stream into the other
+	// daemon's guest. Each host gets a block of its own.
+	lo := portBlock(t)
+	write(t, filepath.Join(h.Dir, "config/libvirt/qemu.conf"),
+		fmt.Sprintf("stdio_handler = \"file\"\nmigration_port_min = %d\nmigration_port_max = %d\n", lo, lo+portBlockSize-1))
 	chownNobody(t, h.Dir)
 	t.Cleanup(h.cleanup)
 	return h
+}
+
+const (
+	portBlockSize  = 16
+	portBlockFirst = 30000
+	portBlocks     = 1000
+)
+
+// portBlock reserves a block of portBlockSize TCP ports for one host's
+// incoming migrations, across test processes: a lock file per block under
+// /tmp/setsuden-migports holds the owner's pid; a dead owner's block is
+// taken over. The block is released at cleanup.
+func portBlock(t testing.TB) int {
+	t.Helper()
+	dir := filepath.Join(os.TempDir(), "setsuden-migports")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := int(time.Now().UnixNano()/1000) % portBlocks
+	for i := 0; i < portBlocks; i++ {
+		b := (start + i) % portBlocks
+		f := filepath.Join(dir, fmt.Sprintf("%d.lock", b))
+		if p := readPid(f); p > 0 && !Alive(p) {
+			os.Remove(f)
+		}
+		fh, err := os.OpenFile(f, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(fh, "%d\n", os.Getpid())
+		fh.Close()
+		t.Cleanup(func() { os.Remove(f) })
+		return portBlockFirst + b*portBlockSize
+	}
+	t.Fatal("no free migration port block")
+	return 0
 }
 
 // StartHost prepares and starts host n.
@@ -326,4 +369,40 @@ func chownNobody(t testing.TB, dir string) {
 	if err != nil {
 		t.Fatalf("chown %s: %v: %s", dir, err, out)
 	}
+}
+
+// WaitFilled waits until the FillKernel guest name on h has touched its
+// memory (its qemu's resident set reaches memMiB-8 MiB): a guest migrated
+// before its kernel ran has only zero pages and moves in a second, however
+// low the bandwidth. Under load the boot can take seconds.
+func (h *Host) WaitFilled(name string, memMiB int) {
+	h.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		p := h.QemuPid(name)
+		if p != 0 && rssMiB(p) >= int64(memMiB-8) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("guest %s on %s: memory not filled after 60 s (rss %d MiB)", name, h.Name, rssMiB(p))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func rssMiB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb / 1024
+			}
+		}
+	}
+	return 0
 }
