@@ -9,7 +9,6 @@ export SETSUDEN_INFLUXD := $(INFLUXD)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-<<<<<<< HEAD
 .PHONY: run test test-short build deps-run deps-test tools lint bench-collector bench-planner clean test-shedding
 
 run: deps-run $(INFLUXD) build
