@@ -73,4 +73,4 @@ bench-collector: deps-run $(INFLUXD) $(TELEGRAF) build
 # inventories, and planning time at 1,000 and 10,000 hosts on one core (~1 min).
 bench-planner:
 	$(GO) test -count=1 -run XXX -bench . -benchtime 1x ./rules/shed
-	$(GO) test -count=1 -run XXX -bench PlanScale -benchtime 3x -cpu 1 ./rules/shed
+	$(GO) test -count=1 -run XXX -bench 'PlanScale|ShedScale' -benchtime 1x -cpu 1 ./rules/shed

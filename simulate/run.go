@@ -198,16 +198,18 @@ func officeShape(t time.Time, loc *time.Location) float64 {
 }
 
 // refreshDemand sets each VM's planner demand: the percentile of its load
-// over the same hours (t .. t+3h) of the seven days before t, sampled every
-// 10 minutes, 2% above for the noise: what a site would read from its own
-// history for the hours a plan must hold.
+// over the seven days before t, sampled every 10 minutes, 2% above for
+// the noise, as the inventory export reads it from a week of history. A
+// placement must hold at every hour until the next plan: a host released
+// in the evening stays off through the next morning's ramp (with only the
+// next hours' history, a packing made at night overloaded hosts by day).
 func (w *world) refreshDemand(t time.Time) {
 	q := w.sc.VMs.Percentile
 	pct := make([]float64, len(w.curves))
 	for p, c := range w.curves {
 		var xs []float64
 		for d := 1; d <= 7; d++ {
-			for m := 0; m <= 180; m += 10 {
+			for m := 0; m < 24*60; m += 10 {
 				xs = append(xs, c.KW(t.AddDate(0, 0, -d).Add(time.Duration(m)*time.Minute)))
 			}
 		}
@@ -368,7 +370,8 @@ func Run(sc Scenario, opt Options) (Result, error) {
 				by, reason = d.Request.By, d.Request.Limit
 			}
 			start := time.Now()
-			plan, err := shed.NewPlan(shed.Input{Inventory: w.inventory(t), Policy: pol, Now: t,
+			inv := w.inventory(t)
+			plan, err := shed.NewPlan(shed.Input{Inventory: inv, Policy: pol, Now: t,
 				Request: shed.Request{Kind: shed.KindShed, KW: need, By: by, Reason: reason}})
 			res.MaxPlanningMS = math.Max(res.MaxPlanningMS, float64(time.Since(start).Microseconds())/1000)
 			if err != nil {
@@ -384,7 +387,8 @@ func Run(sc Scenario, opt Options) (Result, error) {
 			if known && -extra < w.offKW(t) && -extra > 0 {
 				budget = -extra
 			}
-			plan, err := shed.NewPlan(shed.Input{Inventory: w.inventory(t), Policy: pol, Now: t,
+			inv := w.inventory(t)
+			plan, err := shed.NewPlan(shed.Input{Inventory: inv, Policy: pol, Now: t,
 				Request: shed.Request{Kind: shed.KindRestore, KW: budget}})
 			if err != nil {
 				return res, fmt.Errorf("restore plan at %s: %w", t.Format(time.RFC3339), err)
@@ -430,7 +434,15 @@ func (w *world) shouldRestore(d demand.Decision, extra float64, known bool) bool
 	for i, h := range w.hosts {
 		if h.on && h.received && load[i] > h.cpu*0.95 {
 			if w.traceTo != nil {
-				fmt.Fprintf(w.traceTo, "overload: %s at %.2f of %.0f\n", h.name, load[i], h.cpu)
+				planned := 0.0
+				n := 0
+				for _, v := range w.vms {
+					if v.host == i {
+						planned += v.demandP
+						n++
+					}
+				}
+				fmt.Fprintf(w.traceTo, "overload: %s at %.2f of %.0f (planned %.2f, %d vms)\n", h.name, load[i], h.cpu, planned, n)
 			}
 			return true
 		}

@@ -52,6 +52,29 @@ func TestSummerScenarioGoals(t *testing.T) {
 	}
 }
 
+// TestSummerLoadVariants: the same goals with the VMs' afternoon load a
+// little lower and higher than the shipped scenario's (a packing that
+// only holds for the load it was made at would overload hosts later).
+func TestSummerLoadVariants(t *testing.T) {
+	for _, peak := range []float64{0.28, 0.32} {
+		sc, err := LoadScenario("scenarios/summer-weekday-200.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.To = "2026-07-15"
+		sc.VMs.Peak = peak
+		res, err := Run(sc, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("peak_util %.2f: %.1f -> %.1f kW (%.2f%%, LB %.2f%%), %d over, %.0f SLA min", peak, res.BaselinePeakKW, res.AchievedPeakKW,
+			res.PeakCutPct, res.LBPeakCutPct, res.BlocksOverTarget, res.SLAViolationMin)
+		if res.BlocksOverReachable != 0 || res.SLAViolationMin != 0 || res.CutOfLBPct < 95 {
+			t.Errorf("peak_util %.2f: %d blocks over a reachable target, %.0f SLA min, cut %.0f%% of the LB's", peak, res.BlocksOverReachable, res.SLAViolationMin, res.CutOfLBPct)
+		}
+	}
+}
+
 // TestNoShedWithoutLimit: with a contract far above the site, nothing
 // moves and both runs draw the same energy.
 func TestNoShedWithoutLimit(t *testing.T) {

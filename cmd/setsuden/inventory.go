@@ -6,26 +6,35 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/setsuden/setsuden/adapters/influx"
+	"github.com/setsuden/setsuden/config"
+	"github.com/setsuden/setsuden/report"
 	"github.com/setsuden/setsuden/rules/energy"
 	"github.com/setsuden/setsuden/rules/shed"
 	"github.com/setsuden/setsuden/rules/shed/inventory"
+	"github.com/setsuden/setsuden/rules/sla"
+	"github.com/setsuden/setsuden/rules/slactl"
 )
 
 const inventoryUsage = `Usage: setsuden inventory export --config FILE [--days 7] [--at TIME] [--percentile 0.95]
-                                 [--idle-w 150 --max-w 400] [--out FILE]
+                                 [--idle-w 150 --max-w 400] [--labels FILE] [--sla] [--out FILE]
 
 Writes an inventory file (docs/inventory.md) from what the collectors stored
 in InfluxDB: each libvirt host's CPUs, memory and tags (room, rack), its power
 model (fitted from a meter tagged for_host, else the nameplate --idle-w and
 --max-w), and each running VM's host, vCPUs, memory and CPU demand as the
---percentile of its cpu_util x vCPUs over the --days before --at. Review and
-add SLA classes, services, affinity and facility stages by hand.
+--percentile of its cpu_util x vCPUs over the --days before --at. A VM's
+service comes from --labels (CSV vm,tenant,service or YAML, as energy-vms) or
+from the sla section's runs_on.vms; its SLA class is the service's SLA. With
+--sla, each service's remaining error budget is that of the month of --at
+(rules/sla, as setsuden report computes it). Review and add affinity and
+facility stages by hand.
 `
 
 func cmdInventory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -45,6 +54,8 @@ func cmdInventoryExport(ctx context.Context, args []string, stdout, stderr io.Wr
 	idleW := fs.Float64("idle-w", 150, "nameplate idle power of an unmetered host, W")
 	maxW := fs.Float64("max-w", 400, "nameplate full-load power of an unmetered host, W")
 	out := fs.String("out", "", "write the inventory here (default: stdout)")
+	labelsPath := fs.String("labels", "", "VM labels: CSV vm,tenant,service or YAML vm: {tenant: …, service: …}")
+	withSLA := fs.Bool("sla", false, "add each service's remaining error budget this month (needs the sla section)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -76,9 +87,22 @@ func cmdInventoryExport(ctx context.Context, args []string, stdout, stderr io.Wr
 		to = t
 	}
 	from := to.AddDate(0, 0, -*days)
+	var labels map[string]energy.VMLabels
+	if *labelsPath != "" {
+		var err error
+		if labels, err = readVMLabels(*labelsPath); err != nil {
+			return err
+		}
+	}
 	cfg, err := loadConfig(*path, true)
 	if err != nil {
 		return reportProblems(stderr, *path, err)
+	}
+	var svc serviceInfo
+	if cfg.SLA != nil || *withSLA {
+		if svc, err = exportServices(ctx, *path, cfg, to, *withSLA, stderr); err != nil {
+			return err
+		}
 	}
 	site := cfg.Site.Name
 	reader := influx.NewReader(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket)
@@ -128,9 +152,15 @@ func cmdInventoryExport(ctx context.Context, args []string, stdout, stderr io.Wr
 			skipped = append(skipped, fmt.Sprintf("vm %s (its host %s has no capacity)", v.VM, v.Host))
 			continue
 		}
+		service := svc.vmService[v.VM]
+		if l, ok := labels[v.VM]; ok && l.Service != "" {
+			service = l.Service
+		}
 		inv.VMs = append(inv.VMs, shed.VM{Name: v.VM, Host: v.Host, VCPUs: v.VCPUs,
-			CPU: shed.Percentile(v.CPUUtil, *pct) * float64(v.VCPUs), MemoryGB: float64(v.MemoryKiB) / (1 << 20)})
+			CPU: shed.Percentile(v.CPUUtil, *pct) * float64(v.VCPUs), MemoryGB: float64(v.MemoryKiB) / (1 << 20),
+			Service: service, SLAClass: svc.class[service]})
 	}
+	inv.Services = svc.services
 	var b strings.Builder
 	writeInventoryYAML(&b, inv, *pct, from, to, skipped, models)
 	// The file must load: check it before anyone plans with it.
@@ -177,6 +207,91 @@ func writeInventoryYAML(w io.Writer, inv shed.Inventory, pct float64, from, to t
 	}
 	fmt.Fprintf(w, "vms:\n")
 	for _, v := range inv.VMs {
-		fmt.Fprintf(w, "  - {name: %s, host: %s, vcpus: %d, cpu: %.3f, memory_gb: %.3f}\n", yq(v.Name), yq(v.Host), v.VCPUs, v.CPU, v.MemoryGB)
+		fmt.Fprintf(w, "  - {name: %s, host: %s, vcpus: %d, cpu: %.3f, memory_gb: %.3f", yq(v.Name), yq(v.Host), v.VCPUs, v.CPU, v.MemoryGB)
+		if v.Service != "" {
+			fmt.Fprintf(w, ", service: %s", yq(v.Service))
+		}
+		if v.SLAClass != "" {
+			fmt.Fprintf(w, ", sla_class: %s", yq(v.SLAClass))
+		}
+		fmt.Fprintf(w, "}\n")
 	}
+	if len(inv.Services) > 0 {
+		fmt.Fprintf(w, "services:\n")
+		for _, s := range inv.Services {
+			fmt.Fprintf(w, "  - {name: %s", yq(s.Name))
+			if s.ErrorBudgetRemaining != nil {
+				fmt.Fprintf(w, ", error_budget_remaining: %.4f", *s.ErrorBudgetRemaining)
+			}
+			fmt.Fprintf(w, "}\n")
+		}
+	}
+}
+
+// serviceInfo is what the SLA catalog tells the inventory.
+type serviceInfo struct {
+	vmService map[string]string // from runs_on.vms
+	class     map[string]string // service -> its SLA's name
+	services  []shed.Service
+}
+
+// exportServices reads the sla section's catalog and, with budgets, the
+// month's SLA figures up to at.
+func exportServices(ctx context.Context, path string, cfg *config.Config, at time.Time, budgets bool, stderr io.Writer) (serviceInfo, error) {
+	info := serviceInfo{vmService: map[string]string{}, class: map[string]string{}}
+	_, sc, err := loadSLA(path, true, stderr)
+	if err != nil {
+		return info, err
+	}
+	if len(sc.Catalog.Services) == 0 {
+		if budgets {
+			return info, fmt.Errorf("%s: --sla needs services in the sla section", path)
+		}
+		return info, nil
+	}
+	for _, s := range sc.Catalog.Services {
+		info.class[s.Name] = s.SLA
+		for _, v := range s.RunsOn.VMs {
+			if _, ok := info.vmService[v]; !ok {
+				info.vmService[v] = s.Name
+			}
+		}
+	}
+	left := map[string]float64{}
+	if budgets {
+		var maint sla.MaintenanceStore
+		if sc.Files.MaintenanceLog != "" {
+			if maint, err = slactl.ReadMaintenanceLog(sc.Files.MaintenanceLog); err != nil {
+				return info, err
+			}
+		}
+		store, err := slaStore(cfg, maint)
+		if err != nil {
+			return info, err
+		}
+		loc, err := siteLocation(cfg)
+		if err != nil {
+			return info, err
+		}
+		month := at.In(loc).Format("2006-01")
+		fmt.Fprintf(stderr, "reading the SLA figures of %s\n", month)
+		gen := report.Generator{Site: cfg.Site.Name, Catalog: sc.Catalog, Policy: sc.Policy, AsOf: at}
+		m, err := gen.Generate(ctx, store, month, loc, report.Filter{}, nil)
+		if err != nil {
+			return info, fmt.Errorf("error budgets of %s: %w", month, err)
+		}
+		for _, s := range m.Services {
+			if r := s.Figures.BudgetLeftRatio(); r.Valid() {
+				left[s.Service.Name] = math.Max(0, math.Min(1, r.Value()))
+			}
+		}
+	}
+	for _, s := range sc.Catalog.Services {
+		svc := shed.Service{Name: s.Name}
+		if b, ok := left[s.Name]; ok {
+			svc.ErrorBudgetRemaining = &b
+		}
+		info.services = append(info.services, svc)
+	}
+	return info, nil
 }

@@ -109,3 +109,66 @@ func TestInventoryExportOnInfluxd(t *testing.T) {
 		t.Errorf("plan on the export: %v", sum)
 	}
 }
+
+// TestInventoryExportSLA exports with the SLA catalog and this month's
+// figures from a real influxd (writeSLAMonth: web down 50 unplanned
+// minutes in April 2025 against a 99.9% objective, db up throughout) and
+// VM labels: web's VM gets the spent budget and the plan leaves it alone.
+func TestInventoryExportSLA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd")
+	}
+	db := testinflux.Start(t)
+	stateDir := t.TempDir()
+	writeSLAMonth(t, db, stateDir)
+	var pts []point.Point
+	for at := slaJST(4, 29, 0, 0); at.Before(slaJST(4, 30, 12, 0)); at = at.Add(5 * time.Minute) {
+		for _, h := range []string{"hv1", "hv2", "hv3"} {
+			pts = append(pts, point.Point{Measurement: "host", Tags: map[string]string{"site": "dc1", "host": h, "rack": "a"},
+				Fields: map[string]any{"cpus": int64(16), "memory_kib": int64(64 << 20), "cpu_util": 0.1}, Time: at})
+		}
+		for i, name := range []string{"vm-a", "vm-b", "vm-c"} {
+			pts = append(pts, point.Point{Measurement: "vm", Tags: map[string]string{"site": "dc1", "host": []string{"hv1", "hv2", "hv3"}[i], "vm": name, "uuid": name},
+				Fields: map[string]any{"vcpus": int64(2), "memory_kib": int64(4 << 20), "state": "running", "cpu_util": 0.25}, Time: at})
+		}
+	}
+	testinflux.Write(t, db, pts)
+	conf := writeSLAConfig(t, db.URL, db.Bucket(), slaSection(stateDir))
+	labels := filepath.Join(t.TempDir(), "labels.csv")
+	if err := os.WriteFile(labels, []byte("vm,tenant,service\nvm-a,acme,web\nvm-b,globex,db\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "inventory.yaml")
+	_, stderr, code := runBin(t, "inventory", "export", "--config", conf, "--at", "2025-04-30T12:00:00+09:00", "--days", "1",
+		"--labels", labels, "--sla", "--out", out)
+	if code != 0 {
+		t.Fatalf("export: exit %d\n%s", code, stderr)
+	}
+	f, err := inventory.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := map[string]float64{}
+	for _, s := range f.Inventory.Services {
+		if s.ErrorBudgetRemaining == nil {
+			t.Fatalf("service %s has no budget", s.Name)
+		}
+		budget[s.Name] = *s.ErrorBudgetRemaining
+	}
+	if len(budget) != 2 || budget["web"] != 0 || budget["db"] != 1 {
+		t.Errorf("budgets %v, want web 0 (50 min down > 43 min of budget), db 1", budget)
+	}
+	for _, v := range f.Inventory.VMs {
+		want := map[string]string{"vm-a": "web", "vm-b": "db", "vm-c": ""}[v.Name]
+		if v.Service != want || (want != "" && v.SLAClass != "core") {
+			t.Errorf("%s: service %q class %q, want %q / core", v.Name, v.Service, v.SLAClass, want)
+		}
+	}
+	stdout, stderr, code := runBin(t, "plan", "--inventory", out, "--at", "2025-04-30T12:00:00+09:00")
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "vm-a on hv1: error_budget_nearly_spent") {
+		t.Errorf("vm-a not left alone for its spent budget:\n%s", stdout)
+	}
+}

@@ -47,7 +47,7 @@ func cmdPlan(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, planUsage); fs.PrintDefaults() }
 	invPath := fs.String("inventory", "", "inventory file (YAML or JSON, docs/inventory.md)")
-	kw := fs.Float64("request-kw", 0, "site kW to shed (0: static consolidation)")
+	kw := fs.Float64("request-kw", 0, "site kW to shed (0: static consolidation); with --restore, the kW the restore may take back (0: all)")
 	by := fs.String("by", "30m", "when the saving must be in place: an RFC 3339 time or a duration from --at")
 	restore := fs.Bool("restore", false, "plan a restore: power released hosts on, revert set-points, rebalance")
 	at := fs.String("at", "", "planning time, RFC 3339 (default: now)")
@@ -90,7 +90,8 @@ func cmdPlan(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	req := shed.Request{Kind: shed.KindConsolidate, Reason: "setsuden plan"}
 	switch {
 	case *restore:
-		req.Kind = shed.KindRestore
+		// --request-kw is then the headroom the restore may use.
+		req.Kind, req.KW = shed.KindRestore, *kw
 	case *kw > 0:
 		req.Kind, req.KW = shed.KindShed, *kw
 	}

@@ -333,3 +333,35 @@ func TestPlanetLabStaticNearLowerBound(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkShedScale: a kW request on the large inventories (the
+// cheapest hosts whose saving covers it, N+1 by packing), lower bound and
+// the most the site could shed included.
+func BenchmarkShedScale(b *testing.B) {
+	for _, sz := range []struct {
+		h, v int
+		kw   float64
+	}{{1000, 20000, 20}, {10000, 200000, 150}} {
+		b.Run(fmt.Sprintf("%dh_%dvm_%gkW", sz.h, sz.v, sz.kw), func(b *testing.B) {
+			inv := randomLarge(3, sz.h, sz.v)
+			var plan Plan
+			cpu0 := cpuTime()
+			n := 0
+			for b.Loop() {
+				var err error
+				plan, err = NewPlan(Input{Inventory: inv, Request: Request{Kind: KindShed, KW: sz.kw, By: t0.Add(30 * time.Minute)}, Now: t0})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if !plan.Expected.CoversRequest {
+				b.Fatalf("request of %g kW not covered: %+v", sz.kw, plan.Expected)
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(n), "cpu_ms/op")
+			b.ReportMetric(plan.Expected.SavingKW, "saving_kw")
+			b.ReportMetric(float64(len(plan.Expected.HostsReleased)), "released")
+			b.ReportMetric(float64(plan.Expected.Migrations), "migrations")
+		})
+	}
+}

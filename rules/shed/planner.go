@@ -210,30 +210,54 @@ func (s *state) shedOrder() []int {
 	return c
 }
 
-// coverRequest releases the cheapest hosts whose saving covers needKW,
-// skipping a host whose VMs find no room or that breaks N+k.
+// coverRequest releases the cheapest hosts whose saving covers needKW.
+// It tries at once the shortest prefix of the cheapest-first order whose
+// idle power x PUE covers the request, bisects down to the longest
+// feasible prefix when that fails, then extends one host at a time,
+// skipping a host whose VMs find no room or that breaks N+k, until the
+// saving (as packed) covers the request or the tries run out. Every try is
+// a whole packing, so the number of tries, not of hosts, sets the cost.
 func (s *state) coverRequest(needKW float64) *release {
 	order := s.shedOrder()
-	var hosts []int
-	var best *release
-	est := 0.0
-	for _, h := range order {
-		if est >= needKW {
+	est, n := 0.0, 0
+	for n < len(order) && est < needKW {
+		est += s.hosts[order[n]].h.IdleW * s.pue / 1000
+		n++
+	}
+	best, _ := s.tryRelease(order[:n])
+	if best == nil {
+		lo, hi := 0, n-1 // lo feasible, hi+1 infeasible
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if r, _ := s.tryRelease(order[:mid]); r != nil {
+				best, lo = r, mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		n = lo
+	}
+	if best == nil {
+		if best, _ = s.tryRelease(nil); best == nil {
+			p, _, _ := s.pack(nil)
+			best = &release{p: p}
+		}
+	}
+	hosts := append([]int(nil), best.hosts...)
+	saving, _ := s.savingKW(best)
+	tries := 0
+	for _, h := range order[n:] {
+		if saving >= needKW || tries >= s.extraTries {
 			break
 		}
+		tries++
 		r, _ := s.tryRelease(append(hosts, h))
 		if r == nil {
 			continue
 		}
 		best, hosts = r, r.hosts
-		est, _ = s.savingKW(r)
-	}
-	if best == nil {
-		best, _ = s.tryRelease(nil)
-		if best == nil {
-			p, _, _ := s.pack(nil)
-			best = &release{p: p}
-		}
+		saving, _ = s.savingKW(r)
+		tries = 0
 	}
 	return best
 }

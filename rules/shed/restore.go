@@ -13,7 +13,7 @@ import (
 // memory ceiling for the hosts just powered on, each migration after its
 // destination's power_on. With req.KW > 0 it reverts stages and powers on
 // hosts only as far as that headroom (site kW) allows: stages first, then
-// the hosts that take longest to boot.
+// the hosts that can be up soonest.
 func (s *state) planRestore(req Request, stages []FacilityStage) Plan {
 	plan := Plan{Kind: KindRestore, CreatedAt: s.now, Request: req, Limits: s.limits()}
 	n := 0
@@ -50,7 +50,18 @@ func (s *state) planRestore(req Request, stages []FacilityStage) Plan {
 			off = append(off, h)
 		}
 	}
-	sort.SliceStable(off, func(i, j int) bool { return off[i].latencyOn(s.pol) > off[j].latencyOn(s.pol) })
+	// The hosts that can be up soonest first (the protection window
+	// counts), so that a budget buys capacity early.
+	upAt := func(h *hostState) time.Duration {
+		d := h.latencyOn(s.pol)
+		if !h.h.LastPowerOff.IsZero() {
+			if w := h.h.LastPowerOff.Add(s.pol.PowerOnProtection.D()).Sub(s.now); w > 0 {
+				d += w
+			}
+		}
+		return d
+	}
+	sort.SliceStable(off, func(i, j int) bool { return upAt(off[i]) < upAt(off[j]) })
 	onStep := map[int]string{}
 	onAt := map[int]time.Duration{}
 	for _, h := range off {
