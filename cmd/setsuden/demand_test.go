@@ -209,7 +209,9 @@ func TestRunServesDemandDecisions(t *testing.T) {
 	}
 	defer m.Close()
 	conf := writeDemandConfig(t, db.URL, db.Bucket(), fmt.Sprintf(`  flush_interval: 200ms
-server: {listen: "127.0.0.1:0"}
+server:
+  listen: "127.0.0.1:0"
+  users: [{name: vera, role: viewer, password_hash: %q}]
 modbus:
   devices:
     - {name: pdu-1, model: setsuden-sim-pm, address: %q, interval: 1s, timeout: 500ms}
@@ -220,7 +222,7 @@ demand:
     - contract: {kw: 30}
   webhooks:
     - url: http://127.0.0.1:1/never
-`, m.Addr()))
+`, viewerHash(t), m.Addr()))
 	cfg, err := loadConfig(conf, true)
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +248,7 @@ demand:
 			t.Fatalf("no decision with load from the meter within 30 s: %+v", v)
 		}
 		time.Sleep(300 * time.Millisecond)
-		resp, err := http.Get(base + "/api/v1/demand")
+		resp, err := getAs(base+"/api/v1/demand", "vera", viewerPassword)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +260,7 @@ demand:
 	if v.Site != "dc1" || v.Limit != "contract" || v.LoadKW < 30 || v.LoadKW > 50 {
 		t.Errorf("decision %+v, want dc1 on contract with about 40 kW of load", v)
 	}
-	resp, err := http.Get(base + "/metrics")
+	resp, err := getAs(base+"/metrics", "vera", viewerPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,14 +271,24 @@ demand:
 			t.Errorf("/metrics has no %s", name)
 		}
 	}
-	// Changing the target needs an operator (none configured: refused).
+	// Changing the target needs an operator: none is refused, a viewer too.
 	resp, err = http.Post(base+"/api/v1/demand/target", "application/json", strings.NewReader(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST target without a user: %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/demand/target", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("vera", viewerPassword)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("POST target without operators: %d, want 403", resp.StatusCode)
+		t.Errorf("POST target as a viewer: %d, want 403", resp.StatusCode)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -303,7 +315,7 @@ func TestDemandWiringNeedsTheWebhookSecret(t *testing.T) {
 	if err := p.addDemand(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(p.extensions) != 1 || len(p.runners) != 2 {
-		t.Errorf("%d extensions and %d runners, want the API, the controller and the webhook sender", len(p.extensions), len(p.runners))
+	if p.demandAPI == nil || len(p.runners) != 2 {
+		t.Errorf("API wired %v and %d runners, want the API, the controller and the webhook sender", p.demandAPI != nil, len(p.runners))
 	}
 }

@@ -28,6 +28,7 @@ Usage:
   setsuden validate --config FILE                            check a configuration; every problem as FILE:LINE: field: what is wrong
   setsuden demand   replay|now --config FILE ...             replay demand control over stored history, or show its decision now
   setsuden hash-password < password-file                     print the bcrypt hash of a password for server.operators
+  setsuden hash-token                                        make an API token and print it with its sha256 for server.tokens
   setsuden version                                           print the version
 
 Run 'setsuden COMMAND -h' for a command's flags.
@@ -67,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "demand":
 		err = cmdDemand(ctx, args[1:], stdout, stderr)
+	case "hash-token":
+		return cmdHashToken(stdout)
 	case "hash-password":
 		return cmdHashPassword(os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":

@@ -25,7 +25,6 @@ import (
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/config"
 	"github.com/setsuden/setsuden/server"
-	"github.com/setsuden/setsuden/web"
 )
 
 // pipeline is the running product: sources -> collector -> write queue ->
@@ -41,8 +40,11 @@ type pipeline struct {
 	meters []*modbus.Meter
 	srv    *server.Server
 	live   *server.Live
-	// extensions are the feature APIs (demand, SLA) added to the server.
-	extensions []server.Extension
+	// demandAPI and slaAPI are the controllers the server's routes call
+	// (nil without their sections); plansAPI the shedding executor's.
+	demandAPI server.DemandController
+	slaAPI    server.SLAController
+	plansAPI  server.PlanController
 	// shard is this process's part of the sources; only shard 1 runs the
 	// site-wide rules (demand control).
 	shard collector.Shard
@@ -159,34 +161,11 @@ func buildPipeline(ctx context.Context, cfg *config.Config, cfgFile string, log 
 		p.close()
 		return nil, err
 	}
-	var ops []server.Operator
-	for _, op := range cfg.Server.Operators {
-		ops = append(ops, server.Operator{Name: op.Name, PasswordHash: op.PasswordHash})
-	}
-	auth, err := server.NewAuthenticator(ops)
-	if err != nil {
-		p.close()
-		return nil, fmt.Errorf("server.operators: %w", err)
-	}
 	p.live = server.NewLive(cfg.Site.Name, latestReader{p.reader}, p.coll.Statuses, 2*time.Second, log)
-	p.srv = server.New(server.Config{
-		Site: cfg.Site.Name, Version: version, Live: p.live, Gatherer: p.reg,
-		Static: web.Assets(), Logger: log, Auth: auth, Extensions: p.extensions,
-		Audit: func(ctx context.Context, operator, action string, detail map[string]string) {
-			tags := map[string]string{"site": cfg.Site.Name, "operator": operator}
-			fields := map[string]any{"action": action}
-			for k, v := range detail {
-				fields[k] = v
-			}
-			_ = p.writer.Write(ctx, []point.Point{{Measurement: "audit", Tags: tags, Fields: fields, Time: time.Now()}})
-		},
-		Health: func(ctx context.Context) error {
-			if n := p.writer.QueueLen(); n > 100_000 {
-				return fmt.Errorf("%d points waiting for InfluxDB", n)
-			}
-			return nil
-		},
-	})
+	if p.srv, err = newServer(p); err != nil {
+		p.close()
+		return nil, err
+	}
 	return p, nil
 }
 
