@@ -103,3 +103,24 @@ func (v *validator) role(p, role, customer string) {
 		v.add(p+".customer", "set for role %q (expected only with role customer)", role)
 	}
 }
+
+// resolveServer expands ${VAR} in users' password hashes and tokens'
+// hashes, so a compose file can pass them from .env instead of the file.
+func (d *decoder) resolveServer(c *Config) {
+	for i := range c.Server.Users {
+		u := &c.Server.Users[i]
+		expanded, unset := expandEnv(u.PasswordHash)
+		for _, name := range unset {
+			d.fail(fmt.Sprintf("server.users[%d].password_hash", i), "${%s} is not set in the environment (expected it to hold the bcrypt hash)", name)
+		}
+		u.PasswordHash = expanded
+	}
+	for i := range c.Server.Tokens {
+		t := &c.Server.Tokens[i]
+		expanded, unset := expandEnv(t.SHA256)
+		for _, name := range unset {
+			d.fail(fmt.Sprintf("server.tokens[%d].sha256", i), "${%s} is not set in the environment (expected it to hold the SHA-256)", name)
+		}
+		t.SHA256 = expanded
+	}
+}
