@@ -189,10 +189,35 @@ func TestSeriesDownsamplesInTheStore(t *testing.T) {
 		t.Errorf("summed year: %d series, %d points, first %v", len(v.Series), len(v.Series[0].T), v.Series[0].V[:1])
 	}
 	// The same query again within seconds is served from the first.
+	r.series.mu.Lock()
 	calls := r.series.calls
+	r.series.mu.Unlock()
 	r.do("GET", "/api/v1/series?from=2025-07-01T00:00:00Z&to=2026-07-01T00:00:00Z&sum=true&meter=pdu-a1", "", as("vera"))
 	if r.series.calls != calls {
 		t.Errorf("the repeated query ran again")
+	}
+	// Once the answer is old, it is still served at once and refreshed
+	// in the background, once.
+	r.srv.seriesMemo.mu.Lock()
+	for _, e := range r.srv.seriesMemo.m {
+		e.at = e.at.Add(-2 * seriesTTL)
+	}
+	r.srv.seriesMemo.mu.Unlock()
+	for range 3 {
+		if res := r.do("GET", "/api/v1/series?from=2025-07-01T00:00:00Z&to=2026-07-01T00:00:00Z&sum=true&meter=pdu-a1", "", as("vera")); res.code != 200 {
+			t.Fatalf("old answer: %d", res.code)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		r.series.mu.Lock()
+		n := r.series.calls
+		r.series.mu.Unlock()
+		if n == calls+1 {
+			break
+		}
+		if n > calls+1 || time.Now().After(deadline) {
+			t.Fatalf("%d refreshes of an old answer asked 3 times, want 1", n-calls)
+		}
 	}
 	for span, want := range map[time.Duration]time.Duration{time.Hour: 10 * time.Second, 24 * time.Hour: 5 * time.Minute, 365 * 24 * time.Hour: 24 * time.Hour} {
 		if got := SeriesWindow(span, 600); got != want {
@@ -246,5 +271,57 @@ func TestParallelGuessesAreBounded(t *testing.T) {
 	wg.Wait()
 	if n := r.srv.cfg.Auth.bcrypts.Load(); n != int64(perUser.burst) || refused.Load() != int64(perUser.burst) || limited.Load() != 100-int64(perUser.burst) {
 		t.Errorf("100 parallel guesses: %d bcrypts, %d refused, %d rate-limited (want %v, %v, the rest)", n, refused.Load(), limited.Load(), perUser.burst, perUser.burst)
+	}
+}
+
+// gateReader blocks every query until released.
+type gateReader struct{ gate chan struct{} }
+
+func (g gateReader) Latest(ctx context.Context, m, site string, _ time.Duration) ([]Sample, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+	}
+	return []Sample{{Field: "kw", Tags: map[string]string{"site": site, "meter": "a"}, Time: time.Now(), Value: 10.0}}, nil
+}
+
+// TestLiveServesThePreviousSnapshotDuringARefresh: while one request
+// rebuilds a recently stale snapshot, the others get the previous one at
+// once instead of queueing behind the store.
+func TestLiveServesThePreviousSnapshotDuringARefresh(t *testing.T) {
+	g := gateReader{gate: make(chan struct{})}
+	live := NewLive("dc1", g, nil, time.Minute, nil)
+	close(g.gate)
+	first := live.Current(context.Background())
+	g.gate = make(chan struct{})
+	live.reader = g
+	live.mu.Lock()
+	live.at = live.at.Add(-90 * time.Second) // stale, but less than three periods
+	live.mu.Unlock()
+	go live.Current(context.Background()) // the refresh, held at the gate
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		live.mu.Lock()
+		r := live.refreshing
+		live.mu.Unlock()
+		if r {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the refresh did not start")
+		}
+	}
+	got := make(chan []byte, 1)
+	go func() { got <- live.Current(context.Background()) }()
+	select {
+	case js := <-got:
+		if string(js) != string(first) {
+			t.Errorf("served %s, want the previous snapshot", js)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a request waited behind the refresh")
+	}
+	close(g.gate)
+	if live.Builds() != 2 {
+		t.Errorf("%d builds, want 2", live.Builds())
 	}
 }

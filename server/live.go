@@ -77,6 +77,8 @@ type Live struct {
 	done    chan struct{}
 	refresh sync.Mutex // one refresh at a time
 	builds  atomic.Int64
+	// refreshing: a rebuild is running (guarded by mu).
+	refreshing bool
 }
 
 // NewLive returns a hub; statuses may be nil.
@@ -122,10 +124,12 @@ func (l *Live) update(ctx context.Context, asked time.Time) {
 	defer l.refresh.Unlock()
 	l.mu.Lock()
 	fresh := l.at.After(asked)
+	l.refreshing = !fresh
 	l.mu.Unlock()
 	if fresh {
 		return
 	}
+	defer func() { l.mu.Lock(); l.refreshing = false; l.mu.Unlock() }()
 	l.builds.Add(1)
 	qctx, cancel := context.WithTimeout(ctx, l.period*4)
 	defer cancel()
@@ -159,6 +163,11 @@ func (l *Live) Current(ctx context.Context) []byte {
 	l.mu.Lock()
 	l.wanted = now
 	stale := now.Sub(l.at) >= l.period
+	// While a refresh runs, a snapshot less than three periods old is
+	// served at once rather than queueing every request behind it.
+	if stale && l.refreshing && now.Sub(l.at) < 3*l.period {
+		stale = false
+	}
 	l.mu.Unlock()
 	if stale {
 		l.update(ctx, now)

@@ -17,7 +17,7 @@ type SeriesQuery struct {
 	// Tags filter the series: meter, host, vm, room, rack.
 	Tags     map[string]string
 	From, To time.Time
-	// Every is the window; Fn mean or max.
+	// Every is the window; Fn mean, max or spread (a counter's increase).
 	Every time.Duration
 	Fn    string
 }
@@ -95,8 +95,8 @@ func (s *Server) series(c *fiber.Ctx) error {
 	if !seriesName.MatchString(q.Field) {
 		probs.add("field", "%q is not a field (expected e.g. kw, inlet_c, cpu_util)", q.Field)
 	}
-	if q.Fn != "mean" && q.Fn != "max" {
-		probs.add("fn", "%q (expected mean or max)", q.Fn)
+	if q.Fn != "mean" && q.Fn != "max" && q.Fn != "spread" {
+		probs.add("fn", "%q (expected mean, max or spread)", q.Fn)
 	}
 	queryTime(c, "from", &q.From, &probs)
 	queryTime(c, "to", &q.To, &probs)
@@ -179,13 +179,25 @@ func sumSeries(in []Series) []Series {
 	return []Series{out}
 }
 
-// seriesCache: the same query within a few seconds (every browser on the
+// seriesCache: the same query within seconds (every browser on the
 // overview) runs once; the ones asked while it runs wait for its result.
+// An answer older than seriesTTL is still served while one refresh runs in
+// the background (up to seriesKeep), so no request queues behind the store.
 type seriesEntry struct {
-	done chan struct{}
-	at   time.Time
-	out  []Series
-	err  error
+	done       chan struct{}
+	at         time.Time
+	out        []Series
+	err        error
+	refreshing bool // guarded by seriesMemo.mu
+}
+
+func (e *seriesEntry) finished() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
 }
 
 type seriesMemo struct {
@@ -193,9 +205,12 @@ type seriesMemo struct {
 	m  map[string]*seriesEntry
 }
 
-const seriesTTL = 10 * time.Second
+const (
+	seriesTTL  = 10 * time.Second
+	seriesKeep = 6 * seriesTTL
+)
 
-func (s *Server) seriesCache(ctx context.Context, q SeriesQuery) ([]Series, error) {
+func seriesKey(q SeriesQuery) string {
 	key := q.Measurement + "\x00" + q.Field + "\x00" + q.Fn + "\x00" + q.From.String() + "\x00" + q.To.String() + "\x00" + q.Every.String()
 	tags := make([]string, 0, len(q.Tags))
 	for k, v := range q.Tags {
@@ -205,19 +220,20 @@ func (s *Server) seriesCache(ctx context.Context, q SeriesQuery) ([]Series, erro
 	for _, t := range tags {
 		key += "\x00" + t
 	}
+	return key
+}
+
+func (s *Server) seriesCache(ctx context.Context, q SeriesQuery) ([]Series, error) {
+	key := seriesKey(q)
 	m := &s.seriesMemo
+	now := time.Now()
 	m.mu.Lock()
 	if m.m == nil {
 		m.m = map[string]*seriesEntry{}
 	}
-	now := time.Now()
 	for k, e := range m.m {
-		select {
-		case <-e.done:
-			if now.Sub(e.at) > seriesTTL {
-				delete(m.m, k)
-			}
-		default:
+		if e.finished() && now.Sub(e.at) > seriesKeep {
+			delete(m.m, k)
 		}
 	}
 	e, ok := m.m[key]
@@ -235,6 +251,10 @@ func (s *Server) seriesCache(ctx context.Context, q SeriesQuery) ([]Series, erro
 		}
 		return e.out, e.err
 	}
+	if e.finished() && now.Sub(e.at) > seriesTTL && !e.refreshing {
+		e.refreshing = true
+		go s.refreshSeries(key, q, e)
+	}
 	m.mu.Unlock()
 	select {
 	case <-e.done:
@@ -242,4 +262,22 @@ func (s *Server) seriesCache(ctx context.Context, q SeriesQuery) ([]Series, erro
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// refreshSeries replaces an old answer with a new one.
+func (s *Server) refreshSeries(key string, q SeriesQuery, old *seriesEntry) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := s.cfg.Series.Series(ctx, q)
+	m := &s.seriesMemo
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		old.refreshing = false
+		s.log.Warn("series refresh failed; serving the previous answer", "measurement", q.Measurement, "field", q.Field, "err", err)
+		return
+	}
+	e := &seriesEntry{done: make(chan struct{}), at: time.Now(), out: out}
+	close(e.done)
+	m.m[key] = e
 }

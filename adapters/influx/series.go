@@ -17,7 +17,7 @@ type SeriesQuery struct {
 	Tags                     map[string]string
 	From, To                 time.Time
 	Every                    time.Duration
-	// Fn is mean or max.
+	// Fn is mean, max or spread (a counter's increase: energy from kwh_total).
 	Fn string
 }
 
@@ -44,8 +44,8 @@ func SeriesFlux(bucket string, q SeriesQuery) string {
 		fmt.Fprintf(&filter, " and r[%s] == %s", slaFluxString(k), slaFluxString(q.Tags[k]))
 	}
 	fn := "mean"
-	if q.Fn == "max" {
-		fn = "max"
+	if q.Fn == "max" || q.Fn == "spread" {
+		fn = q.Fn
 	}
 	return fmt.Sprintf(`from(bucket: %s)
   |> range(start: %s, stop: %s)

@@ -2,6 +2,7 @@ package influx_test
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -52,11 +53,56 @@ func TestSeriesDownsamplesOnInfluxd(t *testing.T) {
 	if err != nil || len(got) != 1 || len(got[0].Values) != 3 || got[0].Values[0] != 59 {
 		t.Errorf("rack filter, max per day: %v %+v", err, got)
 	}
+	// spread: pdu-b's kwh is constant, pdu-a's kw rises 0..59 in each hour.
+	got, err = r.Series(ctx, influx.SeriesQuery{Measurement: "power", Field: "kw", Site: "dc1", Tags: map[string]string{"meter": "pdu-a"},
+		From: t0, To: t0.Add(2 * time.Hour), Every: time.Hour, Fn: "spread"})
+	if err != nil || len(got) != 1 || len(got[0].Values) != 2 || got[0].Values[0] != 59 {
+		t.Errorf("spread: %v %+v", err, got)
+	}
 	// Integers (host counters) come back as numbers.
 	got, err = r.Series(ctx, influx.SeriesQuery{Measurement: "host", Field: "vms_running", Site: "dc1", Tags: map[string]string{"host": "h1"},
 		From: t0, To: t0.Add(time.Hour), Every: 10 * time.Minute, Fn: "max"})
 	if err != nil || len(got) != 1 || len(got[0].Values) != 6 || got[0].Values[0] != 2 {
 		t.Errorf("host max: %v %+v", err, got)
+	}
+	// The hourly rollup of two days, then a 3-day query at 1-day windows
+	// from rollup + samples: the same figures as from the samples alone.
+	w, err := influx.NewWriter(influx.WriterConfig{URL: d.URL, Bucket: d.Bucket(), BatchSize: 5000, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	write := func(ctx context.Context, pts []point.Point) error {
+		if err := w.Write(ctx, pts); err != nil {
+			return err
+		}
+		return w.Flush(ctx)
+	}
+	until, n, err := r.RollupHours(ctx, write, "dc1", "power", "kw", t0, t0.Add(48*time.Hour+30*time.Minute))
+	if err != nil || n != 2*48 || !until.Equal(t0.Add(48*time.Hour)) {
+		t.Fatalf("rollup: %v, %d points until %v (want 96 until +48h)", err, n, until)
+	}
+	day := influx.SeriesQuery{Measurement: "power", Field: "kw", Site: "dc1", From: t0, To: t0.Add(72 * time.Hour), Every: 24 * time.Hour, Fn: "mean"}
+	raw, err := r.Series(ctx, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiered, err := r.SeriesTiered(ctx, day, until)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) != 2 || len(tiered) != 2 {
+		t.Fatalf("raw %d series, tiered %d", len(raw), len(tiered))
+	}
+	for i := range raw {
+		if len(raw[i].Values) != 3 || len(tiered[i].Values) != 3 {
+			t.Fatalf("%s: raw %v tiered %v", raw[i].Tags["meter"], raw[i].Values, tiered[i].Values)
+		}
+		for k := range raw[i].Values {
+			if math.Abs(raw[i].Values[k]-tiered[i].Values[k]) > 1e-9 || !raw[i].Times[k].Equal(tiered[i].Times[k]) {
+				t.Errorf("%s window %d: raw %v at %v, tiered %v at %v", raw[i].Tags["meter"], k, raw[i].Values[k], raw[i].Times[k], tiered[i].Values[k], tiered[i].Times[k])
+			}
+		}
 	}
 	// Nothing there: no series, no error.
 	got, err = r.Series(ctx, influx.SeriesQuery{Measurement: "power", Field: "kw", Site: "nowhere", From: t0, To: t0.Add(time.Hour), Every: time.Minute})

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/config"
 	"github.com/setsuden/setsuden/server"
@@ -28,7 +27,7 @@ func newServer(p *pipeline) (*server.Server, error) {
 		Site: cfg.Site.Name, Version: version, Location: loc, Locale: siteLocale(cfg), Live: p.live, Gatherer: p.reg,
 		MetricsPublic: cfg.Server.MetricsPublic, Static: web.Assets(), Logger: p.log, Auth: auth,
 		TLSCertFile: cfg.Server.TLS.CertFile, TLSKeyFile: cfg.Server.TLS.KeyFile, SessionTTL: cfg.Server.SessionTTL,
-		Series: seriesReader{p.reader},
+		Series: seriesReader{r: p.reader},
 		Audit: func(ctx context.Context, e server.AuditEntry) {
 			tags := map[string]string{"site": cfg.Site.Name, "user": e.User}
 			fields := map[string]any{"action": e.Action, "path": e.Path, "status": strconv.Itoa(e.Status), "remote": e.Remote, "role": string(e.Role)}
@@ -43,6 +42,12 @@ func newServer(p *pipeline) (*server.Server, error) {
 			}
 			return nil
 		},
+	}
+	// One process per site keeps the hourly rollups of the charted fields.
+	if p.shard.Index == 0 {
+		ru := newSeriesRollup(p.reader, p.writer, cfg.Site.Name, p.log, p.reg)
+		sc.Series = seriesReader{r: p.reader, rollup: ru}
+		p.runners = append(p.runners, ru.run)
 	}
 	// Typed nils must stay untyped: a missing controller answers 503.
 	if p.demandAPI != nil {
@@ -82,20 +87,4 @@ func siteLocale(cfg *config.Config) string {
 		return "ja"
 	}
 	return "en"
-}
-
-// seriesReader adapts the InfluxDB reader to the server's interface.
-type seriesReader struct{ r *influx.Reader }
-
-func (s seriesReader) Series(ctx context.Context, q server.SeriesQuery) ([]server.Series, error) {
-	got, err := s.r.Series(ctx, influx.SeriesQuery{Measurement: q.Measurement, Field: q.Field, Site: q.Site, Tags: q.Tags,
-		From: q.From, To: q.To, Every: q.Every, Fn: q.Fn})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]server.Series, len(got))
-	for i, g := range got {
-		out[i] = server.Series{Tags: g.Tags, Times: g.Times, Values: g.Values}
-	}
-	return out, nil
 }

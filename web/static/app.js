@@ -258,11 +258,30 @@ async function todayChart() {
   chart("chart-today", { series: [{}, { label: t("today") + " kW", stroke: "#2a6fdb", width: 2, points: { show: true, size: 3 } }, { label: t("yesterday") + " kW", stroke: "#999", dash: [4, 4] },
     { label: t("target") + " kW", stroke: "#d33", width: 1 }], axes: [{}, { label: "kW" }] }, [xs, a, b, tgt], start / 1000, (start + day) / 1000);
 }
+// PUE from energy: the increase of every meter's kwh_total over the
+// range, all meters over the IT ones (category=it).
+async function energyPUE(id, fromMs) {
+  const r = await series({ measurement: "power", field: "kwh_total", fn: "spread", from: new Date(fromMs).toISOString(), to: new Date().toISOString(), points: 10 });
+  if (!r) return;
+  let total = 0, it = 0;
+  for (const s of r.series) {
+    const kwh = s.v.reduce((a, b) => a + b, 0);
+    total += kwh;
+    if (s.tags.category === "it") it += kwh;
+  }
+  $(id).textContent = it > 0 ? num(total / it, 2) + " (" + num(total, 1) + " kWh)" : "—";
+}
+function monthStart(ms) {
+  const off = tzOffset(ms), d = new Date(ms + off);
+  const first = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  return first - tzOffset(first - off);
+}
 function showOverview() {
   connectLive();
   if (S.live) renderLive(S.live);
   every(5000, rulesPoll);
   every(60000, todayChart);
+  every(300000, () => { energyPUE("pue-today", siteDayStart(Date.now())); energyPUE("pue-month", monthStart(Date.now())); });
 }
 
 // ---- floor -----------------------------------------------------------------
