@@ -2,12 +2,17 @@ package server
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/setsuden/setsuden/rules/sla"
 )
 
 func (s *Server) liveRoutes() []route {
@@ -46,14 +51,23 @@ func (s *Server) stream(c *fiber.Ctx) error {
 	c.Set("X-Accel-Buffering", "no")
 	ch, cancel := l.Subscribe(c.UserContext())
 	done := l.Done()
+	ctx := context.WithoutCancel(c.UserContext())
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
 		defer cancel()
 		keepalive := time.NewTicker(15 * time.Second)
 		defer keepalive.Stop()
+		sent := map[string]string{}
 		for {
 			select {
 			case js := <-ch:
 				fmt.Fprintf(w, "event: snapshot\ndata: %s\n\n", js)
+				// With each snapshot, what changed of the rules' state.
+				for _, ev := range s.streamEvents(ctx) {
+					if sent[ev.name] != ev.data {
+						sent[ev.name] = ev.data
+						fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.name, ev.data)
+					}
+				}
 			case <-keepalive.C:
 				fmt.Fprint(w, ": keepalive\n\n")
 			case <-done:
@@ -65,6 +79,55 @@ func (s *Server) stream(c *fiber.Ctx) error {
 		}
 	}))
 	return nil
+}
+
+type streamEvent struct{ name, data string }
+
+// streamEvents are the rules' state for the stream, sent when it changes:
+// demand (the stage and its figures), plans (the executor's open plans),
+// alarms (services not UP and firing alerts).
+func (s *Server) streamEvents(ctx context.Context) []streamEvent {
+	var out []streamEvent
+	if s.cfg.Demand != nil {
+		if v, ok := s.cfg.Demand.Status(); ok {
+			js, _ := json.Marshal(map[string]any{"stage": v.Stage, "limit": v.Limit, "limit_kw": v.LimitKW,
+				"predicted_kw": math.Round(v.PredictedKW*10) / 10, "request": v.Request, "block_start": v.BlockStart})
+			out = append(out, streamEvent{"demand", string(js)})
+		}
+	}
+	if s.cfg.Plans != nil {
+		if ps, err := s.cfg.Plans.Plans(ctx, "", 20); err == nil {
+			type brief struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			}
+			open := []brief{}
+			for _, p := range ps {
+				if p.Status == "waiting" || p.Status == "running" {
+					open = append(open, brief{p.ID, p.Status})
+				}
+			}
+			js, _ := json.Marshal(map[string]any{"mode": s.cfg.Plans.Mode(), "open": open})
+			out = append(out, streamEvent{"plans", string(js)})
+		}
+	}
+	if s.cfg.SLA != nil {
+		states, _ := s.cfg.SLA.States()
+		type alarm struct {
+			Service string `json:"service"`
+			State   string `json:"state"`
+			Alerts  int    `json:"alerts"`
+		}
+		alarms := []alarm{}
+		for _, st := range states {
+			if st.State != sla.StateUp || len(st.Alerts) > 0 {
+				alarms = append(alarms, alarm{st.Service, st.State.String(), len(st.Alerts)})
+			}
+		}
+		js, _ := json.Marshal(map[string]any{"alarms": alarms})
+		out = append(out, streamEvent{"alarms", string(js)})
+	}
+	return out
 }
 
 // SiteView is the site's hierarchy as the collected tags describe it.
