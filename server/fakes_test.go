@@ -142,6 +142,15 @@ func (f *fakeSLA) AnnounceMaintenance(_ context.Context, req slactl.MaintenanceR
 	return v, probs, nil
 }
 
+func (f *fakeSLA) MonthFigures(_ context.Context, month string) ([]sla.Figures, error) {
+	p := sla.Period{Start: time.Date(2026, 7, 1, 0, 0, 0, 0, testNow.Location()), End: time.Date(2026, 8, 1, 0, 0, 0, 0, testNow.Location())}
+	return []sla.Figures{
+		{Service: "web", Customer: "Demo Corp.", SLA: "core", Objective: 0.999, Period: p, Provisional: true,
+			Availability: sla.Ratio{Num: 99, Den: 100}, BudgetTotal: 100 * time.Second, BudgetSpent: 25 * time.Second, BudgetLeft: 75 * time.Second},
+		{Service: "crm", Customer: "Globex", SLA: "core", Objective: 0.999, Period: p},
+	}, nil
+}
+
 // fakePlans is a PlanController with one waiting plan.
 type fakePlans struct {
 	mu   sync.Mutex

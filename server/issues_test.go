@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -129,6 +130,19 @@ func TestCustomerSeesOnlyItsOwn(t *testing.T) {
 		if res := r.do("GET", "/api/v1/reports/2026-06/1/csv?scope="+scope, "", as("cora")); res.code != 403 {
 			t.Errorf("customer asking for scope %s: %d %s, want 403", scope, res.code, res.body)
 		}
+	}
+	res = r.do("GET", "/api/v1/sla/figures", "", as("cora"))
+	figs, _ := res.json["services"].([]any)
+	if res.code != 200 || len(figs) != 1 {
+		t.Fatalf("customer /sla/figures: %d %s", res.code, res.body)
+	}
+	// 25 s of a 100 s budget spent in the first 14 h of July: burn 0.25 / (14 h / 31 d).
+	f := figs[0].(map[string]any)
+	if f["service"] != "web" || f["availability"] != 0.99 || f["budget_left"] != 0.75 || math.Abs(f["burn"].(float64)-0.25/(14.0/(31*24))) > 1e-9 {
+		t.Errorf("figures %v", f)
+	}
+	if res := r.do("GET", "/api/v1/sla/figures", "", as("vera")); len(res.json["services"].([]any)) != 2 {
+		t.Errorf("staff see every service's figures: %s", res.body)
 	}
 	if res := r.do("GET", "/api/v1/reports", "", as("vera")); len(res.json["revisions"].([]any)) != 3 {
 		t.Errorf("staff see every revision: %s", res.body)

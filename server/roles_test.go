@@ -29,6 +29,7 @@ var allowedSets = map[string]string{
 	"POST /api/v1/demand/target":                   "operator admin",
 	"DELETE /api/v1/demand/target":                 "operator admin",
 	"GET /api/v1/sla":                              "viewer operator admin customer",
+	"GET /api/v1/sla/figures":                      "viewer operator admin customer",
 	"GET /api/v1/reports":                          "viewer operator admin customer",
 	"GET /api/v1/reports/:month/:revision/:format": "viewer operator admin customer",
 	"POST /api/v1/reports/:month/recompute":        "operator admin",

@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/setsuden/setsuden/report"
+	"github.com/setsuden/setsuden/rules/sla"
 	"github.com/setsuden/setsuden/rules/slactl"
 )
 
@@ -31,11 +32,14 @@ type SLAController interface {
 	MaintenanceWindows(ctx context.Context, from, to time.Time) ([]slactl.MaintenanceView, error)
 	ClassifyMaintenance(ctx context.Context, req slactl.MaintenanceRequest, by string) (slactl.MaintenanceView, []slactl.FieldProblem)
 	AnnounceMaintenance(ctx context.Context, req slactl.MaintenanceRequest, by string) (slactl.MaintenanceView, []slactl.FieldProblem, error)
+	// MonthFigures are a month's figures as of now ("" the current month).
+	MonthFigures(ctx context.Context, month string) ([]sla.Figures, error)
 }
 
 func (s *Server) slaRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/api/v1/sla", Need: RoleCustomer, Tag: "sla", Summary: "every service's settled state with its pending or firing alerts (a customer: its own)", Handler: s.slaStates},
+		{Method: "GET", Path: "/api/v1/sla/figures", Need: RoleCustomer, Tag: "sla", Summary: "a month's availability, error budget and burn per service, as of now (a customer: its own)", Query: []string{"month"}, Handler: s.slaFigures},
 		{Method: "GET", Path: "/api/v1/reports", Need: RoleCustomer, Tag: "reports", Summary: "the archived report revisions (a customer: its own)", Query: []string{"month"}, Handler: s.revisions},
 		{Method: "GET", Path: "/api/v1/reports/:month/:revision/:format", Need: RoleCustomer, Tag: "reports",
 			Summary: "a revision (a number, or latest) as csv, html or pdf; ?scope= a customer exactly, or all", Query: []string{"scope"}, Handler: s.download},
@@ -341,4 +345,75 @@ func slaProblems(ps []slactl.FieldProblem) []FieldProblem {
 		out[i] = FieldProblem{Field: p.Field, Msg: p.Msg}
 	}
 	return out
+}
+
+// FiguresView is one service's month in GET /api/v1/sla/figures.
+type FiguresView struct {
+	Service      string   `json:"service"`
+	Customer     string   `json:"customer,omitempty"`
+	SLA          string   `json:"sla"`
+	Objective    float64  `json:"objective"`
+	Availability *float64 `json:"availability,omitempty"`
+	Verdict      string   `json:"verdict"`
+	Provisional  bool     `json:"provisional,omitempty"`
+	BudgetTotalS float64  `json:"budget_total_s"`
+	BudgetLeftS  float64  `json:"budget_left_s"`
+	// BudgetLeft is the share of the budget left (negative: overspent);
+	// Burn the share spent over the share of the month gone (1: on track
+	// to spend it exactly).
+	BudgetLeft  *float64 `json:"budget_left,omitempty"`
+	Burn        *float64 `json:"burn,omitempty"`
+	Failures    int      `json:"failures"`
+	MaxFailures int      `json:"max_failures"`
+	Incidents   int      `json:"incidents"`
+}
+
+func ratioPtr(r sla.Ratio) *float64 {
+	if !r.Valid() {
+		return nil
+	}
+	v := r.Value()
+	return &v
+}
+
+func (s *Server) slaFigures(c *fiber.Ctx) error {
+	ctl, err := s.slaController()
+	if err != nil {
+		return err
+	}
+	month := c.Query("month")
+	if month != "" {
+		if p := checkMonth(month); p != nil {
+			return badRequest(c, *p)
+		}
+	}
+	figs, err := ctl.MonthFigures(c.UserContext(), month)
+	if err != nil {
+		return err
+	}
+	p := principalOf(c)
+	now := ctl.Now()
+	out := []FiguresView{}
+	for _, f := range figs {
+		if p.Role == RoleCustomer && f.Customer != p.Customer {
+			continue
+		}
+		v := FiguresView{Service: f.Service, Customer: f.Customer, SLA: f.SLA, Objective: f.Objective, Availability: ratioPtr(f.Availability),
+			Verdict: fmt.Sprint(f.Verdict), Provisional: f.Provisional, BudgetTotalS: f.BudgetTotal.Seconds(), BudgetLeftS: f.BudgetLeft.Seconds(),
+			BudgetLeft: ratioPtr(f.BudgetLeftRatio()), Failures: f.Failures, MaxFailures: f.MaxFailures, Incidents: len(f.Incidents)}
+		if spent := f.BudgetSpentRatio(); spent.Valid() {
+			span := f.Period.End.Sub(f.Period.Start)
+			end := now
+			if end.After(f.Period.End) {
+				end = f.Period.End
+			}
+			gone := end.Sub(f.Period.Start)
+			if span > 0 && gone > 0 {
+				b := spent.Value() / (float64(gone) / float64(span))
+				v.Burn = &b
+			}
+		}
+		out = append(out, v)
+	}
+	return c.JSON(fiber.Map{"services": out})
 }

@@ -199,6 +199,10 @@ func TestConsoleInChromium(t *testing.T) {
 
 	// 5. A maintenance window, with the notice rule shown before saving.
 	step("SLA page", chromedp.Click(chromedp.CSS(`#nav a[href="#sla"]`)), chromedp.WaitVisible(chromedp.ID("maint-form")))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`/\d+\.\d{3} %/.test(document.getElementById("sla-services").textContent)`,
+		chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
+		t.Errorf("the SLA page shows no month's availability: %v (%q)", err, text("#sla-services"))
+	}
 	start := time.Now().Add(40 * 24 * time.Hour).In(time.FixedZone("JST", 9*3600))
 	step("fill the window",
 		chromedp.SetValue(chromedp.ID("maint-services"), "web"),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -214,6 +215,18 @@ func TestAPI(t *testing.T) {
 		t.Errorf("bad month and revision: %s", res.raw)
 	}
 
+	// The month's figures as of now, from the same store as the report.
+	res = api.do("GET", "/api/v1/sla/figures?month=2025-03", "", viewer)
+	var webAvail float64
+	figs, _ := res.json["services"].([]any)
+	for _, f := range figs {
+		if f := f.(map[string]any); f["service"] == "web" {
+			webAvail, _ = f["availability"].(float64)
+		}
+	}
+	if res.code != 200 || len(figs) != 3 || math.Abs(100*webAvail-99.9328) > 0.0001 {
+		t.Errorf("GET /sla/figures: %d %s", res.code, res.raw)
+	}
 	want := []string{"alice POST /api/v1/maintenance 201"}
 	if len(audited) < 1 || audited[0] != want[0] {
 		t.Errorf("audit %v", audited)

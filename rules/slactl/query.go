@@ -3,6 +3,9 @@ package slactl
 import (
 	"context"
 	"time"
+
+	"github.com/setsuden/setsuden/report"
+	"github.com/setsuden/setsuden/rules/sla"
 )
 
 // Site is the site the controller accounts for.
@@ -48,4 +51,24 @@ func (c *Controller) AnnounceMaintenance(ctx context.Context, req MaintenanceReq
 		return MaintenanceView{}, nil, err
 	}
 	return ClassifyWindow(c.cfg.SLA.Catalog, c.cfg.SLA.Policy, w), nil, nil
+}
+
+// MonthFigures computes month's figures (YYYY-MM in the site's zone; ""
+// for the current month, provisional) from the store as of now, without
+// archiving them: the console's availability, budget and burn.
+func (c *Controller) MonthFigures(ctx context.Context, month string) ([]sla.Figures, error) {
+	now := c.clock.Now()
+	if month == "" {
+		month = now.In(c.loc).Format("2006-01")
+	}
+	gen := report.Generator{Site: c.cfg.Site, Catalog: c.cfg.SLA.Catalog, Policy: c.cfg.SLA.Policy, AsOf: now.Truncate(time.Second), Lookahead: reportLookahead}
+	m, err := gen.Generate(ctx, c.cfg.Store, month, c.loc, report.Filter{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sla.Figures, len(m.Services))
+	for i, s := range m.Services {
+		out[i] = s.Figures
+	}
+	return out, nil
 }

@@ -386,9 +386,17 @@ function showPeak() { every(10000, peakPoll); }
 
 // ---- SLA -------------------------------------------------------------------
 async function slaPoll() {
-  const r = await api("GET", "/api/v1/sla");
-  if (r.ok) fillTable("sla-services", r.body.services || [], (x) => [cell(x.service), cell(x.customer || ""), cell(x.sla), cell(x.state, x.state === "UP" ? "ok" : "failed"),
-    cell(fmtTime(x.since, true)), cell((x.alerts || []).map((a) => `${a.rule || a.name || ""} ${a.state}`).join(", ") || t("none"))]);
+  const [r, f] = await Promise.all([api("GET", "/api/v1/sla"), api("GET", "/api/v1/sla/figures")]);
+  const figs = {};
+  if (f.ok) for (const x of f.body.services || []) figs[x.service] = x;
+  const pct = (v, d) => (v === undefined || v === null) ? "—" : num(100 * v, d) + " %";
+  if (r.ok) fillTable("sla-services", r.body.services || [], (x) => {
+    const g = figs[x.service] || {};
+    return [cell(x.service), cell(x.customer || ""), cell(x.sla), cell(x.state, x.state === "UP" ? "ok" : "failed"), cell(fmtTime(x.since, true)),
+      cell(pct(g.availability, 3), "n"), cell(pct(g.budget_left, 1), "n" + (g.budget_left < 0 ? " failed" : "")),
+      cell(g.burn === undefined ? "—" : num(g.burn, 2) + "×", "n" + (g.burn > 1 ? " warn" : "")),
+      cell((x.alerts || []).map((a) => `${a.rule || a.name || ""} ${a.state}`).join(", ") || t("none"))];
+  });
   if (S.user.role === "customer") return;
   const m = await api("GET", "/api/v1/maintenance");
   if (m.ok) fillTable("maint-list", m.body.windows || [], (w) => [cell(w.id), cell((w.services || []).join(", ")), cell(fmtTime(w.start, true)), cell(fmtTime(w.end, true)),
