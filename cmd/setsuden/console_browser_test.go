@@ -91,6 +91,16 @@ func startDemo(t *testing.T) (base, password, data string) {
 	return m[1], acct[1], data
 }
 
+// customerPassword is the demo customer's password.
+func customerPassword(t *testing.T, data string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(data, "customer-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // screenshotDir is where the browser test saves a PNG per page for review.
 func screenshotDir(t *testing.T) string {
 	dir := os.Getenv("SETSUDEN_SCREENSHOTS")
@@ -108,7 +118,7 @@ func screenshotDir(t *testing.T) string {
 // and a host, switch to Japanese, announce a maintenance window, download a
 // report, and save a screenshot of every page.
 func TestConsoleInChromium(t *testing.T) {
-	base, password, _ := startDemo(t)
+	base, password, data := startDemo(t)
 	shots := screenshotDir(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath("/usr/bin/chromium"), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -254,6 +264,24 @@ func TestConsoleInChromium(t *testing.T) {
 	if err != nil || status != 401 {
 		t.Errorf("after logout /api/v1/live: %d %v, want 401", status, err)
 	}
+
+	// 9. The customer: its own services and reports, nothing else.
+	step("customer login", chromedp.SetValue(chromedp.ID("login-name"), "demo-corp"), chromedp.SetValue(chromedp.ID("login-password"), customerPassword(t, data)),
+		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.ID("sla-services")))
+	waitFor("the customer's service", `document.getElementById("sla-services").textContent.includes("Demo Corp.")`, 20*time.Second)
+	if v, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`getComputedStyle(document.querySelector('#nav a[href="#floor"]')).display === "none"`)); !v {
+		t.Error("the customer sees the floor in the menu")
+	}
+	status, err = chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/api/v1/live").then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil || status != 403 {
+		t.Errorf("customer /api/v1/live: %d %v, want 403", status, err)
+	}
+	scopes, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/api/v1/reports").then(r => r.json()).then(j => j.revisions.map(x => x.scope).join(","))`, chromedp.EvalAwaitPromise))
+	if err != nil || scopes != "Demo Corp." {
+		t.Errorf("customer's reports: %q %v, want Demo Corp.'s only", scopes, err)
+	}
+	step("customer reports", chromedp.Click(chromedp.CSS(`#nav a[href="#reports"]`)), chromedp.WaitVisible(chromedp.CSS(`#report-list a[data-format="pdf"]`)))
+	shot("08-customer-reports")
 	t.Logf("screenshots in %s", shots)
 
 }
