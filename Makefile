@@ -9,12 +9,12 @@ export SETSUDEN_INFLUXD := $(INFLUXD)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test test-short build deps-run deps-test tools lint bench-collector bench-planner clean test-shedding
+.PHONY: run test test-short build deps-run deps-test tools lint bench-collector bench-planner clean test-shedding web bench-api
 
 run: deps-run $(INFLUXD) build
 	./bin/setsuden demo
 
-build: deps-run
+build: deps-run web
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/setsuden ./cmd/setsuden
 
 deps-run:
@@ -38,7 +38,7 @@ lint:
 
 # The whole suite: unit and integration tests against the real influxd,
 # libvirt test driver, pymodbus, mbpoll and Chromium.
-test: deps-test $(INFLUXD) lint
+test: deps-test $(INFLUXD) web lint
 	$(GO) test -count=1 -timeout 30m ./...
 
 # The shedding executor against real parts only: two real session libvirtd
@@ -74,3 +74,15 @@ bench-collector: deps-run $(INFLUXD) $(TELEGRAF) build
 bench-planner:
 	$(GO) test -count=1 -run XXX -bench . -benchtime 1x ./rules/shed
 	$(GO) test -count=1 -run XXX -bench 'PlanScale|ShedScale' -benchtime 1x -cpu 1 ./rules/shed
+
+# The console's chart library (uPlot), installed from web/package-lock.json
+# and copied into web/static/vendor/, which the binary embeds (not committed).
+WEB_ASSETS := web/static/vendor/uPlot.iife.min.js
+web: $(WEB_ASSETS)
+$(WEB_ASSETS): web/package.json web/package-lock.json web/build.mjs
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+# The API under load with wrk against `setsuden demo` with a year of
+# 1-minute history: overview, live, series over a day and a year.
+bench-api: deps-run $(INFLUXD) build
+	$(GO) run ./bench/api --setsuden bin/setsuden

@@ -69,6 +69,13 @@ type Server struct {
 	// demand targets, plans). Only bcrypt hashes are configured; with none,
 	// every mutating endpoint is refused.
 	Operators []Operator `yaml:"operators"`
+	// Users, Tokens, TLS, MetricsPublic, SessionTTL: config/server.go.
+	Users         []User        `yaml:"users"`
+	Tokens        []APIToken    `yaml:"tokens"`
+	TLS           ServerTLS     `yaml:"tls"`
+	MetricsPublic bool          `yaml:"metrics_public"`
+	SessionTTL    time.Duration `yaml:"session_ttl"`
+	Locale        string        `yaml:"locale"`
 }
 
 // Operator is one person allowed to make changes.

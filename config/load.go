@@ -121,6 +121,7 @@ func (d *decoder) resolve(c *Config, dir string) {
 		*f.s = expanded
 	}
 
+	d.resolveServer(c)
 	for i := range c.Obix.Gateways {
 		g := &c.Obix.Gateways[i]
 		p := fmt.Sprintf("obix.gateways[%d]", i)

@@ -39,6 +39,7 @@ func (c *Config) Validate(opt Options) Problems {
 	v.influx(c.Influx, opt)
 	v.listen("server.listen", c.Server.Listen)
 	v.operators(c.Server.Operators)
+	v.server(c.Server)
 	v.oneOf("log.level", c.Log.Level, "a log level", "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "a log format", "text", "json")
 	if c.Runtime.GCPercent != 0 && c.Runtime.GCPercent < 25 {

@@ -73,16 +73,19 @@ func TestDashboardQueriesRunOnInfluxDB(t *testing.T) {
 	for i := 0; i < 120; i++ {
 		ts := now.Add(-time.Duration(i) * 30 * time.Second)
 		for j, m := range []string{"pdu-a1", "pdu-a2"} {
-			tags := map[string]string{"site": "t", "meter": m, "model": "setsuden-sim-pm"}
+			tags := map[string]string{"site": "t", "meter": m, "model": "setsuden-sim-pm",
+				"rack": []string{"A01", "A02"}[j], "category": []string{"it", "cooling"}[j]}
 			kw := 10 + float64(j)*5
 			pts = append(pts,
 				point.Point{Measurement: "power", Tags: tags, Time: ts, Fields: map[string]any{
-					"kw": kw, "kwh": 1000 - float64(i)*kw/120, "voltage_v": 202.0, "current_a": 30.0, "pf": 0.95}},
+					"kw": kw, "kwh": 1000 - float64(i)*kw/120, "kwh_total": 1000 - float64(i)*kw/120, "voltage_v": 202.0, "current_a": 30.0, "pf": 0.95}},
 				point.Point{Measurement: "temperature", Tags: tags, Time: ts, Fields: map[string]any{"inlet_c": 24.5}})
 		}
 		pts = append(pts, point.Point{Measurement: "host", Tags: map[string]string{"site": "t", "host": "host-01"}, Time: ts,
-			Fields: map[string]any{"cpu_util": 0.4, "vms_running": int64(4)}})
+			Fields: map[string]any{"cpu_util": 0.4, "vms_running": int64(4), "vcpus_used": int64(12)}})
+		pts = append(pts, opsPoints(ts, i)...)
 	}
+	pts = append(pts, opsEvents(now)...)
 	pts = append(pts, point.Point{Measurement: "collector_errors", Tags: map[string]string{"site": "t", "source": "pdu-a3", "kind": "modbus"},
 		Time: now, Fields: map[string]any{"error": "timeout", "count": int64(1)}})
 	testinflux.Write(t, d, pts)
@@ -140,4 +143,5 @@ func TestDashboardQueriesRunOnInfluxDB(t *testing.T) {
 	if rows < 55 {
 		t.Errorf("site power panel gave %d rows for an hour of 30 s data at 1m windows, want ~60 (one per minute)", rows)
 	}
+	checkOpsFigures(t, qapi, d.Bucket())
 }

@@ -34,7 +34,7 @@ func WriteCSV(w io.Writer, m Monthly) error {
 		return fmt.Errorf("report csv: %w", err)
 	}
 	for _, s := range m.Services {
-		if err := cw.Write(csvRow(m, s)); err != nil {
+		if err := cw.Write(csvSafe(csvRow(m, s))); err != nil {
 			return fmt.Errorf("report csv: service %s: %w", s.Service.Name, err)
 		}
 	}

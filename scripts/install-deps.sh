@@ -6,7 +6,7 @@
 #                                  #   two real libvirtd with qemu guests (live migration),
 #                                  #   ipmi_sim + ipmitool (BMC), fonts and tzdata, wrk
 set -euo pipefail
-want=(gcc pkg-config libvirt-dev)
+want=(gcc pkg-config libvirt-dev nodejs)
 # Installed without their recommends (libvirt-daemon-system would pull in 240
 # packages otherwise; shared/deps.md section 7).
 lean=()
@@ -33,4 +33,6 @@ if [ ${#need[@]} -gt 0 ] || [ ${#needLean[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${needLean[@]}" >/dev/null
   fi
 fi
+# npm builds the console's chart library (web/); Debian ships it apart from nodejs.
+command -v npm >/dev/null || { $SUDO apt-get install -y -qq npm >/dev/null; }
 command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/); expected at /usr/local/go/bin/go" >&2; exit 1; }

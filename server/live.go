@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/setsuden/setsuden/collector"
@@ -40,10 +41,11 @@ type MeterReading struct {
 
 // HostReading is one hypervisor's newest values.
 type HostReading struct {
-	Host   string             `json:"host"`
-	Time   time.Time          `json:"time"`
-	Fields map[string]float64 `json:"fields"`
-	Stale  bool               `json:"stale"`
+	Host     string             `json:"host"`
+	Time     time.Time          `json:"time"`
+	Fields   map[string]float64 `json:"fields"`
+	Stale    bool               `json:"stale"`
+	Location map[string]string  `json:"location,omitempty"`
 }
 
 // Snapshot is what the live page shows.
@@ -74,6 +76,9 @@ type Live struct {
 	subs    map[chan []byte]struct{}
 	done    chan struct{}
 	refresh sync.Mutex // one refresh at a time
+	builds  atomic.Int64
+	// refreshing: a rebuild is running (guarded by mu).
+	refreshing bool
 }
 
 // NewLive returns a hub; statuses may be nil.
@@ -98,7 +103,7 @@ func (l *Live) Run(ctx context.Context) {
 		watched := len(l.subs) > 0 || time.Since(l.wanted) < 2*l.period
 		l.mu.Unlock()
 		if watched {
-			l.update(ctx)
+			l.update(ctx, time.Now())
 		}
 		select {
 		case <-ctx.Done():
@@ -111,9 +116,21 @@ func (l *Live) Run(ctx context.Context) {
 // Done is closed when Run has returned.
 func (l *Live) Done() <-chan struct{} { return l.done }
 
-func (l *Live) update(ctx context.Context) {
+// update rebuilds the snapshot. asked is when the caller found it stale:
+// if another refresh finished after that, its result is the caller's too,
+// so N callers on a stale snapshot cost one set of queries (single flight).
+func (l *Live) update(ctx context.Context, asked time.Time) {
 	l.refresh.Lock()
 	defer l.refresh.Unlock()
+	l.mu.Lock()
+	fresh := l.at.After(asked)
+	l.refreshing = !fresh
+	l.mu.Unlock()
+	if fresh {
+		return
+	}
+	defer func() { l.mu.Lock(); l.refreshing = false; l.mu.Unlock() }()
+	l.builds.Add(1)
 	qctx, cancel := context.WithTimeout(ctx, l.period*4)
 	defer cancel()
 	snap, err := BuildSnapshot(qctx, l.site, l.reader, time.Now())
@@ -143,17 +160,34 @@ func (l *Live) update(ctx context.Context) {
 // Current returns the newest snapshot as JSON, refreshing it first if it
 // is older than the period.
 func (l *Live) Current(ctx context.Context) []byte {
+	now := time.Now()
 	l.mu.Lock()
-	l.wanted = time.Now()
-	stale := time.Since(l.at) >= l.period
+	l.wanted = now
+	stale := now.Sub(l.at) >= l.period
+	// While a refresh runs, a snapshot less than three periods old is
+	// served at once rather than queueing every request behind it.
+	if stale && l.refreshing && now.Sub(l.at) < 3*l.period {
+		stale = false
+	}
 	l.mu.Unlock()
 	if stale {
-		l.update(ctx)
+		l.update(ctx, now)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.js
 }
+
+// Snapshot is the newest snapshot (refreshed like Current).
+func (l *Live) Snapshot(ctx context.Context) Snapshot {
+	l.Current(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.snap
+}
+
+// Builds is how many times the snapshot was rebuilt.
+func (l *Live) Builds() int64 { return l.builds.Load() }
 
 // Subscribe returns a channel of snapshot JSON, starting with a fresh one,
 // and a cancel function.
@@ -222,7 +256,7 @@ func BuildSnapshot(ctx context.Context, site string, r LatestReader, now time.Ti
 			}
 			mr := meters[name]
 			if mr == nil {
-				mr = &MeterReading{Meter: name, Model: s.Tags["model"], Fields: map[string]float64{}}
+				mr = &MeterReading{Meter: name, Model: s.Tags["model"], Fields: map[string]float64{}, Location: location(s.Tags, "meter")}
 				meters[name] = mr
 			}
 			if f, ok := toFloat(s.Value); ok {
@@ -250,7 +284,7 @@ func BuildSnapshot(ctx context.Context, site string, r LatestReader, now time.Ti
 	for _, s := range samples {
 		h := hosts[s.Tags["host"]]
 		if h == nil {
-			h = &HostReading{Host: s.Tags["host"], Fields: map[string]float64{}}
+			h = &HostReading{Host: s.Tags["host"], Fields: map[string]float64{}, Location: location(s.Tags, "host")}
 			hosts[h.Host] = h
 		}
 		if f, ok := toFloat(s.Value); ok {
@@ -277,4 +311,19 @@ func toFloat(v any) (float64, bool) {
 		return 0, true
 	}
 	return point.Number(v)
+}
+
+// location is a series' tags less the ones every series has (site, the
+// name, model): room, rack, category ...
+func location(tags map[string]string, name string) map[string]string {
+	out := map[string]string{}
+	for k, v := range tags {
+		if k != "site" && k != name && k != "model" {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

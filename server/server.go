@@ -1,17 +1,20 @@
-// Package server is setsuden's Fiber app: the web UI, the read API, live
-// updates (server-sent events), /healthz and /metrics. It reads state and
-// will accept operator decisions; it never talks to devices itself.
+// Package server is setsuden's one place for HTTP: every route, its
+// authentication and role, its JSON shapes and the OpenAPI document. The
+// controllers (demand, SLA, the executor's plans) expose plain Go methods
+// behind the small interfaces defined here; the server reads state and
+// submits operator decisions, and never talks to devices itself.
 package server
 
 import (
-	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -19,88 +22,151 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/valyala/fasthttp"
 )
 
-// Config wires the server to the rest of setsuden.
+// Config wires the server to the rest of setsuden. Every controller may be
+// nil: its routes then answer 503 naming the missing configuration.
 type Config struct {
-	Site     string
-	Version  string
+	Site    string
+	Version string
+	// Location is the site's time zone; Locale its language (ja or en):
+	// the console shows times there, and Japanese first for ja.
+	Location *time.Location
+	Locale   string
 	Live     *Live
 	Gatherer prometheus.Gatherer
+	// MetricsPublic leaves /metrics open (for a Prometheus without
+	// credentials); otherwise it needs a viewer.
+	MetricsPublic bool
 	// Health reports nil when the pipeline is healthy.
 	Health func(ctx context.Context) error
 	// Static is the web UI (web.Assets()).
 	Static fs.FS
 	Logger *slog.Logger
-	// Auth checks operators for every mutating endpoint; nil disables them.
+	// Auth holds the users and tokens; nil or empty: nobody can log in.
 	Auth *Authenticator
-	// Audit records every change an operator makes (who, what, when).
-	Audit func(ctx context.Context, operator, action string, detail map[string]string)
-	// Extensions add routes: the rules engine's and the reports' APIs.
-	Extensions []Extension
-}
+	// TLSCertFile and TLSKeyFile serve HTTPS (and mark cookies Secure).
+	TLSCertFile, TLSKeyFile string
+	// SessionTTL is how long a browser stays logged in (default 12h).
+	SessionTTL time.Duration
+	// Audit records every change (who, what, what it changed, the answer).
+	Audit func(ctx context.Context, e AuditEntry)
 
-// Extension adds a feature's routes to /api/v1. Reads need nothing;
-// anything that changes state must put the operator handler first:
-// r.Post("/x", operator, handler). It requires an authenticated operator
-// (the handler finds the name with OperatorOf(c)) and audits the change.
-type Extension interface {
-	Register(r fiber.Router, operator fiber.Handler)
-}
-
-// OperatorOf is the authenticated operator of a request on an operator route.
-func OperatorOf(c *fiber.Ctx) string {
-	name, _ := c.Locals("operator").(string)
-	return name
+	Demand DemandController
+	SLA    SLAController
+	Plans  PlanController
+	Series SeriesReader
+	// Now is the clock of sessions and rate limits (default time.Now).
+	Now func() time.Time
 }
 
 // Server is the HTTP front of setsuden.
 type Server struct {
-	app *fiber.App
-	cfg Config
-	log *slog.Logger
+	app      *fiber.App
+	cfg      Config
+	log      *slog.Logger
+	routes   []route
+	sessions *sessions
+	limiter  *loginLimiter
+	audits   *auditRing
+	tls      bool
+
+	seriesMemo seriesMemo
 }
+
+// maxBody bounds every request body: the largest legitimate one (a
+// maintenance window with its services) is a few kilobytes.
+const maxBody = 64 << 10
 
 // New builds the routes.
 func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	app := fiber.New(fiber.Config{
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "server"),
+		sessions: newSessions(cfg.SessionTTL, cfg.Now), limiter: newLoginLimiter(cfg.Now),
+		audits: newAuditRing(1000), tls: cfg.TLSCertFile != ""}
+	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		AppName:               "setsuden " + cfg.Version,
 		ReadTimeout:           30 * time.Second,
-		ErrorHandler: func(c *fiber.Ctx, err error) error {
-			code := fiber.StatusInternalServerError
-			var fe *fiber.Error
-			if errors.As(err, &fe) {
-				code = fe.Code
-			}
-			return c.Status(code).JSON(fiber.Map{"error": err.Error()})
-		},
+		BodyLimit:             maxBody,
+		ErrorHandler:          s.errorHandler,
 	})
-	s := &Server{app: app, cfg: cfg, log: cfg.Logger.With("component", "server")}
-	app.Get("/healthz", s.healthz)
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
-	api := app.Group("/api/v1")
-	api.Get("/live", s.live)
-	api.Get("/stream", s.stream)
-	api.Get("/version", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"version": cfg.Version, "site": cfg.Site}) })
-	for _, e := range cfg.Extensions {
-		e.Register(api, s.operatorOnly)
+	s.app.Use(s.securityHeaders)
+	s.routes = s.allRoutes()
+	for i := range s.routes {
+		rt := &s.routes[i]
+		s.app.Add(rt.Method, rt.Path, s.guard(rt), rt.Handler)
 	}
 	if cfg.Static != nil {
-		app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(cfg.Static), Index: "index.html"}))
+		s.app.Use("/", filesystem.New(filesystem.Config{Root: http.FS(cfg.Static), Index: "index.html"}))
 	}
 	return s
+}
+
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var bf errBadField
+	if errors.As(err, &bf) {
+		return badRequest(c, bf.p)
+	}
+	code := fiber.StatusInternalServerError
+	msg := err.Error()
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		code = fe.Code
+		if code == fiber.StatusRequestEntityTooLarge {
+			msg = fmt.Sprintf("body: larger than %d KiB (expected a small JSON object)", maxBody>>10)
+		}
+	} else {
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+		msg = "internal error (logged on the server)"
+	}
+	return c.Status(code).JSON(fiber.Map{"error": msg})
+}
+
+// securityHeaders: no inline script, no framing, no sniffing, no referrer.
+func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if s.tls {
+		c.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if strings.HasPrefix(c.Path(), "/api/") {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+	}
+	return c.Next()
 }
 
 // App exposes the Fiber app (tests use App().Test).
 func (s *Server) App() *fiber.App { return s.app }
 
-// Serve listens on ln until ctx ends, then shuts down gracefully.
+// Serve listens on ln until ctx ends, then shuts down gracefully. With a
+// certificate configured it serves HTTPS.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.tls {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("server.tls: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.app.Listener(ln) }()
 	select {
@@ -116,34 +182,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// operatorOnly authenticates the operator, runs the handler, and audits.
-func (s *Server) operatorOnly(c *fiber.Ctx) error {
-	if err := s.authenticate(c); err != nil {
-		return err
-	}
-	return s.audit(c)
-}
-
-// audit records an operator's change after the handler ran.
-func (s *Server) audit(c *fiber.Ctx) error {
-	err := c.Next()
-	status := c.Response().StatusCode()
-	if err != nil {
-		var fe *fiber.Error
-		if errors.As(err, &fe) {
-			status = fe.Code
-		} else {
-			status = fiber.StatusInternalServerError
-		}
-	}
-	detail := map[string]string{"path": c.Path(), "method": c.Method(), "status": fmt.Sprint(status), "remote": c.IP()}
-	s.log.Info("audit", "operator", OperatorOf(c), "action", c.Method()+" "+c.Route().Path, "status", status)
-	if s.cfg.Audit != nil {
-		s.cfg.Audit(c.UserContext(), OperatorOf(c), c.Method()+" "+c.Route().Path, detail)
-	}
-	return err
-}
-
 func (s *Server) healthz(c *fiber.Ctx) error {
 	if s.cfg.Health != nil {
 		if err := s.cfg.Health(c.UserContext()); err != nil {
@@ -153,36 +191,14 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-func (s *Server) live(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(s.cfg.Live.Current(c.UserContext()))
+func (s *Server) metricsHandler() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
 }
 
-// stream sends a snapshot whenever the hub refreshes (server-sent events).
-func (s *Server) stream(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderConnection, "keep-alive")
-	c.Set("X-Accel-Buffering", "no")
-	ch, cancel := s.cfg.Live.Subscribe(c.UserContext())
-	done := s.cfg.Live.Done()
-	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
-		defer cancel()
-		keepalive := time.NewTicker(15 * time.Second)
-		defer keepalive.Stop()
-		for {
-			select {
-			case js := <-ch:
-				fmt.Fprintf(w, "event: snapshot\ndata: %s\n\n", js)
-			case <-keepalive.C:
-				fmt.Fprint(w, ": keepalive\n\n")
-			case <-done:
-				return
-			}
-			if err := w.Flush(); err != nil {
-				return // the browser went away
-			}
-		}
-	}))
-	return nil
+func (s *Server) version(c *fiber.Ctx) error {
+	locale := s.cfg.Locale
+	if locale == "" {
+		locale = "en"
+	}
+	return c.JSON(fiber.Map{"version": s.cfg.Version, "site": s.cfg.Site, "timezone": s.cfg.Location.String(), "locale": locale})
 }

@@ -11,8 +11,8 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // tableReader serves fixed samples: BuildSnapshot's contract is only the
@@ -70,9 +70,14 @@ func TestRoutes(t *testing.T) {
 	reg.MustRegister(c)
 	c.Add(3)
 	live := NewLive("dc1", tableReader{}, nil, time.Hour, nil)
-	live.update(context.Background())
+	live.update(context.Background(), time.Now())
 	healthy := true
-	s := New(Config{Site: "dc1", Version: "t", Live: live, Gatherer: reg,
+	hash, _ := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	auth, err := NewAuthenticator(AuthConfig{Users: []User{{Name: "vera", Role: RoleViewer, PasswordHash: string(hash)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Site: "dc1", Version: "t", Live: live, Gatherer: reg, Auth: auth,
 		Static: fstest.MapFS{"index.html": {Data: []byte("<h1>setsuden</h1>")}},
 		Health: func(context.Context) error {
 			if healthy {
@@ -81,7 +86,11 @@ func TestRoutes(t *testing.T) {
 			return errors.New("queue too deep")
 		}})
 	get := func(path string) (int, string) {
-		resp, err := s.App().Test(httptest.NewRequest("GET", path, nil), 5000)
+		req := httptest.NewRequest("GET", path, nil)
+		if path != "/healthz" {
+			req.SetBasicAuth("vera", testPassword)
+		}
+		resp, err := s.App().Test(req, 5000)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
@@ -113,7 +122,7 @@ func TestRoutes(t *testing.T) {
 
 func TestLiveReportsStoreErrors(t *testing.T) {
 	live := NewLive("dc1", failingReader{}, nil, time.Hour, nil)
-	live.update(context.Background())
+	live.update(context.Background(), time.Now())
 	var snap Snapshot
 	_ = json.Unmarshal(live.Current(context.Background()), &snap)
 	if !strings.Contains(snap.Error, "influx down") {
@@ -125,80 +134,4 @@ type failingReader struct{}
 
 func (failingReader) Latest(context.Context, string, string, time.Duration) ([]Sample, error) {
 	return nil, errors.New("influx down")
-}
-
-// noteExt registers one read and one change, as the rules engine will.
-type noteExt struct{ notes *[]string }
-
-func (n noteExt) Register(r fiber.Router, operator fiber.Handler) {
-	r.Get("/notes", func(c *fiber.Ctx) error { return c.JSON(*n.notes) })
-	r.Post("/notes", operator, func(c *fiber.Ctx) error {
-		*n.notes = append(*n.notes, OperatorOf(c)+": "+string(c.Body()))
-		return c.SendStatus(fiber.StatusCreated)
-	})
-}
-
-func TestMutatingRoutesNeedAnOperatorAndAreAudited(t *testing.T) {
-	hash, err := HashPassword("correct horse battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := HashPassword("short"); err == nil {
-		t.Error("a 5-character password was accepted")
-	}
-	auth, err := NewAuthenticator([]Operator{{Name: "alice", PasswordHash: hash}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewAuthenticator([]Operator{{Name: "bob", PasswordHash: "plaintext"}}); err == nil {
-		t.Error("a non-bcrypt password_hash was accepted")
-	}
-	var notes, audited []string
-	live := NewLive("dc1", tableReader{}, nil, time.Hour, nil)
-	s := New(Config{Site: "dc1", Live: live, Gatherer: prometheus.NewRegistry(), Auth: auth,
-		Extensions: []Extension{noteExt{&notes}},
-		Audit: func(_ context.Context, op, action string, d map[string]string) {
-			audited = append(audited, op+" "+action+" "+d["status"])
-		}})
-	do := func(method, user, pass, body string) int {
-		req := httptest.NewRequest(method, "/api/v1/notes", strings.NewReader(body))
-		if user != "" {
-			req.SetBasicAuth(user, pass)
-		}
-		resp, err := s.App().Test(req, 10000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode
-	}
-	if code := do("POST", "", "", "x"); code != 401 {
-		t.Errorf("no credentials: %d, want 401", code)
-	}
-	if code := do("POST", "alice", "wrong password!", "x"); code != 401 {
-		t.Errorf("wrong password: %d, want 401", code)
-	}
-	if code := do("POST", "mallory", "correct horse battery", "x"); code != 401 {
-		t.Errorf("unknown operator: %d, want 401", code)
-	}
-	if code := do("POST", "alice", "correct horse battery", "raise set-point"); code != 201 {
-		t.Errorf("operator: %d, want 201", code)
-	}
-	if code := do("GET", "", "", ""); code != 200 {
-		t.Errorf("reading needs no operator: %d", code)
-	}
-	if len(notes) != 1 || notes[0] != "alice: raise set-point" {
-		t.Errorf("notes = %v", notes)
-	}
-	if len(audited) != 1 || audited[0] != "alice POST /api/v1/notes 201" {
-		t.Errorf("audit = %v", audited)
-	}
-
-	// Without operators nothing can be changed.
-	s2 := New(Config{Site: "dc1", Live: live, Gatherer: prometheus.NewRegistry(), Extensions: []Extension{noteExt{&notes}}})
-	req := httptest.NewRequest("POST", "/api/v1/notes", strings.NewReader("x"))
-	req.SetBasicAuth("alice", "correct horse battery")
-	resp, _ := s2.App().Test(req, 5000)
-	if resp.StatusCode != 403 {
-		t.Errorf("no operators configured: %d, want 403", resp.StatusCode)
-	}
 }

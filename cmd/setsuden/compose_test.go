@@ -96,6 +96,7 @@ func TestDeployConfigWritesToRealInflux(t *testing.T) {
 	db := testinflux.Start(t)
 	t.Setenv("INFLUX_TOKEN", "")
 	t.Setenv("INFLUX_ORG", "")
+	t.Setenv("SETSUDEN_ADMIN_PASSWORD_HASH", "$2a$12$XsD1XY5PWqF568NKtT/.pOnckxHfFRM2qazt4cDaM9AEuWV952xB2")
 	cfg, err := loadConfig("../../deploy/setsuden.yaml", true)
 	if err != nil {
 		t.Fatal(err)

@@ -221,7 +221,9 @@ func TestRunServesDemandDecisions(t *testing.T) {
 	}
 	defer m.Close()
 	conf := writeDemandConfig(t, db.URL, db.Bucket(), fmt.Sprintf(`  flush_interval: 200ms
-server: {listen: "127.0.0.1:0"}
+server:
+  listen: "127.0.0.1:0"
+  users: [{name: vera, role: viewer, password_hash: %q}]
 modbus:
   devices:
     - {name: pdu-1, model: setsuden-sim-pm, address: %q, interval: 1s, timeout: 500ms}
@@ -235,7 +237,7 @@ demand:
     - {name: batch-vms, kind: it, kw: 5, latency: 0s}
   webhooks:
     - url: http://127.0.0.1:1/never
-`, m.Addr()))
+`, viewerHash(t), m.Addr()))
 	cfg, err := loadConfig(conf, true)
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +270,7 @@ demand:
 			t.Fatalf("no decision with load from the meter within 30 s: %+v", v)
 		}
 		time.Sleep(300 * time.Millisecond)
-		resp, err := http.Get(base + "/api/v1/demand")
+		resp, err := getAs(base+"/api/v1/demand", "vera", viewerPassword)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,7 +291,7 @@ demand:
 	if v.Request != nil && (v.Request.ShedKW > 5+1e-9 || !v.Unreachable || v.Request.Protect == "") {
 		t.Errorf("request %+v (unreachable %v), want at most the 5 sheddable kW, out of reach", *v.Request, v.Unreachable)
 	}
-	resp, err := http.Get(base + "/metrics")
+	resp, err := getAs(base+"/metrics", "vera", viewerPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,14 +302,24 @@ demand:
 			t.Errorf("/metrics has no %s", name)
 		}
 	}
-	// Changing the target needs an operator (none configured: refused).
+	// Changing the target needs an operator: none is refused, a viewer too.
 	resp, err = http.Post(base+"/api/v1/demand/target", "application/json", strings.NewReader(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST target without a user: %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/demand/target", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("vera", viewerPassword)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("POST target without operators: %d, want 403", resp.StatusCode)
+		t.Errorf("POST target as a viewer: %d, want 403", resp.StatusCode)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -334,8 +346,8 @@ func TestDemandWiringNeedsTheWebhookSecret(t *testing.T) {
 	if err := p.addDemand(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(p.extensions) != 1 || len(p.runners) != 2 {
-		t.Errorf("%d extensions and %d runners, want the API, the controller and the webhook sender", len(p.extensions), len(p.runners))
+	if p.demandAPI == nil || len(p.runners) != 2 {
+		t.Errorf("API wired %v and %d runners, want the API, the controller and the webhook sender", p.demandAPI != nil, len(p.runners))
 	}
 }
 

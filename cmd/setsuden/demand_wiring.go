@@ -36,7 +36,7 @@ func (p *pipeline) addDemand(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	p.extensions = append(p.extensions, ctl.API())
+	p.demandAPI = ctl
 	p.runners = append(p.runners, func(ctx context.Context) {
 		if err := ctl.Run(ctx); err != nil {
 			p.log.Error("demand control stopped", "err", err)

@@ -102,8 +102,19 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		return err
 	}
-	cfg.Server.Operators = []config.Operator{{Name: "demo", PasswordHash: hash}}
-	log.Info("demo operator for the API", "user", "demo", "password_file", pwFile)
+	// And a customer of the demo's web service, to see the console as
+	// Demo Corp. does: its own services and reports only.
+	customerPassword := randomPassword()
+	customerHash, err := server.HashPassword(customerPassword)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "customer-password"), []byte(customerPassword+"\n"), 0o600); err != nil {
+		return err
+	}
+	cfg.Server.Users = []config.User{{Name: "demo", Role: "admin", PasswordHash: hash},
+		{Name: "demo-corp", Role: "customer", Customer: "Demo Corp.", PasswordHash: customerHash}}
+	log.Info("demo account for the console and the API", "user", "demo", "role", "admin", "password_file", pwFile)
 	if probs := cfg.Validate(config.Options{}); len(probs) > 0 {
 		return fmt.Errorf("demo configuration: %w", probs)
 	}
@@ -139,6 +150,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}()
 	return p.serve(runCtx, func(addr string) {
 		fmt.Fprintf(stdout, "setsuden ready: http://%s\n", addr)
+		fmt.Fprintf(stdout, "console login: user demo, password %s (demo only; also in %s)\n", password, pwFile)
+		fmt.Fprintf(stdout, "customer login: user demo-corp, password %s (sees Demo Corp. only)\n", customerPassword)
 	})
 }
 

@@ -129,10 +129,10 @@ func TestDemoEndToEnd(t *testing.T) {
 	t.Logf("power points after %.1f s: %v", time.Since(readyAt).Seconds(), counts)
 
 	// 2. /healthz and /metrics.
-	if body := get(t, base+"/healthz"); !strings.Contains(body, `"ok"`) {
+	if body := get(t, base+"/healthz", ""); !strings.Contains(body, `"ok"`) {
 		t.Errorf("/healthz = %s", body)
 	}
-	metrics := get(t, base+"/metrics")
+	metrics := get(t, base+"/metrics", demoPassword(t, data))
 	for _, want := range []string{"setsuden_points_written_total", "setsuden_write_errors_total", "setsuden_poll_errors_total", "setsuden_polls_total",
 		// The demo's SLA service, by name.
 		`setsuden_sla_service_state{customer=`, `service="web"`, "setsuden_sla_horizon_timestamp_seconds"} {
@@ -153,7 +153,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		Hosts   []struct{ Host string }
 	}
 	for time.Since(readyAt) < 60*time.Second {
-		if err := json.Unmarshal([]byte(get(t, base+"/api/v1/live")), &snap); err != nil {
+		if err := json.Unmarshal([]byte(get(t, base+"/api/v1/live", demoPassword(t, data))), &snap); err != nil {
 			t.Fatal(err)
 		}
 		if len(snap.Hosts) == 4 && len(snap.Meters) >= 2 {
@@ -164,7 +164,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if snap.TotalKW <= 0 || len(snap.Meters) < 2 || len(snap.Hosts) != 4 {
 		t.Errorf("live snapshot = %+v, want power > 0, >= 2 meters, 4 hosts", snap)
 	}
-	checkPageLive(t, base)
+	checkPageLive(t, base, demoPassword(t, data))
 
 	// 4. SIGTERM stops everything, influxd included.
 	influxPid := readInfluxPid(t, data)
@@ -187,7 +187,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 }
 
-func checkPageLive(t *testing.T, base string) {
+func checkPageLive(t *testing.T, base, password string) {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath("/usr/bin/chromium"), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -199,8 +199,10 @@ func checkPageLive(t *testing.T, base string) {
 	defer cancelC()
 	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelT()
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("site-kw"))); err != nil {
-		t.Fatalf("open page: %v", err)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/?lang=en"), chromedp.WaitVisible(chromedp.ID("login-name")),
+		chromedp.SendKeys(chromedp.ID("login-name"), "demo"), chromedp.SendKeys(chromedp.ID("login-password"), password),
+		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.ID("site-kw"))); err != nil {
+		t.Fatalf("log in and open the overview: %v", err)
 	}
 	read := func(id string) string {
 		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
@@ -260,9 +262,24 @@ func checkPageLive(t *testing.T, base string) {
 	}
 }
 
-func get(t *testing.T, url string) string {
+// demoPassword is the demo account's password, from its data directory.
+func demoPassword(t *testing.T, data string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	b, err := os.ReadFile(filepath.Join(data, "operator-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// get reads url as the demo user (password "" for none).
+func get(t *testing.T, url, password string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if password != "" {
+		req.SetBasicAuth("demo", password)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

@@ -34,6 +34,7 @@ Usage:
   setsuden simulate --scenario FILE [--json] [--chart F]    replay summer days of a simulated site through the demand engine and planner
   setsuden execute  --config FILE [--submit PLAN.json] ...  run the shedding executor (migrations, BMC power, set-points), audited
   setsuden hash-password < password-file                     print the bcrypt hash of a password for server.operators
+  setsuden hash-token                                        make an API token and print it with its sha256 for server.tokens
   setsuden version                                           print the version
 
 Run 'setsuden COMMAND -h' for a command's flags.
@@ -85,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSimulate(ctx, args[1:], stdout, stderr)
 	case "execute":
 		err = cmdExecute(ctx, args[1:], stdout, stderr)
+	case "hash-token":
+		return cmdHashToken(stdout)
 	case "hash-password":
 		return cmdHashPassword(os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":

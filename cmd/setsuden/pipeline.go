@@ -24,7 +24,6 @@ import (
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/config"
 	"github.com/setsuden/setsuden/server"
-	"github.com/setsuden/setsuden/web"
 )
 
 // pipeline is the running product: sources -> collector -> write queue ->
@@ -41,9 +40,13 @@ type pipeline struct {
 	obix   []*obix.Source // closed at the end: their watches are deleted
 	srv    *server.Server
 	live   *server.Live
-	// extensions are the feature APIs (demand, SLA) added to the server.
-	extensions []server.Extension
-	// shard is this process's part of the sources.
+	// demandAPI and slaAPI are the controllers the server's routes call
+	// (nil without their sections); plansAPI the shedding executor's.
+	demandAPI server.DemandController
+	slaAPI    server.SLAController
+	plansAPI  server.PlanController
+	// shard is this process's part of the sources; only shard 1 runs the
+	// site-wide rules (demand control).
 	shard collector.Shard
 	// role says whether this process runs the site-wide controllers
 	// (shard.go): demand, SLA and the shedding executor check role.Controllers.
@@ -167,31 +170,11 @@ func buildPipelineAs(ctx context.Context, cfg *config.Config, cfgFile string, lo
 	}
 	p.addPeerFeed(p.sla)
 	p.logRole()
-	var ops []server.Operator
-	for _, op := range cfg.Server.Operators {
-		ops = append(ops, server.Operator{Name: op.Name, PasswordHash: op.PasswordHash})
-	}
-	auth, err := server.NewAuthenticator(ops)
-	if err != nil {
-		p.close()
-		return nil, fmt.Errorf("server.operators: %w", err)
-	}
 	p.live = server.NewLive(cfg.Site.Name, latestReader{p.reader}, p.coll.Statuses, 2*time.Second, log)
-	p.srv = server.New(server.Config{
-		Site: cfg.Site.Name, Version: version, Live: p.live, Gatherer: p.reg,
-		Static: web.Assets(), Logger: log, Auth: auth, Extensions: p.extensions,
-		Audit: func(ctx context.Context, operator, action string, detail map[string]string) {
-			tags := map[string]string{"site": cfg.Site.Name, "operator": operator}
-			fields := map[string]any{"action": action}
-			for k, v := range detail {
-				fields[k] = v
-			}
-			_ = p.writer.Write(ctx, []point.Point{{Measurement: "audit", Tags: tags, Fields: fields, Time: time.Now()}})
-		},
-		Health: func(ctx context.Context) error {
-			return p.writer.Degraded() // InfluxDB failing, queue disk refusing writes, drops, backlog
-		},
-	})
+	if p.srv, err = newServer(p); err != nil {
+		p.close()
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -210,7 +210,7 @@ func (p *pipeline) addSLA(w *slaWiring) error {
 	if err := p.reg.Register(w.ctl.Metrics()); err != nil {
 		return fmt.Errorf("sla metrics: %w", err)
 	}
-	p.extensions = append(p.extensions, w.ctl.API())
+	p.slaAPI = w.ctl
 	if w.sender != nil {
 		p.runners = append(p.runners, w.sender.Run)
 	}

@@ -81,8 +81,8 @@ func TestSLAWiring(t *testing.T) {
 	if err := w.tap(sink).Write(context.Background(), []point.Point{pt}); err != nil || len(sink.pts) != 1 {
 		t.Errorf("tap: %v, %d points passed on", err, len(sink.pts))
 	}
-	if err := p.addSLA(w); err != nil || len(p.extensions) != 1 || len(p.runners) != 2 || w.rollup == nil {
-		t.Errorf("addSLA: %v, %d extensions, %d runners (want the SLA loop and the probe rollup)", err, len(p.extensions), len(p.runners))
+	if err := p.addSLA(w); err != nil || p.slaAPI == nil || len(p.runners) != 2 || w.rollup == nil {
+		t.Errorf("addSLA: %v, API wired %v, %d runners (want the SLA loop and the probe rollup)", err, p.slaAPI != nil, len(p.runners))
 	}
 	if mfs, err := p.reg.Gather(); err != nil || !slices.ContainsFunc(mfs, func(mf *dto.MetricFamily) bool {
 		return mf.GetName() == "setsuden_sla_service_state"
@@ -184,7 +184,9 @@ sla:
 	base := "http://" + addr
 
 	webState := func() (state, cause string, ok bool) {
-		resp, err := http.Get(base + "/api/v1/sla")
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/sla", nil)
+		req.SetBasicAuth("alice", "correct horse battery")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return "", "", false // not listening yet
 		}

@@ -61,6 +61,7 @@ func TestValidateAcceptsTheExampleAndDeployConfigs(t *testing.T) {
 	t.Setenv("INFLUX_ORG", "setsuden")
 	t.Setenv("OBIX_PASSWORD", "secret-obix-value")
 	t.Setenv("SETSUDEN_WEBHOOK_SECRET", "secret-webhook-key") // `run` needs it too
+	t.Setenv("SETSUDEN_ADMIN_PASSWORD_HASH", "$2a$12$XsD1XY5PWqF568NKtT/.pOnckxHfFRM2qazt4cDaM9AEuWV952xB2")
 	for _, f := range []string{"../../setsuden.example.yaml", "../../deploy/setsuden.yaml"} {
 		var out, errb bytes.Buffer
 		if code := run([]string{"validate", "--config", f}, &out, &errb); code != 0 {

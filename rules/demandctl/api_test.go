@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +19,20 @@ import (
 
 const operatorPassword = "correct horse battery"
 
+// The users of the API tests: none, a viewer and an operator.
+const (
+	nobody   = ""
+	viewer   = "vera"
+	operator = "alice"
+)
+
 func TestAPI(t *testing.T) {
 	hash, err := server.HashPassword(operatorPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := server.NewAuthenticator([]server.Operator{{Name: "alice", PasswordHash: hash}})
+	auth, err := server.NewAuthenticator(server.AuthConfig{Users: []server.User{
+		{Name: "alice", Role: server.RoleOperator, PasswordHash: hash}, {Name: "vera", Role: server.RoleViewer, PasswordHash: hash}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,16 +44,16 @@ func TestAPI(t *testing.T) {
 	}
 	var audited []string
 	srv := server.New(server.Config{Site: "dc1", Gatherer: prometheus.NewRegistry(), Auth: auth, Logger: quietLogger(),
-		Extensions: []server.Extension{c.API()},
-		Audit: func(_ context.Context, op, action string, d map[string]string) {
-			audited = append(audited, op+" "+action+" "+d["status"])
+		Demand: c,
+		Audit: func(_ context.Context, e server.AuditEntry) {
+			audited = append(audited, e.User+" "+e.Action+" "+strconv.Itoa(e.Status))
 		}})
-	do := func(method, path, body string, operator bool) (int, map[string]any) {
+	do := func(method, path, body, user string) (int, map[string]any) {
 		t.Helper()
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		if operator {
-			req.SetBasicAuth("alice", operatorPassword)
+		if user != "" {
+			req.SetBasicAuth(user, operatorPassword)
 		}
 		resp, err := srv.App().Test(req, 10000)
 		if err != nil {
@@ -59,22 +68,22 @@ func TestAPI(t *testing.T) {
 		return resp.StatusCode, m
 	}
 
-	if code, m := do("GET", "/api/v1/demand", "", false); code != 503 || !strings.Contains(m["error"].(string), "first tick") {
+	if code, m := do("GET", "/api/v1/demand", "", viewer); code != 503 || !strings.Contains(m["error"].(string), "first tick") {
 		t.Errorf("before a tick: %d %v, want 503", code, m)
 	}
 	if _, err := c.Tick(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	code, m := do("GET", "/api/v1/demand", "", false)
+	code, m := do("GET", "/api/v1/demand", "", viewer)
 	if code != 200 || m["site"] != "dc1" || m["stage"] != "shed" || m["limit"] != "contract" || m["request"] == nil {
 		t.Errorf("GET: %d %v", code, m)
 	}
 
 	good := `{"kw": 350, "from": "2024-07-03T13:00:00+09:00", "to": "2024-07-03T15:00:00+09:00", "source": "aggregator-x"}`
-	if code, _ := do("POST", "/api/v1/demand/target", good, false); code != 401 {
+	if code, _ := do("POST", "/api/v1/demand/target", good, nobody); code != 401 {
 		t.Errorf("POST without an operator: %d, want 401", code)
 	}
-	if code, _ := do("DELETE", "/api/v1/demand/target", "", false); code != 401 {
+	if code, _ := do("DELETE", "/api/v1/demand/target", "", nobody); code != 401 {
 		t.Errorf("DELETE without an operator: %d, want 401", code)
 	}
 
@@ -94,7 +103,7 @@ func TestAPI(t *testing.T) {
 		{"in the past", `{"kw": 350, "from": "2024-07-03T10:00:00+09:00", "to": "2024-07-03T11:00:00+09:00", "source": "a"}`, []string{"to"}},
 		{"too long", `{"kw": 350, "from": "2024-07-03T10:00:00+09:00", "to": "2025-07-03T11:00:00+09:00", "source": "a"}`, []string{"to"}},
 	} {
-		code, m := do("POST", "/api/v1/demand/target", tc.body, true)
+		code, m := do("POST", "/api/v1/demand/target", tc.body, operator)
 		if code != 400 {
 			t.Errorf("%s: %d %v, want 400", tc.name, code, m)
 			continue
@@ -112,7 +121,7 @@ func TestAPI(t *testing.T) {
 		}
 	}
 
-	code, m = do("POST", "/api/v1/demand/target", good, true)
+	code, m = do("POST", "/api/v1/demand/target", good, operator)
 	if code != 200 || m["replaced"] != false {
 		t.Fatalf("POST: %d %v", code, m)
 	}
@@ -124,17 +133,17 @@ func TestAPI(t *testing.T) {
 	if d.Limit != "external:aggregator-x" {
 		t.Errorf("after POST the strictest limit is %q, want the target", d.Limit)
 	}
-	code, m = do("GET", "/api/v1/demand", "", false)
+	code, m = do("GET", "/api/v1/demand", "", viewer)
 	if targets, _ := m["external_targets"].([]any); code != 200 || len(targets) != 1 {
 		t.Errorf("GET after POST: %d external_targets %v", code, m["external_targets"])
 	}
-	if code, m := do("POST", "/api/v1/demand/target", good, true); code != 200 || m["replaced"] != true {
+	if code, m := do("POST", "/api/v1/demand/target", good, operator); code != 200 || m["replaced"] != true {
 		t.Errorf("POST again: %d %v, want 200 replaced", code, m)
 	}
-	if code, _ := do("DELETE", "/api/v1/demand/target?source=nobody", "", true); code != 404 {
+	if code, _ := do("DELETE", "/api/v1/demand/target?source=nobody", "", operator); code != 404 {
 		t.Errorf("DELETE of an unknown source: %d, want 404", code)
 	}
-	if code, m := do("DELETE", "/api/v1/demand/target?source=aggregator-x", "", true); code != 200 || m["removed"] != 1.0 {
+	if code, m := do("DELETE", "/api/v1/demand/target?source=aggregator-x", "", operator); code != 200 || m["removed"] != 1.0 {
 		t.Errorf("DELETE: %d %v", code, m)
 	}
 	if n := len(c.ExternalTargets()); n != 0 {

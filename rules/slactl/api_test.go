@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,13 @@ import (
 )
 
 const operatorPassword = "correct horse battery"
+
+// The users of the API tests: none, a viewer and an operator.
+const (
+	nobody   = ""
+	viewer   = "vera"
+	operator = "alice"
+)
 
 // marchStore holds March 2025: web down 30 minutes on the 10th, the
 // others up throughout.
@@ -42,12 +51,12 @@ type apiResponse struct {
 	json map[string]any
 }
 
-func (a apiClient) do(method, path, body string, operator bool) apiResponse {
+func (a apiClient) do(method, path, body, user string) apiResponse {
 	a.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	if operator {
-		req.SetBasicAuth("alice", operatorPassword)
+	if user != "" {
+		req.SetBasicAuth(user, operatorPassword)
 	}
 	resp, err := a.srv.App().Test(req, 30000)
 	if err != nil {
@@ -82,21 +91,22 @@ func TestAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := server.NewAuthenticator([]server.Operator{{Name: "alice", PasswordHash: hash}})
+	auth, err := server.NewAuthenticator(server.AuthConfig{Users: []server.User{
+		{Name: "alice", Role: server.RoleOperator, PasswordHash: hash}, {Name: "vera", Role: server.RoleViewer, PasswordHash: hash}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := newRig(t, jst(2025, 4, 5, 10, 0), marchStore())
 	var audited []string
 	srv := server.New(server.Config{Site: "dc1", Gatherer: prometheus.NewRegistry(), Auth: auth,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Extensions: []server.Extension{r.ctl.API()},
-		Audit: func(_ context.Context, op, action string, d map[string]string) {
-			audited = append(audited, op+" "+action+" "+d["status"])
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SLA: r.ctl,
+		Audit: func(_ context.Context, e server.AuditEntry) {
+			audited = append(audited, e.User+" "+e.Action+" "+strconv.Itoa(e.Status))
 		}})
 	api := apiClient{t, srv}
 
 	// Current state: nothing observed yet.
-	res := api.do("GET", "/api/v1/sla", "", false)
+	res := api.do("GET", "/api/v1/sla", "", viewer)
 	if svcs, _ := res.json["services"].([]any); res.code != 200 || len(svcs) != 3 || res.json["site"] != "dc1" ||
 		svcs[0].(map[string]any)["state"] != "UNKNOWN" {
 		t.Errorf("GET /sla: %d %s", res.code, res.raw)
@@ -104,10 +114,10 @@ func TestAPI(t *testing.T) {
 
 	// Maintenance: operator only, announced by the operator, now.
 	good := `{"services": ["web"], "start": "2025-05-10T02:00:00+09:00", "end": "2025-05-10T04:00:00+09:00", "reason": "storage firmware"}`
-	if res := api.do("POST", "/api/v1/maintenance", good, false); res.code != 401 {
+	if res := api.do("POST", "/api/v1/maintenance", good, nobody); res.code != 401 {
 		t.Errorf("POST /maintenance without an operator: %d, want 401", res.code)
 	}
-	res = api.do("POST", "/api/v1/maintenance", good, true)
+	res = api.do("POST", "/api/v1/maintenance", good, operator)
 	if res.code != 201 || res.json["announced_by"] != "alice" || res.json["announced_at"] != "2025-04-05T10:00:00+09:00" {
 		t.Fatalf("POST /maintenance: %d %s", res.code, res.raw)
 	}
@@ -122,39 +132,39 @@ func TestAPI(t *testing.T) {
 		``:                     "body",
 		`[1]`:                  "body",
 	} {
-		res := api.do("POST", "/api/v1/maintenance", body, true)
+		res := api.do("POST", "/api/v1/maintenance", body, operator)
 		if got := strings.Join(res.problemFields(), ","); res.code != 400 || got != fields ||
 			!strings.HasPrefix(res.json["error"].(string), strings.Split(fields, ",")[0]+": ") {
 			t.Errorf("POST /maintenance %s: %d %s, want 400 naming %s", body, res.code, res.raw, fields)
 		}
 	}
-	res = api.do("GET", "/api/v1/maintenance", "", false)
+	res = api.do("GET", "/api/v1/maintenance", "", viewer)
 	if ws, _ := res.json["windows"].([]any); res.code != 200 || len(ws) != 1 {
 		t.Errorf("GET /maintenance: %d %s", res.code, res.raw)
 	}
-	if res := api.do("GET", "/api/v1/maintenance?from=yesterday", "", false); res.code != 400 || res.problemFields()[0] != "from" {
+	if res := api.do("GET", "/api/v1/maintenance?from=yesterday", "", viewer); res.code != 400 || res.problemFields()[0] != "from" {
 		t.Errorf("GET /maintenance?from=yesterday: %d %s", res.code, res.raw)
 	}
 
 	// Reports: recompute is operator-only, needs a reason and an ended month.
-	if res := api.do("POST", "/api/v1/reports/2025-03/recompute", `{"reason": "initial"}`, false); res.code != 401 {
+	if res := api.do("POST", "/api/v1/reports/2025-03/recompute", `{"reason": "initial"}`, nobody); res.code != 401 {
 		t.Errorf("recompute without an operator: %d, want 401", res.code)
 	}
-	if res := api.do("POST", "/api/v1/reports/2025-03/recompute", `{}`, true); res.code != 400 || res.problemFields()[0] != "reason" {
+	if res := api.do("POST", "/api/v1/reports/2025-03/recompute", `{}`, operator); res.code != 400 || res.problemFields()[0] != "reason" {
 		t.Errorf("recompute without a reason: %d %s", res.code, res.raw)
 	}
-	if res := api.do("POST", "/api/v1/reports/2025-04/recompute", `{"reason": "x"}`, true); res.code != 400 || res.problemFields()[0] != "month" {
+	if res := api.do("POST", "/api/v1/reports/2025-04/recompute", `{"reason": "x"}`, operator); res.code != 400 || res.problemFields()[0] != "month" {
 		t.Errorf("recompute of the current month: %d %s", res.code, res.raw)
 	}
-	res = api.do("POST", "/api/v1/reports/2025-03/recompute", `{"reason": "first issue by hand"}`, true)
+	res = api.do("POST", "/api/v1/reports/2025-03/recompute", `{"reason": "first issue by hand"}`, operator)
 	if is, _ := res.json["issued"].([]any); res.code != 201 || len(is) != 3 {
 		t.Fatalf("recompute: %d %s", res.code, res.raw)
 	}
-	if res := api.do("POST", "/api/v1/reports/2025-03/recompute", `{"reason": "again"}`, true); res.code != 200 ||
+	if res := api.do("POST", "/api/v1/reports/2025-03/recompute", `{"reason": "again"}`, operator); res.code != 200 ||
 		!strings.Contains(string(res.raw), `"unchanged":true`) {
 		t.Errorf("recompute of unchanged data: %d %s", res.code, res.raw)
 	}
-	res = api.do("GET", "/api/v1/reports", "", false)
+	res = api.do("GET", "/api/v1/reports", "", viewer)
 	revs, _ := res.json["revisions"].([]any)
 	if res.code != 200 || len(revs) != 3 {
 		t.Fatalf("GET /reports: %d %s", res.code, res.raw)
@@ -170,22 +180,22 @@ func TestAPI(t *testing.T) {
 		}
 	}
 
-	res = api.do("GET", "/api/v1/reports/2025-03/1/csv", "", false)
+	res = api.do("GET", "/api/v1/reports/2025-03/1/csv", "", viewer)
 	if res.code != 200 || res.head["Content-Type"] != "text/csv; charset=utf-8" ||
 		res.head["Content-Disposition"] != `attachment; filename="sla-report-2025-03-all-r0001.csv"` ||
 		!strings.Contains(string(res.raw), ",web,core,99.9000,") || !strings.Contains(string(res.raw), ",1800,") ||
 		!strings.Contains(string(res.raw), "99.9328") {
 		t.Errorf("csv: %d %v\n%s", res.code, res.head, res.raw)
 	}
-	res = api.do("GET", acmeCSV, "", false)
+	res = api.do("GET", acmeCSV, "", viewer)
 	if res.code != 200 || strings.Count(string(res.raw), "\n") != 3 || strings.Contains(string(res.raw), "crm") {
 		t.Errorf("ACME csv (%s): %d\n%s", acmeCSV, res.code, res.raw)
 	}
-	res = api.do("GET", "/api/v1/reports/2025-03/latest/html", "", false)
+	res = api.do("GET", "/api/v1/reports/2025-03/latest/html", "", viewer)
 	if res.code != 200 || res.head["Content-Type"] != "text/html; charset=utf-8" || !strings.Contains(string(res.raw), "SLA report March 2025") {
 		t.Errorf("html: %d %v", res.code, res.head)
 	}
-	res = api.do("GET", "/api/v1/reports/2025-03/1/pdf?scope=Globex", "", false)
+	res = api.do("GET", "/api/v1/reports/2025-03/1/pdf?scope=Globex", "", viewer)
 	if res.code != 200 || res.head["Content-Type"] != "application/pdf" || !strings.HasPrefix(string(res.raw), "%PDF-") ||
 		res.head["X-Report-Revision"] != "1" {
 		t.Errorf("pdf: %d %v", res.code, res.head)
@@ -197,14 +207,26 @@ func TestAPI(t *testing.T) {
 		"/api/v1/reports/2025-13/0/csv":               400,
 		"/api/v1/reports?month=March":                 400,
 	} {
-		if res := api.do("GET", path, "", false); res.code != want {
+		if res := api.do("GET", path, "", viewer); res.code != want {
 			t.Errorf("GET %s: %d %s, want %d", path, res.code, res.raw, want)
 		}
 	}
-	if res := api.do("GET", "/api/v1/reports/2025-13/0/csv", "", false); strings.Join(res.problemFields(), ",") != "month,revision" {
+	if res := api.do("GET", "/api/v1/reports/2025-13/0/csv", "", viewer); strings.Join(res.problemFields(), ",") != "month,revision" {
 		t.Errorf("bad month and revision: %s", res.raw)
 	}
 
+	// The month's figures as of now, from the same store as the report.
+	res = api.do("GET", "/api/v1/sla/figures?month=2025-03", "", viewer)
+	var webAvail float64
+	figs, _ := res.json["services"].([]any)
+	for _, f := range figs {
+		if f := f.(map[string]any); f["service"] == "web" {
+			webAvail, _ = f["availability"].(float64)
+		}
+	}
+	if res.code != 200 || len(figs) != 3 || math.Abs(100*webAvail-99.9328) > 0.0001 {
+		t.Errorf("GET /sla/figures: %d %s", res.code, res.raw)
+	}
 	want := []string{"alice POST /api/v1/maintenance 201"}
 	if len(audited) < 1 || audited[0] != want[0] {
 		t.Errorf("audit %v", audited)
