@@ -37,7 +37,7 @@ func (s *Server) demandRoutes() []route {
 
 func (s *Server) demandController(c *fiber.Ctx) (DemandController, error) {
 	if s.cfg.Demand == nil {
-		return nil, fiber.NewError(fiber.StatusServiceUnavailable, "demand control is not configured (demand: section)")
+		return nil, fiber.NewError(fiber.StatusServiceUnavailable, "demand control does not run in this process (no demand: section, or another shard runs the site controllers)")
 	}
 	return s.cfg.Demand, nil
 }

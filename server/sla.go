@@ -55,7 +55,7 @@ func (s *Server) slaRoutes() []route {
 
 func (s *Server) slaController() (SLAController, error) {
 	if s.cfg.SLA == nil {
-		return nil, fiber.NewError(fiber.StatusServiceUnavailable, "SLA accounting is not configured (sla: section)")
+		return nil, fiber.NewError(fiber.StatusServiceUnavailable, "SLA accounting does not run in this process (no sla: section, or another shard runs the site controllers)")
 	}
 	return s.cfg.SLA, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,7 +90,7 @@ func TestRunReconcilesAcrossALibvirtdRestart(t *testing.T) {
 	err := os.WriteFile(conf, []byte(fmt.Sprintf(`site: {name: dc1, timezone: Asia/Tokyo}
 influx: {url: %s, bucket: %s, flush_interval: 200ms}
 log: {level: info}
-server: {listen: %q}
+server: {listen: %q, users: [{name: vera, role: viewer, password_hash: '`+viewerHash(t)+`'}]}
 libvirt:
   hosts:
     - {name: hv1, uri: %q, interval: 60s, reconnect_backoff: 100ms, reconnect_backoff_max: 1s, keepalive_interval: 1s, keepalive_count: 3}
@@ -121,7 +120,7 @@ sla:
 	logText := func() string { data, _ := os.ReadFile(logPath); return string(data) }
 
 	appState := func() (string, string) {
-		resp, err := http.Get("http://" + addr + "/api/v1/sla")
+		resp, err := getAs("http://"+addr+"/api/v1/sla", "vera", viewerPassword)
 		if err != nil {
 			return "", ""
 		}

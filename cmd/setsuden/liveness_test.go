@@ -34,7 +34,7 @@ func uiURL(t *testing.T, logPath string) string {
 
 func httpGet(t *testing.T, u string) string {
 	t.Helper()
-	resp, err := http.Get(u)
+	resp, err := getAs(u, "vera", viewerPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +60,13 @@ func TestRunMarksSilentMeterStaleAfterThreeIntervals(t *testing.T) {
 	conf := filepath.Join(dir, "setsuden.yaml")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`site: {name: live}
 influx: {url: %s, bucket: %s, flush_interval: 200ms, queue_dir: %s}
-server: {listen: "127.0.0.1:0"}
+server:
+  listen: "127.0.0.1:0"
+  users: [{name: vera, role: viewer, password_hash: %q}]
 modbus:
   devices:
     - {name: pm-1, model: setsuden-sim-pm, address: %q, interval: 1s, timeout: 500ms, retries: 0}
-`, db.URL, db.Bucket(), filepath.Join(dir, "queue"), addr)), 0o644); err != nil {
+`, db.URL, db.Bucket(), filepath.Join(dir, "queue"), viewerHash(t), addr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "run.log")

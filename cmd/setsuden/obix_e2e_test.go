@@ -133,7 +133,7 @@ influx:
   bucket: %s
   flush_interval: 200ms
   queue_dir: %s
-server: {listen: "127.0.0.1:0"}
+server: {listen: "127.0.0.1:0", metrics_public: true}
 obix:
   gateways:
 %s`, site, db.URL, db.Bucket(), filepath.Join(dir, "queue"), gateway)), 0o644)

@@ -81,7 +81,7 @@ influx:
   flush_interval: 200ms
   timeout: 1s
   queue_dir: %s
-%sserver: {listen: "127.0.0.1:0"}
+%sserver: {listen: "127.0.0.1:0", metrics_public: true}
 modbus:
   devices:
 %s`, db.URL, db.Bucket(), o.queueDir, extra, strings.Join(devs, ""))), 0o644)

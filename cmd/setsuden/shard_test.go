@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -120,7 +121,7 @@ func TestRunTwoShards(t *testing.T) {
 		err := os.WriteFile(path, []byte(fmt.Sprintf(`site: {name: dc1, timezone: Asia/Tokyo}
 influx: {url: %s, bucket: %s, flush_interval: 200ms}
 log: {level: info}
-server: {listen: %q}
+server: {listen: %q, users: [{name: vera, role: viewer, password_hash: '`+viewerHash(t)+`'}]}
 modbus:
   devices:
 %slibvirt:
@@ -172,7 +173,7 @@ sla:
 
 	// Shard 1 serves the SLA state; app goes UP from shard 2's points.
 	states := func() map[string]string {
-		resp, err := http.Get("http://" + addrs[0] + "/api/v1/sla")
+		resp, err := getAs("http://"+addrs[0]+"/api/v1/sla", "vera", viewerPassword)
 		if err != nil {
 			return nil
 		}
@@ -197,10 +198,14 @@ sla:
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	if resp, err := http.Get("http://" + addrs[1] + "/api/v1/sla"); err != nil {
+	if resp, err := getAs("http://"+addrs[1]+"/api/v1/sla", "vera", viewerPassword); err != nil {
 		t.Fatal(err)
-	} else if resp.Body.Close(); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("shard 2 serves /api/v1/sla: %d, want 404 (no SLA engine there)", resp.StatusCode)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "does not run in this process") {
+			t.Errorf("shard 2 serves /api/v1/sla: %d %s, want 503: no SLA engine there", resp.StatusCode, body)
+		}
 	}
 	time.Sleep(3 * time.Second) // a few demand ticks more
 	for _, p := range procs {

@@ -95,7 +95,10 @@ type Controller struct {
 	vmOn    map[string]map[string]vmSighting // VM -> host -> what the host last said
 	current map[string]sla.StateChange       // service -> last settled change
 	history map[string][]sla.StateChange     // service -> changes in the alert window
-	alerts  map[string][]sla.Alert           // service -> last evaluation
+	// recorded is the time of each service's last recorded change (see
+	// sequence).
+	recorded map[string]time.Time
+	alerts   map[string][]sla.Alert // service -> last evaluation
 	// alertsFile keeps alerts across restarts (state_dir/alerts.json), so
 	// that a restart neither posts a firing alert again nor forgets to post
 	// its resolution; "" when there is no state_dir.
@@ -238,6 +241,7 @@ func (c *Controller) Tick(ctx context.Context) []sla.ServiceChange {
 	now := c.clock.Now()
 	c.mu.Lock()
 	changes := c.tracker.Advance(now)
+	c.sequence(changes)
 	for _, ch := range changes {
 		c.current[ch.Service] = ch.StateChange
 		c.history[ch.Service] = append(c.history[ch.Service], ch.StateChange)
@@ -258,6 +262,7 @@ func (c *Controller) Tick(ctx context.Context) []sla.ServiceChange {
 			}
 		}
 		c.month = month
+		c.sequence(again)
 	}
 	c.mu.Unlock()
 	for _, ch := range changes {
@@ -297,11 +302,31 @@ func (c *Controller) everyService(at time.Time, s sla.State, cause string) []sla
 		out[i] = sla.ServiceChange{Service: svc.Name, StateChange: sla.StateChange{At: at, State: s, Cause: cause}}
 	}
 	c.mu.Lock()
+	c.sequence(out)
 	for _, ch := range out {
 		c.history[ch.Service] = append(c.history[ch.Service], ch.StateChange)
 	}
 	c.mu.Unlock()
 	return out
+}
+
+// sequence keeps each service's changes at strictly increasing times:
+// InfluxDB keeps one point per series and time, so a change at the same
+// instant as the service's previous one (the first observation landing on
+// the start marker, a month's re-assertion on a change) would overwrite
+// it. Such a change is recorded a nanosecond later and both are kept.
+// c.mu must be held.
+func (c *Controller) sequence(changes []sla.ServiceChange) {
+	if c.recorded == nil {
+		c.recorded = map[string]time.Time{}
+	}
+	for i := range changes {
+		ch := &changes[i]
+		if last, ok := c.recorded[ch.Service]; ok && !ch.At.After(last) {
+			ch.At = last.Add(time.Nanosecond)
+		}
+		c.recorded[ch.Service] = ch.At
+	}
 }
 
 // seedHistory reads the alert window before the start from the store, so
