@@ -126,3 +126,33 @@ func windowNumber(v any) float64 {
 	}
 	return 0
 }
+
+// PeakDemand is the highest block demand of the site in [from, to) (the
+// bill's blocks, BillBlocks, read a month at a time) and the start of the
+// block that set it; 0 when no block has data. It implements
+// demandctl.PeakStore: the demand controller's 12-month maximum.
+func (r *Reader) PeakDemand(ctx context.Context, site string, from, to time.Time, block time.Duration) (float64, time.Time, error) {
+	var kw float64
+	var at time.Time
+	if block <= 0 {
+		return 0, time.Time{}, fmt.Errorf("peak demand of %q: block %s: must be positive", site, block)
+	}
+	to = alignDown(to, block) // the block in progress is not complete
+	for start := from; start.Before(to); {
+		end := time.Date(start.Year(), start.Month()+1, 1, 0, 0, 0, 0, start.Location())
+		if end.After(to) {
+			end = to
+		}
+		blocks, err := r.BillBlocks(ctx, site, start, end, block)
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		for _, b := range blocks {
+			if d := b.KWh / block.Hours(); b.Coverage > 0 && d > kw {
+				kw, at = d, b.Start
+			}
+		}
+		start = end
+	}
+	return kw, at, nil
+}
