@@ -19,12 +19,14 @@ import (
 )
 
 const costUsage = `Usage:
-  setsuden cost --config FILE --month YYYY-MM [--format text|json|csv] [--labels FILE]
+  setsuden cost --config FILE --month YYYY-MM [--format text|json|csv] [--labels FILE] [--shed]
       the month's electricity bill rebuilt from the metered 30-minute blocks, line by line as a
       utility bill reads (contract kW and the block that set it, power factor, basic charge,
       energy by band, adjustments, total), with coverage and the month's CO2; with --labels
       (as for energy-vms), the bill and the CO2 shared per tenant and per service in proportion
-      to their VMs' attributed kWh
+      to their VMs' attributed kWh; with --shed, what each block demand control shed in saved
+      (kW kept below the 12-month maximum x basic price x months protected, plus the kWh
+      avoided at its band's price), totals for the month and, in summer, the summer so far
 `
 
 // costReport is what `setsuden cost` prints.
@@ -36,6 +38,8 @@ type costReport struct {
 	// Tenants and Services share the bill by their VMs' attributed kWh.
 	Tenants  []tariff.Allocation `json:"tenants,omitempty"`
 	Services []tariff.Allocation `json:"services,omitempty"`
+	// Shed is the value of the month's shed blocks (--shed).
+	Shed *shedReport `json:"shed,omitempty"`
 }
 
 // cmdCost is `setsuden cost`.
@@ -47,6 +51,7 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	monthFlag := fs.String("month", "", "the month to bill, YYYY-MM in site.timezone")
 	format := fs.String("format", "text", "text, json or csv")
 	labelsPath := fs.String("labels", "", "VM labels (CSV vm,tenant,service or YAML): share the bill per tenant and service")
+	withShed := fs.Bool("shed", false, "also value the month's shed blocks (from the stored demand points)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -91,6 +96,7 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// a month at a time, aggregated per block in InfluxDB.
 	progress := newProgressLine(stderr)
 	in := tariff.MonthInput{Month: month, Schedule: priced.Schedule, Adjustments: priced.Adjustments, Calendar: priced}
+	var months []monthBlocks
 	for i := 11; i >= 0; i-- {
 		m := month.AddDate(0, -i, 0)
 		start, end := tariff.MonthBounds(m)
@@ -100,6 +106,7 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			progress.done()
 			return err
 		}
+		months = append(months, monthBlocks{start: start, blocks: blocks})
 		if i == 0 {
 			in.Blocks = blocks
 			continue
@@ -127,6 +134,13 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := allocateBill(ctx, &rep, reader, *labelsPath, month); err != nil {
 			return err
 		}
+	}
+	if *withShed {
+		shed, warn, err := costShed(ctx, reader, cfg.Site.Name, priced, month, bill, months)
+		if err != nil {
+			return err
+		}
+		rep.Shed, rep.Warnings = shed, append(rep.Warnings, warn...)
 	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(stderr, "setsuden cost: warning:", w)
@@ -213,6 +227,11 @@ func writeCostText(w io.Writer, r costReport, loc *time.Location) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if r.Shed != nil {
+		if err := writeShedText(w, r.Shed, loc); err != nil {
+			return err
+		}
+	}
 	if r.CO2 != nil {
 		fmt.Fprintf(w, "\nCO2 (%s): %.0f kg location-based, %.0f kg adjusted, for %.0f kWh\n", r.Supplier, r.CO2.LocationKg, r.CO2.AdjustedKg, r.CO2.KWh)
 	}
@@ -247,6 +266,9 @@ func writeCostCSV(w io.Writer, r costReport) error {
 	_ = cw.Write([]string{r.Site, r.Month, "contract kW", f(r.ContractKW), "kW", "", ""})
 	_ = cw.Write([]string{r.Site, r.Month, "power factor", f(r.PowerFactorPct), "%", "", ""})
 	_ = cw.Write([]string{r.Site, r.Month, "coverage", f(r.Coverage.Fraction), "", "", ""})
+	if r.Shed != nil {
+		writeShedCSV(cw, r.Site, r.Shed)
+	}
 	if r.CO2 != nil {
 		_ = cw.Write([]string{r.Site, r.Month, "co2 location-based", f(r.CO2.LocationKg), "kg", "", ""})
 		_ = cw.Write([]string{r.Site, r.Month, "co2 adjusted", f(r.CO2.AdjustedKg), "kg", "", ""})
