@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/setsuden/setsuden/adapters/influx"
+	"github.com/setsuden/setsuden/config"
 	"github.com/setsuden/setsuden/rules/energy"
 	"github.com/setsuden/setsuden/rules/tariff"
 )
@@ -92,32 +93,7 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	reader := influx.NewReader(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket)
 	defer reader.Close()
 
-	// The month and the 11 before it (their maxima set the contract kW),
-	// a month at a time, aggregated per block in InfluxDB.
-	progress := newProgressLine(stderr)
-	in := tariff.MonthInput{Month: month, Schedule: priced.Schedule, Adjustments: priced.Adjustments, Calendar: priced}
-	var months []monthBlocks
-	for i := 11; i >= 0; i-- {
-		m := month.AddDate(0, -i, 0)
-		start, end := tariff.MonthBounds(m)
-		progress.update("reading 12 months of 30-minute blocks", float64(11-i)/12)
-		blocks, err := reader.BillBlocks(ctx, cfg.Site.Name, start, end, 30*time.Minute)
-		if err != nil {
-			progress.done()
-			return err
-		}
-		months = append(months, monthBlocks{start: start, blocks: blocks})
-		if i == 0 {
-			in.Blocks = blocks
-			continue
-		}
-		if mm, ok := monthMax(start, blocks); ok {
-			in.Prior = append(in.Prior, mm)
-		}
-	}
-	progress.update("reading 12 months of 30-minute blocks", 1)
-	progress.done()
-	bill, err := tariff.Compute(in)
+	bill, months, err := readBill(ctx, reader, cfg.Site.Name, priced, month, newProgressLine(stderr))
 	if err != nil {
 		return fmt.Errorf("bill of %s: %w", *monthFlag, err)
 	}
@@ -154,6 +130,36 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return writeCostCSV(stdout, rep)
 	}
 	return writeCostText(stdout, rep, loc)
+}
+
+// readBill rebuilds the month's bill from the month and the 11 before it
+// (their maxima set the contract kW), read a month at a time, aggregated
+// per block in InfluxDB; it returns the months' blocks too, oldest first.
+func readBill(ctx context.Context, reader *influx.Reader, site string, priced config.Priced, month time.Time, progress *progressLine) (tariff.Bill, []monthBlocks, error) {
+	in := tariff.MonthInput{Month: month, Schedule: priced.Schedule, Adjustments: priced.Adjustments, Calendar: priced}
+	var months []monthBlocks
+	for i := 11; i >= 0; i-- {
+		m := month.AddDate(0, -i, 0)
+		start, end := tariff.MonthBounds(m)
+		progress.update("reading 12 months of 30-minute blocks", float64(11-i)/12)
+		blocks, err := reader.BillBlocks(ctx, site, start, end, 30*time.Minute)
+		if err != nil {
+			progress.done()
+			return tariff.Bill{}, nil, err
+		}
+		months = append(months, monthBlocks{start: start, blocks: blocks})
+		if i == 0 {
+			in.Blocks = blocks
+			continue
+		}
+		if mm, ok := monthMax(start, blocks); ok {
+			in.Prior = append(in.Prior, mm)
+		}
+	}
+	progress.update("reading 12 months of 30-minute blocks", 1)
+	progress.done()
+	bill, err := tariff.Compute(in)
+	return bill, months, err
 }
 
 // allocateBill shares the bill over tenants and services by the month's VM
