@@ -97,6 +97,13 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("bill of %s: %w", *monthFlag, err)
 	}
+	stored := 0
+	for _, m := range months {
+		if m.stored {
+			stored++
+		}
+	}
+	fmt.Fprintf(stderr, "blocks of %d months from stored bill_block points, %d from the meters\n", stored, len(months)-stored)
 	rep := costReport{Site: cfg.Site.Name, Bill: bill}
 	if priced.Supplier != "" {
 		f, err := tariff.FactorFor(priced.Factors, priced.Supplier, month.Year())
@@ -133,8 +140,10 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // readBill rebuilds the month's bill from the month and the 11 before it
-// (their maxima set the contract kW), read a month at a time, aggregated
-// per block in InfluxDB; it returns the months' blocks too, oldest first.
+// (their maxima set the contract kW), read a month at a time: the stored
+// bill_block points where they cover the month (the daemon writes them at
+// each block end), else the meters aggregated per block in InfluxDB; it
+// returns the months' blocks too, oldest first.
 func readBill(ctx context.Context, reader *influx.Reader, site string, priced config.Priced, month time.Time, progress *progressLine) (tariff.Bill, []monthBlocks, error) {
 	in := tariff.MonthInput{Month: month, Schedule: priced.Schedule, Adjustments: priced.Adjustments, Calendar: priced}
 	var months []monthBlocks
@@ -142,12 +151,12 @@ func readBill(ctx context.Context, reader *influx.Reader, site string, priced co
 		m := month.AddDate(0, -i, 0)
 		start, end := tariff.MonthBounds(m)
 		progress.update("reading 12 months of 30-minute blocks", float64(11-i)/12)
-		blocks, err := reader.BillBlocks(ctx, site, start, end, 30*time.Minute)
+		blocks, stored, err := reader.MonthBillBlocks(ctx, site, start, end, 30*time.Minute)
 		if err != nil {
 			progress.done()
 			return tariff.Bill{}, nil, err
 		}
-		months = append(months, monthBlocks{start: start, blocks: blocks})
+		months = append(months, monthBlocks{start: start, blocks: blocks, stored: stored})
 		if i == 0 {
 			in.Blocks = blocks
 			continue

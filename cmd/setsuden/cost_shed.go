@@ -50,6 +50,7 @@ type shedEventView struct {
 type monthBlocks struct {
 	start  time.Time
 	blocks []tariff.Block
+	stored bool // from bill_block points, not the meters
 }
 
 // costShed values the shed blocks of the billed month (at its power

@@ -18,8 +18,20 @@ import (
 type peakStore struct {
 	*fakeStore
 	kw    float64
-	calls atomic.Int32
-	from  time.Time
+	calls     atomic.Int32
+	billReads atomic.Int32
+	from      time.Time
+}
+
+// BillBlocks answers the bill-block read of the span's 30-minute blocks,
+// each 256 kWh (512 kW) at full coverage.
+func (p *peakStore) BillBlocks(_ context.Context, _ string, from, to time.Time, block time.Duration) ([]tariff.Block, error) {
+	p.billReads.Add(1)
+	var out []tariff.Block
+	for b := from; b.Before(to); b = b.Add(block) {
+		out = append(out, tariff.Block{Start: b, KWh: 256, Coverage: 1})
+	}
+	return out, nil
 }
 
 func (p *peakStore) PeakDemand(_ context.Context, _ string, from, to time.Time, _ time.Duration) (float64, time.Time, error) {
@@ -90,6 +102,19 @@ func TestControllerAnnualMaximum(t *testing.T) {
 	}
 	if !seen {
 		t.Error("no demand point at 13:20")
+	}
+	// The block that ended was written as a bill block, once.
+	var bills []time.Time
+	for _, p := range pts.pts {
+		if p.Measurement == demandctl.MeasurementBillBlock {
+			bills = append(bills, p.Time)
+			if p.Fields["kwh"] != 256.0 || p.Fields["coverage"] != 1.0 {
+				t.Errorf("bill block %v: %v", p.Time, p.Fields)
+			}
+		}
+	}
+	if len(bills) != 1 || !bills[0].Equal(at("13:00:00")) || store.billReads.Load() != 1 {
+		t.Errorf("bill blocks at %v (%d reads), want one at 13:00", bills, store.billReads.Load())
 	}
 	clock.Advance(24 * time.Hour)
 	c.RefreshHistory(ctx)

@@ -286,14 +286,18 @@ func (c *Controller) Tick(ctx context.Context) (demand.Decision, error) {
 	}
 
 	c.mu.Lock()
+	var ended *demand.Block
 	if pending != nil && !to.Before(pending.End.Add(c.cfg.Tick)) {
 		if kw := demand.BlockDemand(power, energy, *pending, cfg.MaxGap).KW; kw > c.state.PeakKW {
 			c.state.PeakKW = kw
 		}
-		c.pending = nil
+		c.pending, ended = nil, pending
 	}
 	state := c.state
 	c.mu.Unlock()
+	if ended != nil {
+		c.writeBillBlock(ctx, *ended)
+	}
 	if c.cfg.Capabilities != nil {
 		if list, err := c.cfg.Capabilities.Sheddable(ctx, now); err != nil {
 			c.log.Warn("demand tick: sheddable loads unknown; using the configured ones", "err", err)
