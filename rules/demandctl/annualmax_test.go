@@ -17,7 +17,7 @@ import (
 // peakStore is the scenario's store with a stored 12-month maximum.
 type peakStore struct {
 	*fakeStore
-	kw    float64
+	kw        float64
 	calls     atomic.Int32
 	billReads atomic.Int32
 	from      time.Time
