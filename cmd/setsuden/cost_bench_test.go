@@ -39,12 +39,13 @@ const benchMeters = 1000
 //     influxd's time for its two statements; raw_year_est_s = 365 x
 //     raw_day_s, an extrapolation (a year of 1,000 meters' raw data was
 //     not written).
+//
 //   - stored_year_s: `setsuden cost --month 2026-06` through the built
 //     binary, end to end (process start, 12 months read, the bill), from
 //     the bill_block points; stored_year_influxd_s influxd's time for the
 //     12 monthly statements.
 //
-//	go test -run '^$' -bench BenchmarkBill1000Meters -benchtime 1x ./cmd/setsuden/
+//     go test -run '^$' -bench BenchmarkBill1000Meters -benchtime 1x ./cmd/setsuden/
 func BenchmarkBill1000Meters(b *testing.B) {
 	jst, err := time.LoadLocation("Asia/Tokyo")
 	if err != nil {
