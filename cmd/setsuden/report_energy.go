@@ -95,41 +95,35 @@ func monthEnergy(ctx context.Context, cfg *config.Config, month string, loc *tim
 	return e, nil
 }
 
-// monthPUE is the month's PUE from each meter's energy, read a day at a
-// time (as setsuden energy), or why there is none.
+// monthPUE is the month's PUE from the meters' 30-minute block energies
+// by category (Reader.CategoryBlocks: the bill's energies, aggregated by
+// InfluxDB), read a day at a time, or why there is none.
 func monthPUE(ctx context.Context, reader *influx.Reader, site string, start, end time.Time) (float64, string, string) {
-	const maxGap = 5 * time.Minute
-	type acc struct {
-		tags map[string]string
-		e    energy.Energy
-	}
-	meters := map[string]*acc{}
+	byCat := map[string]*energy.Energy{}
 	for d := start; d.Before(end); d = d.AddDate(0, 0, 1) {
-		next := d.AddDate(0, 0, 1)
-		series, err := reader.MeterSeries(ctx, site, d.Add(-maxGap), next.Add(maxGap))
+		cats, err := reader.CategoryBlocks(ctx, site, d, d.AddDate(0, 0, 1), 30*time.Minute)
 		if err != nil {
 			return 0, "", fmt.Sprintf("not computed: %v", err)
 		}
-		for _, s := range series {
-			a := meters[s.Meter]
-			if a == nil {
-				a = &acc{tags: s.Tags}
-				meters[s.Meter] = a
+		for c, blocks := range cats {
+			e := byCat[c]
+			if e == nil {
+				e = &energy.Energy{}
+				byCat[c] = e
 			}
-			me := energy.MeterKWh(s, d, next, maxGap)
-			a.e.KWh += me.KWh
-			a.e.Covered += me.Covered
+			for _, b := range blocks {
+				e.KWh += b.KWh
+				e.Covered += time.Duration(b.Coverage * float64(30*time.Minute))
+			}
 		}
 	}
-	var ms []energy.MeterEnergy
-	haveIT := false
-	for name, a := range meters {
-		a.e.Span = end.Sub(start)
-		ms = append(ms, energy.MeterEnergy{Meter: name, Tags: a.tags, Start: start, End: end, Energy: a.e})
-		haveIT = haveIT || a.tags["category"] == energy.CategoryIT
-	}
-	if !haveIT {
+	if byCat[energy.CategoryIT] == nil {
 		return 0, "", "not computed: no meter tagged category=it"
+	}
+	var ms []energy.MeterEnergy
+	for c, e := range byCat {
+		e.Span = end.Sub(start)
+		ms = append(ms, energy.MeterEnergy{Meter: "category " + c, Tags: map[string]string{"category": c}, Start: start, End: end, Energy: *e})
 	}
 	p, err := energy.ComputePUE(ms, reportPUECategory)
 	if err != nil {
