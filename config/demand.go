@@ -92,10 +92,11 @@ type DemandStages struct {
 	ExitTicks int `yaml:"exit_ticks"`
 }
 
-// DemandLimit is one limit: exactly one of Contract and Cap.
+// DemandLimit is one limit: exactly one of Contract, Cap and AnnualMax.
 type DemandLimit struct {
-	Contract DemandContract `yaml:"contract"`
-	Cap      DemandCap      `yaml:"cap"`
+	Contract  DemandContract  `yaml:"contract"`
+	Cap       DemandCap       `yaml:"cap"`
+	AnnualMax DemandAnnualMax `yaml:"annual_max"`
 }
 
 // DemandContract is the billing limit: contract power (or a target below
@@ -355,12 +356,16 @@ func (v *validator) demandEngine(d Demand, site Site) (demand.Config, []DemandLi
 	for i, l := range d.Limits {
 		p := fmt.Sprintf("demand.limits[%d]", i)
 		hasContract, hasCap := l.Contract != (DemandContract{}), !reflect.ValueOf(l.Cap).IsZero()
+		hasAnnualMax := l.AnnualMax != (DemandAnnualMax{})
 		var spec DemandLimitSpec
 		var name, namePath string
 		switch {
-		case hasContract && hasCap:
-			v.add(p, "both contract and cap (expected one of them per list item)")
+		case btoi(hasContract)+btoi(hasCap)+btoi(hasAnnualMax) > 1:
+			v.add(p, "more than one of contract, cap and annual_max (expected one of them per list item)")
 			continue
+		case hasAnnualMax:
+			spec, name = v.demandAnnualMax(p+".annual_max", l.AnnualMax, e.BlockLength), l.AnnualMax.Name
+			namePath = p + ".annual_max.name"
 		case hasContract:
 			spec, name = v.demandContract(p+".contract", l.Contract, e.BlockLength), l.Contract.Name
 			namePath = p + ".contract.name"
@@ -368,7 +373,7 @@ func (v *validator) demandEngine(d Demand, site Site) (demand.Config, []DemandLi
 			spec, name = v.demandCap(p+".cap", l.Cap), l.Cap.Name
 			namePath = p + ".cap.name"
 		default:
-			v.add(p, "an empty item (expected contract: {kw: ...} or cap: {baseline_kw: ..., calendar: ...})")
+			v.add(p, "an empty item (expected contract: {kw: ...}, cap: {baseline_kw: ..., calendar: ...} or annual_max: {name: ...})")
 			continue
 		}
 		if name != "" {

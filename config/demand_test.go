@@ -52,9 +52,13 @@ func TestDemandEngine(t *testing.T) {
 	if c.Demand.TickInterval() != 15*time.Second || len(e.Limits) != 0 {
 		t.Errorf("tick %s, engine limits %v", c.Demand.TickInterval(), e.Limits)
 	}
-	if len(specs) != 4 {
+	if len(specs) != 5 {
 		t.Fatalf("%d limits", len(specs))
 	}
+	if l := specs[2].Limit; l != (demand.AnnualMaxLimit{Name: "peak", Block: 30 * time.Minute}) || specs[2].BaselineLastYear {
+		t.Errorf("limit 2: %#v, want the annual maximum on the billing block", l)
+	}
+	specs = append(specs[:2:2], specs[3:]...)
 	if l := specs[0].Limit; l != (demand.ContractLimit{KW: 600, Block: 30 * time.Minute}) {
 		t.Errorf("limit 0: %#v", l)
 	}

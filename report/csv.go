@@ -24,6 +24,10 @@ var CSVHeader = []string{
 	"energy_action_down_s", "short_notice_down_s", "overrun_down_s", "planned_windows", "short_notice_windows",
 	"response_valid", "response_within_pct", "response_p50_ms", "response_p95_ms", "response_p99_ms", "response_verdict",
 	"breaches", "response_percentiles", "notice",
+	// The month's energy section, the same on every row (empty without
+	// one; the priced figures empty without a tariff, energy_note says why).
+	"energy_kwh", "energy_coverage_pct", "pue", "peak_demand_kw", "peak_block", "contract_kw", "bill_yen",
+	"shed_events", "shed_yen", "co2_location_kg", "co2_adjusted_kg", "energy_note",
 }
 
 // WriteCSV writes one row per service (machine-readable: seconds and
@@ -67,7 +71,7 @@ func csvRow(m Monthly, s ServiceReport) []string {
 		maxFail = ""
 	}
 	pctOf := func(x float64) string { return strconv.FormatFloat(100*x, 'f', 4, 64) }
-	return []string{
+	row := []string{
 		m.Month, m.Site, s.Service.Customer, f.Service, f.SLA, pctOf(f.Objective), f.ServiceHours,
 		strconv.FormatBool(f.Provisional), strconv.FormatBool(f.Partial),
 		sec(f.ServiceTime), sec(f.Up), sec(f.Down), pct(f.DowntimeRatio()), sec(f.Unknown), sec(f.Planned),
@@ -80,6 +84,38 @@ func csvRow(m Monthly, s ServiceReport) []string {
 		ms(f.Response.P50, f.Response.Valid), ms(f.Response.P95, f.Response.Valid), ms(f.Response.P99, f.Response.Valid),
 		string(f.Response.Verdict), strings.Join(f.Breaches, "; "), percentiles(f.Response), s.Notice,
 	}
+	return append(row, energyCells(m.Energy)...)
+}
+
+// energyCells are the energy section's columns (CSVHeader).
+func energyCells(e *Energy) []string {
+	if e == nil {
+		return make([]string, 12)
+	}
+	num := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	block := ""
+	if !e.PeakBlock.IsZero() {
+		block = e.PeakBlock.UTC().Format(time.RFC3339)
+	}
+	pue := num(e.PUE)
+	notes := []string{}
+	if e.PUENote != "" {
+		pue, notes = "", append(notes, "PUE: "+e.PUENote)
+	}
+	out := []string{num(e.KWh), strconv.FormatFloat(100*e.Coverage, 'f', 4, 64), pue, num(e.PeakDemandKW), block}
+	if e.Priced {
+		co2l, co2a := "", ""
+		if e.CO2Source != "" {
+			co2l, co2a = num(e.CO2LocationKg), num(e.CO2AdjustedKg)
+		}
+		out = append(out, num(e.TargetKW), num(e.BillYen), strconv.Itoa(e.ShedEvents), num(e.ShedYen), co2l, co2a)
+	} else {
+		out = append(out, "", "", strconv.Itoa(e.ShedEvents), "", "", "")
+		if e.PricedNote != "" {
+			notes = append(notes, e.PricedNote)
+		}
+	}
+	return append(out, strings.Join(notes, "; "))
 }
 
 func percentiles(r sla.ResponseFigures) string {

@@ -651,16 +651,46 @@ func (d *pdfDoc) energy(e Energy) {
 	d.pdf.AddPage()
 	d.heading("Energy", 15)
 	t := d.m.Totals()
-	rows := [][]string{
-		{"Energy", fmt.Sprintf("%.1f kWh", e.KWh)},
-		{"PUE", fmt.Sprintf("%.2f", e.PUE)},
-		{"Peak demand (30-minute)", fmt.Sprintf("%.1f kW", e.PeakDemandKW)},
-		{"Demand target", fmt.Sprintf("%.1f kW", e.TargetKW)},
-		{"Margin to target", fmt.Sprintf("%.1f kW", e.MarginKW)},
-		{"Load-shedding events", fmt.Sprint(e.ShedEvents)},
-		{"Service downtime from energy actions", HumanDuration(t.EnergyActionDown)},
+	loc := d.m.location()
+	energy := fmt.Sprintf("%.1f kWh", e.KWh)
+	if e.Coverage > 0 {
+		energy += fmt.Sprintf(" (%s of the blocks have data)", percent(e.Coverage, 1))
 	}
-	d.table([]float64{70, 50}, "l", []string{"Item", "Value"}, rows, nil)
+	pue := fmt.Sprintf("%.2f", e.PUE)
+	if e.PUENote != "" {
+		pue = e.PUENote
+	} else if e.PUELabel != "" {
+		pue += " (" + e.PUELabel + ")"
+	}
+	peak := fmt.Sprintf("%.1f kW", e.PeakDemandKW)
+	if !e.PeakBlock.IsZero() {
+		peak += ", block " + e.PeakBlock.In(loc).Format("2006-01-02 15:04")
+	}
+	rows := [][]string{
+		{"Energy", energy},
+		{"PUE", pue},
+		{"Peak demand (30-minute)", peak},
+	}
+	if e.Priced {
+		co2 := "no emission factors configured (tariff.emission)"
+		if e.CO2Source != "" {
+			co2 = fmt.Sprintf("%.0f kg location-based, %.0f kg adjusted (%s)", e.CO2LocationKg, e.CO2AdjustedKg, e.CO2Source)
+		}
+		rows = append(rows,
+			[]string{"Contract kW (12-month maximum)", fmt.Sprintf("%.1f kW", e.TargetKW)},
+			[]string{"Margin to it", fmt.Sprintf("%.1f kW", e.MarginKW)},
+			[]string{"Bill (" + e.Contracts + ")", fmt.Sprintf("%.0f yen", e.BillYen)},
+			[]string{"Load-shedding events", fmt.Sprintf("%d, saving %.0f yen (estimate)", e.ShedEvents, e.ShedYen)},
+			[]string{"CO2", co2})
+	} else {
+		note := e.PricedNote
+		if note == "" {
+			note = "not priced"
+		}
+		rows = append(rows, []string{"Load-shedding events", fmt.Sprint(e.ShedEvents)}, []string{"Bill, savings, CO2", note})
+	}
+	rows = append(rows, []string{"Service downtime from energy actions", HumanDuration(t.EnergyActionDown)})
+	d.table([]float64{60, 120}, "l", []string{"Item", "Value"}, rows, nil)
 }
 
 func (d *pdfDoc) glossary() {

@@ -81,14 +81,40 @@ func (m Monthly) Notices() []string {
 }
 
 // Energy is the energy section (research §5a "Energy section of the same
-// monthly report"); units are part of the names.
+// monthly report"), side by side with the availability figures; units are
+// part of the names. A figure that could not be computed is 0 with its
+// note (PUENote, PricedNote) saying why, never a silent zero.
 type Energy struct {
-	KWh          float64 `json:"kwh"`
-	PUE          float64 `json:"pue"`
-	PeakDemandKW float64 `json:"peak_demand_kw"`
-	TargetKW     float64 `json:"target_kw"`
-	MarginKW     float64 `json:"margin_kw"`
-	ShedEvents   int     `json:"shed_events"`
+	KWh float64 `json:"kwh"`
+	// Coverage is the share of the month's 30-minute blocks with data.
+	Coverage float64 `json:"coverage"`
+	PUE      float64 `json:"pue"`
+	// PUELabel says how PUE was measured (e.g. "PUE (category 2)"), or
+	// PUENote why there is none.
+	PUELabel     string    `json:"pue_label,omitempty"`
+	PUENote      string    `json:"pue_note,omitempty"`
+	PeakDemandKW float64   `json:"peak_demand_kw"`
+	PeakBlock    time.Time `json:"peak_block,omitzero"`
+	// TargetKW is the contract kW of the month (the 12-month maximum under
+	// the measured-demand rule, or the agreed kW), MarginKW TargetKW less
+	// the month's peak; both 0 without a tariff.
+	TargetKW   float64 `json:"target_kw"`
+	MarginKW   float64 `json:"margin_kw"`
+	ShedEvents int     `json:"shed_events"`
+	// Priced says whether a tariff section priced the month; PricedNote
+	// says why not.
+	Priced     bool   `json:"priced"`
+	PricedNote string `json:"priced_note,omitempty"`
+	Contracts  string `json:"contracts,omitempty"`
+	// BillYen is the month's bill rebuilt from the meters (setsuden cost);
+	// ShedYen what the month's shed blocks saved (setsuden cost --shed).
+	BillYen float64 `json:"bill_yen"`
+	ShedYen float64 `json:"shed_yen"`
+	// CO2 is the month's emissions, kg, by the supplier's location-based
+	// and adjusted factors (CO2Source names them; empty: no factors).
+	CO2LocationKg float64 `json:"co2_location_kg"`
+	CO2AdjustedKg float64 `json:"co2_adjusted_kg"`
+	CO2Source     string  `json:"co2_source,omitempty"`
 }
 
 // Scope names whom the report covers: the customer, or "all".

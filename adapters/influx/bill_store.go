@@ -27,22 +27,58 @@ import (
 // aggregated by InfluxDB per block: a month of a 10 s meter returns 1,440
 // rows a field, not 270,000 (InfluxQL, as SiteHistory: demand_history.go).
 func (r *Reader) BillBlocks(ctx context.Context, site string, from, to time.Time, block time.Duration) ([]tariff.Block, error) {
-	start, stop, err := demandRange(site, from, to, block)
+	means, resets, start, stop, err := r.billWindows(ctx, site, from, to, block)
 	if err != nil {
 		return nil, err
+	}
+	return assembleBlocks(siteMeters(means, "kw"), means, resets, start, stop, block), nil
+}
+
+// CategoryBlocks is BillBlocks per meter category (the category tag:
+// facility, it, cooling, "" for none), from one read: the report's PUE
+// from the same per-block energies as the bill.
+func (r *Reader) CategoryBlocks(ctx context.Context, site string, from, to time.Time, block time.Duration) (map[string][]tariff.Block, error) {
+	means, resets, start, stop, err := r.billWindows(ctx, site, from, to, block)
+	if err != nil {
+		return nil, err
+	}
+	sel := map[string][]*meterWindows{}
+	for _, s := range means {
+		if s.field == "kw" {
+			sel[s.category] = append(sel[s.category], s)
+		}
+	}
+	out := map[string][]tariff.Block{}
+	for c, ms := range sel {
+		out[c] = assembleBlocks(ms, means, resets, start, stop, block)
+	}
+	return out, nil
+}
+
+// billWindows are the per-meter block aggregates BillBlocks assembles.
+func (r *Reader) billWindows(ctx context.Context, site string, from, to time.Time, block time.Duration) (means, resets []*meterWindows, start, stop time.Time, err error) {
+	start, stop, err = demandRange(site, from, to, block)
+	if err != nil {
+		return nil, nil, start, stop, err
 	}
 	where := fmt.Sprintf(`"site" = %s AND time >= %d AND time < %d`, influxQLString(site), start.UnixNano(), stop.Add(block).UnixNano())
 	group := fmt.Sprintf(`GROUP BY time(%ds), "meter", "category" fill(none)`, int64(block/time.Second))
 	// The register at each block's start (first): a block's energy is the
 	// next block's first reading less its own, hence one block past stop.
-	means, err := r.influxQLWindows(ctx, `SELECT mean("kw") AS "kw", mean("pf") AS "pf", count("kw") AS "kw_count", first("kwh_total") AS "kwh_total" FROM "power" WHERE `+where+" "+group)
+	means, err = r.influxQLWindows(ctx, `SELECT mean("kw") AS "kw", mean("pf") AS "pf", count("kw") AS "kw_count", first("kwh_total") AS "kwh_total" FROM "power" WHERE `+where+" "+group)
 	if err != nil {
-		return nil, fmt.Errorf("bill blocks of %q %s..%s: %w", site, fluxTime(start), fluxTime(stop), err)
+		return nil, nil, start, stop, fmt.Errorf("bill blocks of %q %s..%s: %w", site, fluxTime(start), fluxTime(stop), err)
 	}
-	resets, err := r.influxQLWindows(ctx, `SELECT count("kwh_reset") AS "kwh_reset" FROM "power" WHERE "kwh_reset" = true AND `+where+" "+group)
+	resets, err = r.influxQLWindows(ctx, `SELECT count("kwh_reset") AS "kwh_reset" FROM "power" WHERE "kwh_reset" = true AND `+where+" "+group)
 	if err != nil {
-		return nil, fmt.Errorf("bill blocks of %q %s..%s (resets): %w", site, fluxTime(start), fluxTime(stop), err)
+		return nil, nil, start, stop, fmt.Errorf("bill blocks of %q %s..%s (resets): %w", site, fluxTime(start), fluxTime(stop), err)
 	}
+	return means, resets, start, stop, nil
+}
+
+// assembleBlocks sums the selected meters' block energies (see
+// BillBlocks) into the site's blocks [start, stop).
+func assembleBlocks(sel, means, resets []*meterWindows, start, stop time.Time, block time.Duration) []tariff.Block {
 	byMeter := func(series []*meterWindows, field string) map[string]*meterWindows {
 		out := map[string]*meterWindows{}
 		for _, s := range series {
@@ -52,7 +88,6 @@ func (r *Reader) BillBlocks(ctx context.Context, site string, from, to time.Time
 		}
 		return out
 	}
-	sel := siteMeters(means, "kw")
 	pf, cnt, tot, rst := byMeter(means, "pf"), byMeter(means, "kw_count"), byMeter(means, "kwh_total"), byMeter(resets, "kwh_reset")
 	n := int(stop.Sub(start) / block)
 	out := make([]tariff.Block, n)
@@ -112,7 +147,7 @@ func (r *Reader) BillBlocks(ctx context.Context, site string, from, to time.Time
 			out[i].Coverage = 0
 		}
 	}
-	return out, nil
+	return out
 }
 
 func windowNumber(v any) float64 {
@@ -125,4 +160,34 @@ func windowNumber(v any) float64 {
 		return float64(x)
 	}
 	return 0
+}
+
+// PeakDemand is the highest block demand of the site in [from, to) (the
+// bill's blocks, BillBlocks, read a month at a time) and the start of the
+// block that set it; 0 when no block has data. It implements
+// demandctl.PeakStore: the demand controller's 12-month maximum.
+func (r *Reader) PeakDemand(ctx context.Context, site string, from, to time.Time, block time.Duration) (float64, time.Time, error) {
+	var kw float64
+	var at time.Time
+	if block <= 0 {
+		return 0, time.Time{}, fmt.Errorf("peak demand of %q: block %s: must be positive", site, block)
+	}
+	to = alignDown(to, block) // the block in progress is not complete
+	for start := from; start.Before(to); {
+		end := time.Date(start.Year(), start.Month()+1, 1, 0, 0, 0, 0, start.Location())
+		if end.After(to) {
+			end = to
+		}
+		blocks, err := r.BillBlocks(ctx, site, start, end, block)
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		for _, b := range blocks {
+			if d := b.KWh / block.Hours(); b.Coverage > 0 && d > kw {
+				kw, at = d, b.Start
+			}
+		}
+		start = end
+	}
+	return kw, at, nil
 }

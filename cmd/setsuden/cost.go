@@ -14,17 +14,20 @@ import (
 	"time"
 
 	"github.com/setsuden/setsuden/adapters/influx"
+	"github.com/setsuden/setsuden/config"
 	"github.com/setsuden/setsuden/rules/energy"
 	"github.com/setsuden/setsuden/rules/tariff"
 )
 
 const costUsage = `Usage:
-  setsuden cost --config FILE --month YYYY-MM [--format text|json|csv] [--labels FILE]
+  setsuden cost --config FILE --month YYYY-MM [--format text|json|csv] [--labels FILE] [--shed]
       the month's electricity bill rebuilt from the metered 30-minute blocks, line by line as a
       utility bill reads (contract kW and the block that set it, power factor, basic charge,
       energy by band, adjustments, total), with coverage and the month's CO2; with --labels
       (as for energy-vms), the bill and the CO2 shared per tenant and per service in proportion
-      to their VMs' attributed kWh
+      to their VMs' attributed kWh; with --shed, what each block demand control shed in saved
+      (kW kept below the 12-month maximum x basic price x months protected, plus the kWh
+      avoided at its band's price), totals for the month and, in summer, the summer so far
 `
 
 // costReport is what `setsuden cost` prints.
@@ -36,6 +39,8 @@ type costReport struct {
 	// Tenants and Services share the bill by their VMs' attributed kWh.
 	Tenants  []tariff.Allocation `json:"tenants,omitempty"`
 	Services []tariff.Allocation `json:"services,omitempty"`
+	// Shed is the value of the month's shed blocks (--shed).
+	Shed *shedReport `json:"shed,omitempty"`
 }
 
 // cmdCost is `setsuden cost`.
@@ -47,6 +52,7 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	monthFlag := fs.String("month", "", "the month to bill, YYYY-MM in site.timezone")
 	format := fs.String("format", "text", "text, json or csv")
 	labelsPath := fs.String("labels", "", "VM labels (CSV vm,tenant,service or YAML): share the bill per tenant and service")
+	withShed := fs.Bool("shed", false, "also value the month's shed blocks (from the stored demand points)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -87,33 +93,17 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	reader := influx.NewReader(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket)
 	defer reader.Close()
 
-	// The month and the 11 before it (their maxima set the contract kW),
-	// a month at a time, aggregated per block in InfluxDB.
-	progress := newProgressLine(stderr)
-	in := tariff.MonthInput{Month: month, Schedule: priced.Schedule, Adjustments: priced.Adjustments, Calendar: priced}
-	for i := 11; i >= 0; i-- {
-		m := month.AddDate(0, -i, 0)
-		start, end := tariff.MonthBounds(m)
-		progress.update("reading 12 months of 30-minute blocks", float64(11-i)/12)
-		blocks, err := reader.BillBlocks(ctx, cfg.Site.Name, start, end, 30*time.Minute)
-		if err != nil {
-			progress.done()
-			return err
-		}
-		if i == 0 {
-			in.Blocks = blocks
-			continue
-		}
-		if mm, ok := monthMax(start, blocks); ok {
-			in.Prior = append(in.Prior, mm)
-		}
-	}
-	progress.update("reading 12 months of 30-minute blocks", 1)
-	progress.done()
-	bill, err := tariff.Compute(in)
+	bill, months, err := readBill(ctx, reader, cfg.Site.Name, priced, month, newProgressLine(stderr))
 	if err != nil {
 		return fmt.Errorf("bill of %s: %w", *monthFlag, err)
 	}
+	stored := 0
+	for _, m := range months {
+		if m.stored {
+			stored++
+		}
+	}
+	fmt.Fprintf(stderr, "blocks of %d months from stored bill_block points, %d from the meters\n", stored, len(months)-stored)
 	rep := costReport{Site: cfg.Site.Name, Bill: bill}
 	if priced.Supplier != "" {
 		f, err := tariff.FactorFor(priced.Factors, priced.Supplier, month.Year())
@@ -128,6 +118,13 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
+	if *withShed {
+		shed, warn, err := costShed(ctx, reader, cfg.Site.Name, priced, month, bill, months)
+		if err != nil {
+			return err
+		}
+		rep.Shed, rep.Warnings = shed, append(rep.Warnings, warn...)
+	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(stderr, "setsuden cost: warning:", w)
 	}
@@ -140,6 +137,38 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return writeCostCSV(stdout, rep)
 	}
 	return writeCostText(stdout, rep, loc)
+}
+
+// readBill rebuilds the month's bill from the month and the 11 before it
+// (their maxima set the contract kW), read a month at a time: the stored
+// bill_block points where they cover the month (the daemon writes them at
+// each block end), else the meters aggregated per block in InfluxDB; it
+// returns the months' blocks too, oldest first.
+func readBill(ctx context.Context, reader *influx.Reader, site string, priced config.Priced, month time.Time, progress *progressLine) (tariff.Bill, []monthBlocks, error) {
+	in := tariff.MonthInput{Month: month, Schedule: priced.Schedule, Adjustments: priced.Adjustments, Calendar: priced}
+	var months []monthBlocks
+	for i := 11; i >= 0; i-- {
+		m := month.AddDate(0, -i, 0)
+		start, end := tariff.MonthBounds(m)
+		progress.update("reading 12 months of 30-minute blocks", float64(11-i)/12)
+		blocks, stored, err := reader.MonthBillBlocks(ctx, site, start, end, 30*time.Minute)
+		if err != nil {
+			progress.done()
+			return tariff.Bill{}, nil, err
+		}
+		months = append(months, monthBlocks{start: start, blocks: blocks, stored: stored})
+		if i == 0 {
+			in.Blocks = blocks
+			continue
+		}
+		if mm, ok := monthMax(start, blocks); ok {
+			in.Prior = append(in.Prior, mm)
+		}
+	}
+	progress.update("reading 12 months of 30-minute blocks", 1)
+	progress.done()
+	bill, err := tariff.Compute(in)
+	return bill, months, err
 }
 
 // allocateBill shares the bill over tenants and services by the month's VM
@@ -213,6 +242,11 @@ func writeCostText(w io.Writer, r costReport, loc *time.Location) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if r.Shed != nil {
+		if err := writeShedText(w, r.Shed, loc); err != nil {
+			return err
+		}
+	}
 	if r.CO2 != nil {
 		fmt.Fprintf(w, "\nCO2 (%s): %.0f kg location-based, %.0f kg adjusted, for %.0f kWh\n", r.Supplier, r.CO2.LocationKg, r.CO2.AdjustedKg, r.CO2.KWh)
 	}
@@ -247,6 +281,9 @@ func writeCostCSV(w io.Writer, r costReport) error {
 	_ = cw.Write([]string{r.Site, r.Month, "contract kW", f(r.ContractKW), "kW", "", ""})
 	_ = cw.Write([]string{r.Site, r.Month, "power factor", f(r.PowerFactorPct), "%", "", ""})
 	_ = cw.Write([]string{r.Site, r.Month, "coverage", f(r.Coverage.Fraction), "", "", ""})
+	if r.Shed != nil {
+		writeShedCSV(cw, r.Site, r.Shed)
+	}
 	if r.CO2 != nil {
 		_ = cw.Write([]string{r.Site, r.Month, "co2 location-based", f(r.CO2.LocationKg), "kg", "", ""})
 		_ = cw.Write([]string{r.Site, r.Month, "co2 adjusted", f(r.CO2.AdjustedKg), "kg", "", ""})

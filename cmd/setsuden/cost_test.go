@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -10,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/internal/testinflux"
+	"github.com/setsuden/setsuden/rules/demandctl"
+	"github.com/setsuden/setsuden/rules/tariff"
 )
 
 // TestCostThroughTheBinary writes two months of an incomer meter to a real
@@ -138,6 +142,43 @@ func TestCostThroughTheBinary(t *testing.T) {
 	if !strings.Contains(string(empty), "covers 0.0% of the month") {
 		t.Errorf("a month without data gives no coverage warning:\n%s", empty)
 	}
+	// The daemon's bill_block points (written at each block end with the
+	// same figures, demandctl.BillBlockPoint) replace the meters' read for
+	// a month they cover, with the same bill.
+	reader := influx.NewReader(db.URL, "", "", db.Bucket())
+	defer reader.Close()
+	juneStart, juneEnd := tariff.MonthBounds(peakJune)
+	blocks, err := reader.BillBlocks(context.Background(), "dc1", juneStart, juneEnd, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bb []point.Point
+	for _, b := range blocks {
+		bb = append(bb, demandctl.BillBlockPoint("dc1", b))
+	}
+	testinflux.Write(t, db, bb)
+	again := exec.Command(bin, "cost", "--config", conf, "--month", "2026-06", "--format", "json")
+	var againErr strings.Builder
+	again.Stderr = &againErr
+	out2, err := again.Output()
+	if err != nil {
+		t.Fatalf("setsuden cost from bill_block: %v\n%s", err, againErr.String())
+	}
+	var rep2 struct {
+		Total float64 `json:"total_yen"`
+		KWh   float64 `json:"energy_kwh"`
+		PF    float64 `json:"power_factor_pct"`
+	}
+	if err := json.Unmarshal(out2, &rep2); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(againErr.String(), "blocks of 1 months from stored bill_block points, 11 from the meters") {
+		t.Errorf("the stored blocks were not used:\n%s", againErr.String())
+	}
+	eq("total from bill_block", rep2.Total, rep.Total, 0)
+	eq("kWh from bill_block", rep2.KWh, rep.KWh, 1e-6)
+	eq("PF from bill_block", rep2.PF, rep.PF, 0)
+
 	// Without a tariff section the command says what is missing.
 	bare := filepath.Join(t.TempDir(), "bare.yaml")
 	if err := os.WriteFile(bare, []byte("site: {name: dc1, timezone: Asia/Tokyo}\ninflux: {url: "+db.URL+", bucket: "+db.Bucket()+"}\n"), 0o644); err != nil {

@@ -36,7 +36,7 @@ func cmdDemand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // demandSetup is what both subcommands need from the configuration.
 type demandSetup struct {
 	cfg    *config.Config
-	engine demand.Config
+	engine demand.Config // with the tariff's Pricer when there is a tariff
 	specs  []demandctl.LimitSpec
 	reader *influx.Reader
 }
@@ -56,6 +56,9 @@ func loadDemand(path string, stderr io.Writer) (*demandSetup, error) {
 	engine, specs, err := cfg.Demand.Engine(cfg.Site)
 	if err != nil {
 		return nil, fmt.Errorf("%s: demand: %w", path, err)
+	}
+	if engine.Pricer, err = demandPricer(cfg); err != nil {
+		return nil, fmt.Errorf("%s: tariff: %w", path, err)
 	}
 	return &demandSetup{cfg: cfg, engine: engine, specs: demandLimits(specs),
 		reader: influx.NewReader(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket)}, nil
@@ -136,6 +139,7 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	engine := s.engine
 	var caps []demandctl.CapStatus
 	engine.Limits, caps = s.limitsAndCaps(ctx, from, stderr)
+	s.seedAnnualMax(ctx, &engine, from, stderr)
 	progress := newProgressLine(stderr)
 	h, err := demandctl.ReadHistory(ctx, s.reader, site, from.Add(-historyLead), to, *tick, *chunk,
 		func(done, total time.Duration) { progress.update("reading history", float64(done)/float64(total)) })
@@ -149,6 +153,7 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	progress.done()
 
 	rep := newReplayReport(site, loc, from, last, *tick, engine.Limits, caps, h, res, read, time.Since(started)-read)
+	rep.priceNewMaxima(engine.AnnualMaxKW, engine.Pricer)
 	switch *format {
 	case "json":
 		return rep.writeJSON(stdout)
@@ -181,6 +186,8 @@ func limitsText(limits []demand.Limit) string {
 			parts = append(parts, fmt.Sprintf("%s %.1f kW (%s)", v.Label(), v.KW, v.Block))
 		case demand.CapLimit:
 			parts = append(parts, fmt.Sprintf("%s %.1f kW (%s, %.1f kW - %.0f%%)", v.Label(), v.KW(), v.Block, v.BaselineKW, 100*v.Reduction))
+		case demand.AnnualMaxLimit:
+			parts = append(parts, fmt.Sprintf("%s (the 12-month maximum, %s)", v.Label(), v.Block))
 		default:
 			parts = append(parts, l.Label())
 		}
@@ -213,6 +220,7 @@ func cmdDemandNow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	now = now.Truncate(tick)
 	engine := s.engine
 	engine.Limits = s.limits(ctx, now, stderr)
+	s.seedAnnualMax(ctx, &engine, now, stderr)
 
 	// The stage has memory (hysteresis, exit ticks): replay from the start
 	// of the block before the current one, then evaluate now.
@@ -250,6 +258,7 @@ func printDecision(w io.Writer, d demand.Decision, site string, loc *time.Locati
 	if d.Held {
 		held = " (held: no-action time at the block's start)"
 	}
+	fmt.Fprintln(w, newMaxText(d))
 	fmt.Fprintf(w, "stage %s%s\n", d.Stage, held)
 	switch {
 	case d.Request != nil:

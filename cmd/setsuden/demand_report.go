@@ -23,25 +23,29 @@ import (
 // for the range the caps from history with the hour their baseline came
 // from, the peak and the predictors' errors.
 type replayReport struct {
-	Site          string              `json:"site"`
-	Timezone      string              `json:"timezone"`
-	From          string              `json:"from"`
-	To            string              `json:"to"`
-	Tick          string              `json:"tick"`
-	Demand        string              `json:"demand_from"`
-	PowerSamples  int                 `json:"power_samples"`
-	Limits        []limitReport       `json:"limits"`
-	Caps          []capReport         `json:"caps_from_history,omitempty"`
-	Days          []dayReport         `json:"days"`
-	Peak          *blockReport        `json:"peak,omitempty"`
-	Accuracy      accuracyReport      `json:"accuracy"`
-	Ticks         int                 `json:"ticks"`
-	Transitions   int                 `json:"transitions"`
-	ReadSeconds   float64             `json:"read_s"`
-	ReplaySeconds float64             `json:"replay_s"`
-	loc           *time.Location      `json:"-"`
-	limits        []demand.Limit      `json:"-"`
-	result        demand.ReplayResult `json:"-"`
+	Site          string         `json:"site"`
+	Timezone      string         `json:"timezone"`
+	From          string         `json:"from"`
+	To            string         `json:"to"`
+	Tick          string         `json:"tick"`
+	Demand        string         `json:"demand_from"`
+	PowerSamples  int            `json:"power_samples"`
+	Limits        []limitReport  `json:"limits"`
+	Caps          []capReport    `json:"caps_from_history,omitempty"`
+	Days          []dayReport    `json:"days"`
+	Peak          *blockReport   `json:"peak,omitempty"`
+	Accuracy      accuracyReport `json:"accuracy"`
+	Ticks         int            `json:"ticks"`
+	Transitions   int            `json:"transitions"`
+	ReadSeconds   float64        `json:"read_s"`
+	ReplaySeconds float64        `json:"replay_s"`
+	// AnnualMaxKW is the 12-month maximum at the start (history or
+	// demand.annual_max_kw); NewMaxYen the yen the days' new maxima added.
+	AnnualMaxKW float64             `json:"annual_max_kw,omitempty"`
+	NewMaxYen   float64             `json:"new_max_yen,omitempty"`
+	loc         *time.Location      `json:"-"`
+	limits      []demand.Limit      `json:"-"`
+	result      demand.ReplayResult `json:"-"`
 }
 
 type limitReport struct {
@@ -117,6 +121,10 @@ type dayReport struct {
 	HoursOver     []hoursReport      `json:"hours_over"`
 	Coverage      coverageReport     `json:"coverage"`
 	Transitions   []transitionReport `json:"transitions"`
+	// AnnualMaxKW is the 12-month maximum at the day's start; NewMaxYen
+	// what the day's peak block added as a new maximum (with a tariff).
+	AnnualMaxKW float64  `json:"annual_max_kw,omitempty"`
+	NewMaxYen   *float64 `json:"new_max_yen,omitempty"`
 }
 
 type accuracyReport struct {
@@ -232,7 +240,7 @@ func (r replayReport) writeCSV(w io.Writer) error {
 	for _, l := range r.limitLabels() {
 		head = append(head, "hours_over_"+l)
 	}
-	head = append(head, "blocks", "blocks_below_full_coverage", "min_coverage", "transitions")
+	head = append(head, "blocks", "blocks_below_full_coverage", "min_coverage", "transitions", "annual_max_kw", "new_max_yen")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -261,7 +269,8 @@ func (r replayReport) writeCSV(w io.Writer) error {
 			row = append(row, cell)
 		}
 		row = append(row, strconv.Itoa(d.Coverage.Blocks), strconv.Itoa(len(d.Coverage.Low)),
-			strconv.FormatFloat(d.Coverage.Min, 'f', -1, 64), strconv.Itoa(len(d.Transitions)))
+			strconv.FormatFloat(d.Coverage.Min, 'f', -1, 64), strconv.Itoa(len(d.Transitions)),
+			strconv.FormatFloat(d.AnnualMaxKW, 'f', -1, 64), f(d.NewMaxYen))
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -363,6 +372,15 @@ func (r replayReport) writeText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "peak of the range: %s %s-%s %.1f kW (coverage %.0f%%%s)\n",
 			p.Start.In(loc).Format("2006-01-02"), p.Start.In(loc).Format("15:04"), p.End.In(loc).Format("15:04"), p.KW, 100*p.Coverage, est)
+	}
+	if r.AnnualMaxKW > 0 {
+		fmt.Fprintf(w, "12-month maximum at the start %.1f kW", r.AnnualMaxKW)
+		for _, d := range r.Days {
+			if d.NewMaxYen != nil && *d.NewMaxYen > 0 {
+				fmt.Fprintf(w, "; %s new maximum %.1f kW over %.1f kW: %.0f yen a year", d.Date, d.Peak.KW, d.AnnualMaxKW, *d.NewMaxYen)
+			}
+		}
+		fmt.Fprintln(w)
 	}
 	if a := r.Accuracy; a.Blocks > 0 {
 		fmt.Fprintf(w, "prediction error (MAE) over %d blocks at 10/20/25 min: %s %.2f/%.2f/%.2f kW, formula %.2f/%.2f/%.2f kW\n",

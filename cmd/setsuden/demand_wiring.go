@@ -20,6 +20,9 @@ func (p *pipeline) addDemand(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("demand: %w", err)
 	}
+	if engine.Pricer, err = demandPricer(cfg); err != nil {
+		return fmt.Errorf("demand: tariff: %w", err)
+	}
 	var notifier demandctl.Notifier
 	if len(cfg.Demand.Webhooks) > 0 {
 		sender, err := demandWebhooks(cfg, p)

@@ -31,7 +31,7 @@ var built struct {
 }
 
 // buildBinary compiles setsuden once per test run.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
 		dir, err := os.MkdirTemp("", "setsuden-bin-")

@@ -116,6 +116,10 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if m.Energy, err = monthEnergy(ctx, cfg, *month, loc, progress, stderr); err != nil {
+		// The availability figures stand without it.
+		fmt.Fprintf(stderr, "WARNING: report %s: no energy section: %v\n", *month, err)
+	}
 	if err := writeReport(*out, stdout, m, *format, report.PDFOptions{FontFile: *font}); err != nil {
 		return err
 	}

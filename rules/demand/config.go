@@ -40,6 +40,9 @@ type Config struct {
 	// before the evaluations start (it sets the contract power); a block
 	// that cannot meet its contract limit is kept below it if possible.
 	AnnualMaxKW float64
+	// Pricer, if set, prices a block that would set a new annual maximum
+	// (Decision.NewMaxYen).
+	Pricer MaxPricer
 }
 
 // DefaultConfig is 30-minute billing blocks in UTC, adaptive prediction

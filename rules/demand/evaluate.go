@@ -1,7 +1,6 @@
 package demand
 
 import (
-	"math"
 	"sort"
 	"time"
 )
@@ -130,6 +129,16 @@ type Decision struct {
 	Unreachable       bool
 	UnreachableReason string
 	AchievableKW      float64
+	// AnnualMaxKW is the 12-month maximum in force at this tick
+	// (Config.AnnualMaxKW or the highest block completed since, whichever
+	// is higher; 0: unknown). NewMaxYen is what the billing block would
+	// add to the bills if it ended as predicted and set a new maximum
+	// (Config.Pricer; yen over the months it raises, a year's under the
+	// measured-demand rule), 0 when it stays at or below; Priced says
+	// whether it was computed (a pricer and a known maximum).
+	AnnualMaxKW float64
+	NewMaxYen   float64
+	Priced      bool
 }
 
 // Evaluate runs one tick of demand control from site power samples: see
@@ -153,10 +162,25 @@ func EvaluateMetered(cfg Config, state State, samples []Sample, counters []Energ
 	}
 
 	d := Decision{Time: now, Billing: ev.status(BlockOf(now, cfg.BlockLength, cfg.Location))}
+	// The highest billing demand so far, with the block just completed
+	// (read once per block end, before the limits: an annual_max limit
+	// holds the new block to it).
+	peakKW := state.PeakKW
+	if !state.LastTick.IsZero() && state.LastTick.Before(d.Billing.Block.Start) {
+		prev := BlockOf(state.LastTick, cfg.BlockLength, cfg.Location)
+		if kw := BlockDemand(samples, counters, prev, cfg.MaxGap).KW; kw > peakKW {
+			peakKW = kw
+		}
+	}
+	d.AnnualMaxKW = cfg.AnnualMax(peakKW)
+	if cfg.Pricer != nil && d.AnnualMaxKW > 0 {
+		d.NewMaxYen, d.Priced = cfg.Pricer.NewMaximumCost(d.Billing.Block.Start, d.Billing.PredictedKW, d.AnnualMaxKW), true
+	}
 	strictest := -1
 	in := stageInput{settled: true}
 	anySettled := false
 	for _, l := range cfg.Limits {
+		l = withAnnualMax(l, d.AnnualMaxKW)
 		at, ok := cfg.limitAt(l, now)
 		if !ok {
 			continue
@@ -193,22 +217,16 @@ func EvaluateMetered(cfg Config, state State, samples []Sample, counters []Energ
 	}
 
 	next := state
+	next.PeakKW = peakKW
 	next.Predictor = ev.learned
 	next.Stage, d.Transitions = cfg.Stages.step(state.Stage, in, now)
 	next.LastTick = now
 	d.Stage, d.Held = next.Stage.Stage, next.Stage.Held
 
-	// The highest billing demand so far, with the block just completed.
-	if !state.LastTick.IsZero() && state.LastTick.Before(d.Billing.Block.Start) {
-		prev := BlockOf(state.LastTick, cfg.BlockLength, cfg.Location)
-		if kw := BlockDemand(samples, counters, prev, cfg.MaxGap).KW; kw > next.PeakKW {
-			next.PeakKW = kw
-		}
-	}
 	if strictest >= 0 && !d.Held {
 		switch {
 		case d.AdjustmentKW > 0 && d.Stage >= StageShed:
-			cfg.request(&d, math.Max(cfg.AnnualMaxKW, next.PeakKW), d.Limits[strictest].Kind)
+			cfg.request(&d, d.AnnualMaxKW, d.Limits[strictest].Kind)
 		case d.AdjustmentKW < 0:
 			d.HeadroomKW = -d.AdjustmentKW
 		}

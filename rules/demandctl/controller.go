@@ -72,6 +72,8 @@ type Controller struct {
 	resolved []demand.Limit // per spec; nil while a cap from history is unresolved
 	caps     map[string]CapStatus
 	capDay   map[string]string // label → local date of the last success
+	maxDay   string            // local date the 12-month maximum was last read
+	pending  *demand.Block     // the billing block that ended, until its demand is in
 	external map[string]demand.ExternalTarget
 	subs     []chan demand.Decision
 }
@@ -154,7 +156,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("demand tick job: %w", err)
 	}
-	if c.hasHistoryCaps() {
+	if _, peaks := c.cfg.Store.(PeakStore); c.hasHistoryCaps() || peaks {
 		_, err = s.NewJob(gocron.DurationJob(c.cfg.HistoryRefresh),
 			gocron.NewTask(func() { c.RefreshHistory(ctx) }),
 			gocron.WithName("demand caps from history"),
@@ -182,12 +184,14 @@ func (c *Controller) hasHistoryCaps() bool {
 	return false
 }
 
-// RefreshHistory completes the caps from history that have not been
+// RefreshHistory reads the 12-month maximum (when the store is a
+// PeakStore) and completes the caps from history that have not been
 // completed today (local date) or whose last attempt failed. Failures are
 // logged and kept in the status; a cap computed earlier stays in force.
 func (c *Controller) RefreshHistory(ctx context.Context) {
 	now := c.clock.Now()
 	today := now.In(c.cfg.Engine.Location).Format("2006-01-02")
+	c.refreshAnnualMax(ctx, now, today)
 	for i, spec := range c.cfg.Limits {
 		if !spec.fromHistory() {
 			continue
@@ -259,6 +263,22 @@ func (c *Controller) Tick(ctx context.Context) (demand.Decision, error) {
 	}
 	cfg := c.engineAt(now)
 	from := c.readFrom(cfg, now)
+	c.mu.Lock()
+	if ticked && c.pending == nil {
+		if prev := demand.BlockOf(last, cfg.BlockLength, cfg.Location); !prev.End.After(now) {
+			c.pending = &prev
+		}
+	}
+	pending := c.pending
+	c.mu.Unlock()
+	if pending != nil {
+		// The block that ended is read until its last window has come in
+		// (a lag after its end), so the 12-month maximum is raised with its
+		// whole demand: once per block end, never per tick.
+		if s := pending.Start.Add(-cfg.MaxGap - c.cfg.Tick); s.Before(from) {
+			from = s
+		}
+	}
 	to := now.Add(-c.cfg.Lag)
 	power, energy, err := c.read(ctx, from, to, now)
 	if err != nil {
@@ -266,8 +286,18 @@ func (c *Controller) Tick(ctx context.Context) (demand.Decision, error) {
 	}
 
 	c.mu.Lock()
+	var ended *demand.Block
+	if pending != nil && !to.Before(pending.End.Add(c.cfg.Tick)) {
+		if kw := demand.BlockDemand(power, energy, *pending, cfg.MaxGap).KW; kw > c.state.PeakKW {
+			c.state.PeakKW = kw
+		}
+		c.pending, ended = nil, pending
+	}
 	state := c.state
 	c.mu.Unlock()
+	if ended != nil {
+		c.writeBillBlock(ctx, *ended)
+	}
 	if c.cfg.Capabilities != nil {
 		if list, err := c.cfg.Capabilities.Sheddable(ctx, now); err != nil {
 			c.log.Warn("demand tick: sheddable loads unknown; using the configured ones", "err", err)
@@ -374,6 +404,8 @@ func (c *Controller) readFrom(cfg demand.Config, now time.Time) time.Time {
 		case demand.ContractLimit:
 			length = v.Block
 		case demand.CapLimit:
+			length = v.Block
+		case demand.AnnualMaxLimit:
 			length = v.Block
 		case demand.ExternalTarget:
 			if v.Block != 0 {

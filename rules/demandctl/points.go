@@ -52,6 +52,12 @@ func DemandPoint(site string, d demand.Decision) point.Point {
 		f["headroom_kw"] = finite(d.HeadroomKW)
 	}
 	f["formula_kw"] = finite(d.Billing.FormulaKW)
+	if d.AnnualMaxKW > 0 {
+		f["annual_max_kw"] = finite(d.AnnualMaxKW)
+	}
+	if d.Priced {
+		f["new_max_yen"] = finite(d.NewMaxYen)
+	}
 	if d.Unreachable {
 		f["unreachable"] = true
 		f["achievable_kw"] = finite(d.AchievableKW)

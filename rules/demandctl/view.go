@@ -96,6 +96,11 @@ type DecisionView struct {
 	Unreachable       bool    `json:"unreachable,omitempty"`
 	UnreachableReason string  `json:"unreachable_reason,omitempty"`
 	AchievableKW      float64 `json:"achievable_kw,omitempty"`
+	// AnnualMaxKW is the 12-month maximum in force (omitted when unknown);
+	// NewMaxYen what the billing block would add to the bills if it ended
+	// as predicted and set a new maximum (omitted without a tariff).
+	AnnualMaxKW float64  `json:"annual_max_kw,omitempty"`
+	NewMaxYen   *float64 `json:"new_max_yen,omitempty"`
 	// ExternalTargets and Caps are the controller's, not the decision's.
 	ExternalTargets []TargetView    `json:"external_targets,omitempty"`
 	Caps            []CapStatusView `json:"caps_from_history,omitempty"`
@@ -167,6 +172,11 @@ func NewDecisionView(site string, d demand.Decision) DecisionView {
 	}
 	if d.Unreachable {
 		v.AchievableKW = finite(d.AchievableKW)
+	}
+	v.AnnualMaxKW = finite(d.AnnualMaxKW)
+	if d.Priced {
+		y := finite(d.NewMaxYen)
+		v.NewMaxYen = &y
 	}
 	for _, l := range d.Limits {
 		v.Limits = append(v.Limits, LimitView{Kind: l.Kind, Label: l.Label, LimitKW: finite(l.LimitKW), Block: blockView(l.BlockStatus),

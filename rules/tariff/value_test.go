@@ -87,3 +87,26 @@ func TestAllocate(t *testing.T) {
 		t.Error("allocated with nothing attributed")
 	}
 }
+
+// The pricer uses the contract in force at the block, at the base power
+// factor unless told, and prices nothing before the first contract.
+func TestMaxPricerUsesTheContractInForce(t *testing.T) {
+	jst := time.FixedZone("JST", 9*3600)
+	a := Contract{Name: "a", BasicYenPerKW: 1000, Bands: []Band{{Name: "all", YenPerKWh: 10}}}.Defaults()
+	b := Contract{Name: "b", BasicYenPerKW: 2000, Bands: []Band{{Name: "all", YenPerKWh: 10}}}.Defaults()
+	p := MaxPricer{Schedule: Schedule{{From: time.Date(2026, 4, 1, 0, 0, 0, 0, jst), Contract: a}, {From: time.Date(2026, 7, 1, 0, 0, 0, 0, jst), Contract: b}}}
+	if y := p.NewMaximumCost(time.Date(2026, 3, 31, 12, 0, 0, 0, jst), 600, 500); y != 0 {
+		t.Errorf("before the first contract: %g yen", y)
+	}
+	// 10 kW over x 1000 yen x 12 months.
+	if y := p.NewMaximumCost(time.Date(2026, 6, 30, 12, 0, 0, 0, jst), 510, 500); y != 120000 {
+		t.Errorf("under a: %g yen, want 120000", y)
+	}
+	if y := p.NewMaximumCost(time.Date(2026, 7, 15, 12, 0, 0, 0, jst), 510, 500); y != 240000 {
+		t.Errorf("under b: %g yen, want 240000", y)
+	}
+	p.PFPct = 95 // 10 points above 85: the basic charge 10% lower
+	if y := p.NewMaximumCost(time.Date(2026, 7, 15, 12, 0, 0, 0, jst), 510, 500); y < 215999 || y > 216001 {
+		t.Errorf("at 95%% PF: %g yen, want 216000", y)
+	}
+}
