@@ -39,16 +39,15 @@ func (r *Reader) SitePower(ctx context.Context, site string, from, to time.Time,
 	if err != nil {
 		return nil, err
 	}
-	q := fmt.Sprintf(`from(bucket: %q)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement == "power" and r._field == "kw" and r.site == %q)
-  |> group(columns: ["meter", "category"])
-  |> aggregateWindow(every: %s, fn: mean, createEmpty: false, timeSrc: "_start")`,
-		r.bucket, fluxTime(start), fluxTime(stop), site, fluxDuration(every))
-	series, err := r.meterWindows(ctx, q)
+	series, err := r.meterWindows(ctx, r.powerFlux(site, start, stop, every))
 	if err != nil {
 		return nil, fmt.Errorf("site power of %q %s..%s: %w", site, fluxTime(start), fluxTime(stop), err)
 	}
+	return powerSamples(series, every), nil
+}
+
+// powerSamples sums the selected meters' windowed kW (SitePower).
+func powerSamples(series []*meterWindows, every time.Duration) []demand.Sample {
 	sel := siteMeters(series, "kw")
 	var out []demand.Sample
 	forCompleteWindows(sel, func(w int64, vals []any, _ bool) {
@@ -59,7 +58,7 @@ func (r *Reader) SitePower(ctx context.Context, site string, from, to time.Time,
 		}
 		out = append(out, demand.Sample{Time: time.Unix(0, w).Add(every / 2).UTC(), KW: kw})
 	})
-	return out, nil
+	return out
 }
 
 // SiteEnergy returns the site's energy register in [from, to): per
@@ -76,16 +75,16 @@ func (r *Reader) SiteEnergy(ctx context.Context, site string, from, to time.Time
 	if err != nil {
 		return nil, err
 	}
-	q := fmt.Sprintf(`from(bucket: %q)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement == "power" and (r._field == "kw" or r._field == "kwh_total" or r._field == "kwh_reset") and r.site == %q)
-  |> group(columns: ["meter", "category", "_field"])
-  |> aggregateWindow(every: %s, fn: last, createEmpty: false, timeSrc: "_start")`,
-		r.bucket, fluxTime(start), fluxTime(stop), site, fluxDuration(every))
-	series, err := r.meterWindows(ctx, q)
+	series, err := r.meterWindows(ctx, r.energyFlux(site, start, stop, every))
 	if err != nil {
 		return nil, fmt.Errorf("site energy of %q %s..%s: %w", site, fluxTime(start), fluxTime(stop), err)
 	}
+	return energySamples(series, every), nil
+}
+
+// energySamples sums the selected meters' energy registers (SiteEnergy);
+// nil when some selected meter has none.
+func energySamples(series []*meterWindows, every time.Duration) []demand.EnergySample {
 	power := siteMeters(series, "kw")
 	totals := map[string]*meterWindows{}
 	for _, s := range series {
@@ -97,7 +96,7 @@ func (r *Reader) SiteEnergy(ctx context.Context, site string, from, to time.Time
 	for _, p := range power {
 		t, ok := totals[p.meter]
 		if !ok {
-			return nil, nil
+			return nil
 		}
 		sel = append(sel, t)
 	}
@@ -121,7 +120,28 @@ func (r *Reader) SiteEnergy(ctx context.Context, site string, from, to time.Time
 		}
 		out = append(out, demand.EnergySample{Time: time.Unix(0, w).Add(every).UTC(), KWhTotal: kwh, Reset: resets[w] || (changed && len(out) > 0)})
 	})
-	return out, nil
+	return out
+}
+
+// powerFlux is SitePower's query: each meter's mean kW per window.
+func (r *Reader) powerFlux(site string, start, stop time.Time, every time.Duration) string {
+	return fmt.Sprintf(`from(bucket: %q)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == "power" and r._field == "kw" and r.site == %q)
+  |> group(columns: ["meter", "category"])
+  |> aggregateWindow(every: %s, fn: mean, createEmpty: false, timeSrc: "_start")`,
+		r.bucket, fluxTime(start), fluxTime(stop), site, fluxDuration(every))
+}
+
+// energyFlux is SiteEnergy's query: each meter's last kw, kwh_total and
+// kwh_reset per window.
+func (r *Reader) energyFlux(site string, start, stop time.Time, every time.Duration) string {
+	return fmt.Sprintf(`from(bucket: %q)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == "power" and (r._field == "kw" or r._field == "kwh_total" or r._field == "kwh_reset") and r.site == %q)
+  |> group(columns: ["meter", "category", "_field"])
+  |> aggregateWindow(every: %s, fn: last, createEmpty: false, timeSrc: "_start")`,
+		r.bucket, fluxTime(start), fluxTime(stop), site, fluxDuration(every))
 }
 
 func demandRange(site string, from, to time.Time, every time.Duration) (time.Time, time.Time, error) {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mbserver "github.com/simonvetter/modbus"
@@ -61,6 +62,10 @@ type Meter struct {
 	closeOnce sync.Once
 	closeErr  error
 	stopWatch func() bool
+
+	// samples counts answered reads that start at register 0: one per
+	// sample of a collector that reads the map from its start (SamplesAnswered).
+	samples atomic.Int64
 }
 
 // StartMeter starts serving. The meter stops when ctx ends or Close is called.
@@ -252,8 +257,17 @@ func (h meterHandler) HandleInputRegisters(req *mbserver.InputRegistersRequest) 
 		}
 		out[i] = v
 	}
+	if req.Addr == 0 {
+		h.m.samples.Add(1)
+	}
 	return out, nil
 }
+
+// SamplesAnswered is the number of input-register reads starting at
+// register 0 the meter answered: the samples a collector got from it, as
+// setsuden and Telegraf read the map from its first register once a
+// sample. Benchmarks count points lost against it.
+func (m *Meter) SamplesAnswered() int64 { return m.samples.Load() }
 
 func (h meterHandler) HandleHoldingRegisters(req *mbserver.HoldingRegistersRequest) ([]uint16, error) {
 	if req.UnitId != h.m.spec.UnitID {

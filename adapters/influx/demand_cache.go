@@ -1,0 +1,148 @@
+package influx
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/setsuden/setsuden/rules/demand"
+)
+
+// DemandCache serves SitePower and SiteEnergy (rules/demandctl.Store) from
+// a Reader, reading each window of each meter once: a demand tick asks for
+// everything since the block's start every 10 s, and re-reading it all
+// costs InfluxDB and setsuden ~170 times what is new. A call whose range
+// starts within what is cached queries only from the cached end less
+// Reread (samples that arrive late are read again) up to its end, merges
+// that into the cache and drops windows before its start; any other call
+// reads its whole range. The result is the same as the Reader's (the
+// selection and completeness rules run on the merged windows), except for
+// a sample that arrives later than Reread after its window ended.
+type DemandCache struct {
+	R *Reader
+	// Reread is how much of the cached end is read again; default 6
+	// windows.
+	Reread time.Duration
+
+	mu             sync.Mutex
+	power, energy  windowCache
+	queries, reads int64 // for tests: calls, and calls that read their whole range
+}
+
+// windowCache is one query's windows of every series over [start, stop).
+type windowCache struct {
+	site        string
+	every       time.Duration
+	start, stop time.Time
+	series      map[string]*meterWindows // by meter, category and field
+}
+
+func (c *DemandCache) reread(every time.Duration) time.Duration {
+	n := time.Duration(6)
+	if c.Reread > 0 {
+		n = max((c.Reread+every-1)/every, 1)
+	}
+	return n * every
+}
+
+// SitePower is Reader.SitePower through the cache.
+func (c *DemandCache) SitePower(ctx context.Context, site string, from, to time.Time, every time.Duration) ([]demand.Sample, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	series, err := c.read(ctx, &c.power, c.R.powerFlux, site, from, to, every)
+	if err != nil {
+		return nil, fmt.Errorf("site power of %q %s..%s: %w", site, fluxTime(from), fluxTime(to), err)
+	}
+	return powerSamples(series, every), nil
+}
+
+// SiteEnergy is Reader.SiteEnergy through the cache.
+func (c *DemandCache) SiteEnergy(ctx context.Context, site string, from, to time.Time, every time.Duration) ([]demand.EnergySample, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	series, err := c.read(ctx, &c.energy, c.R.energyFlux, site, from, to, every)
+	if err != nil {
+		return nil, fmt.Errorf("site energy of %q %s..%s: %w", site, fluxTime(from), fluxTime(to), err)
+	}
+	return energySamples(series, every), nil
+}
+
+// read brings wc up to [from, to) and returns its series in the Reader's
+// order. c.mu must be held.
+func (c *DemandCache) read(ctx context.Context, wc *windowCache, flux func(string, time.Time, time.Time, time.Duration) string,
+	site string, from, to time.Time, every time.Duration) ([]*meterWindows, error) {
+	start, stop, err := demandRange(site, from, to, every)
+	if err != nil {
+		return nil, err
+	}
+	c.queries++
+	qStart := start
+	incremental := wc.series != nil && wc.site == site && wc.every == every &&
+		!start.Before(wc.start) && start.Before(wc.stop) && !stop.Before(wc.stop)
+	if incremental {
+		if s := wc.stop.Add(-c.reread(every)); s.After(qStart) {
+			qStart = s
+		}
+	} else {
+		c.reads++
+		*wc = windowCache{site: site, every: every, series: map[string]*meterWindows{}}
+	}
+	fresh, err := c.R.meterWindows(ctx, flux(site, qStart, stop, every))
+	if err != nil {
+		return nil, err
+	}
+	lo, cut := start.UnixNano(), qStart.UnixNano()
+	for _, s := range wc.series {
+		for w := range s.values {
+			if w < lo || w >= cut {
+				delete(s.values, w)
+			}
+		}
+	}
+	for _, f := range fresh {
+		key := f.meter + "\x00" + f.category + "\x00" + f.field
+		s := wc.series[key]
+		if s == nil {
+			wc.series[key] = f
+			continue
+		}
+		for w, v := range f.values {
+			s.values[w] = v
+		}
+	}
+	out := make([]*meterWindows, 0, len(wc.series))
+	for key, s := range wc.series {
+		if len(s.values) == 0 {
+			delete(wc.series, key)
+			continue
+		}
+		first, last, seen := int64(0), int64(0), false
+		for w := range s.values {
+			if !seen || w < first {
+				first = w
+			}
+			if !seen || w > last {
+				last = w
+			}
+			seen = true
+		}
+		s.first, s.last = first, last
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		return a.meter+"\x00"+a.category+"\x00"+a.field < b.meter+"\x00"+b.category+"\x00"+b.field
+	})
+	wc.start, wc.stop = start, stop
+	return out, nil
+}
+
+// Stats returns the calls served and how many of them read their whole
+// range (the others read only what was new).
+func (c *DemandCache) Stats() (calls, wholeReads int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queries, c.reads
+}
