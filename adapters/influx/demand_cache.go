@@ -22,8 +22,8 @@ import (
 // a sample that arrives later than Reread after its window ended.
 type DemandCache struct {
 	R *Reader
-	// Reread is how much of the cached end is read again; default 6
-	// windows.
+	// Reread is how much of the cached end is read again; default 3
+	// windows (the controller reads a tick behind the clock already).
 	Reread time.Duration
 
 	mu             sync.Mutex
@@ -40,7 +40,7 @@ type windowCache struct {
 }
 
 func (c *DemandCache) reread(every time.Duration) time.Duration {
-	n := time.Duration(6)
+	n := time.Duration(3)
 	if c.Reread > 0 {
 		n = max((c.Reread+every-1)/every, 1)
 	}
