@@ -59,13 +59,13 @@ type Meter struct {
 	kwh  float64
 	last time.Time
 
+	// answered counts the input-register requests answered with data: the
+	// fault tests' own count of the samples a collector was given.
+	answered atomic.Int64
+
 	closeOnce sync.Once
 	closeErr  error
 	stopWatch func() bool
-
-	// samples counts answered reads that start at register 0: one per
-	// sample of a collector that reads the map from its start (SamplesAnswered).
-	samples atomic.Int64
 }
 
 // StartMeter starts serving. The meter stops when ctx ends or Close is called.
@@ -139,6 +139,10 @@ func (m *Meter) listen() error {
 
 // Addr is the host:port the meter listens on.
 func (m *Meter) Addr() string { return m.addr }
+
+// Answered is how many input-register requests the meter answered with
+// data since it started (a setsuden-sim-pm sample is one request).
+func (m *Meter) Answered() int64 { return m.answered.Load() }
 
 // UnitID is the unit id the meter answers.
 func (m *Meter) UnitID() byte { return m.spec.UnitID }
@@ -257,17 +261,9 @@ func (h meterHandler) HandleInputRegisters(req *mbserver.InputRegistersRequest) 
 		}
 		out[i] = v
 	}
-	if req.Addr == 0 {
-		h.m.samples.Add(1)
-	}
+	h.m.answered.Add(1)
 	return out, nil
 }
-
-// SamplesAnswered is the number of input-register reads starting at
-// register 0 the meter answered: the samples a collector got from it, as
-// setsuden and Telegraf read the map from its first register once a
-// sample. Benchmarks count points lost against it.
-func (m *Meter) SamplesAnswered() int64 { return m.samples.Load() }
 
 func (h meterHandler) HandleHoldingRegisters(req *mbserver.HoldingRegistersRequest) ([]uint16, error) {
 	if req.UnitId != h.m.spec.UnitID {

@@ -60,7 +60,7 @@ func serveSims(from, n int) {
 		}
 		var total int64
 		for i := max(a, from); i < min(b, from+n); i++ {
-			total += ms[i-from].SamplesAnswered()
+			total += ms[i-from].Answered()
 		}
 		fmt.Println(total)
 	}
@@ -78,7 +78,7 @@ type simProc struct {
 type sims []*simProc
 
 // answered is the samples meters [a, b) have answered (their own request
-// counters, sim.Meter.SamplesAnswered).
+// counters, sim.Meter.Answered).
 func (ss sims) answered(a, b int) int64 {
 	var total int64
 	for _, p := range ss {
