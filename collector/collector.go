@@ -52,6 +52,11 @@ type Status struct {
 	LastErrorAt         time.Time `json:"last_error_at,omitzero"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
 	Failed              bool      `json:"failed"`
+	// Up says the source answered within its last StaleIntervals intervals
+	// (setsuden_source_up); a source not up is stale in the live view.
+	Up bool `json:"up"`
+	// StaleAfter is StaleIntervals times the source's interval.
+	StaleAfter time.Duration `json:"-"`
 }
 
 // Collector polls every source on its own clock-aligned schedule. A source
@@ -119,13 +124,16 @@ func New(cfg Config, sources []Scheduled) (*Collector, error) {
 		if _, dup := c.status[name]; dup {
 			return nil, fmt.Errorf("collector: source %q is listed twice", name)
 		}
-		c.status[name] = &sourceStatus{Status: Status{Name: name, Kind: s.Kind, Interval: s.Interval.String()}}
+		c.status[name] = &sourceStatus{Status: Status{Name: name, Kind: s.Kind, Interval: s.Interval.String()}, interval: s.Interval}
 		// Export every source's series from the start, at zero.
 		c.polls.WithLabelValues(name, s.Kind)
 		c.errs.WithLabelValues(name, s.Kind)
 	}
 	if cfg.Registerer != nil {
-		for _, m := range []prometheus.Collector{c.polls, c.errs, c.backfilled, c.skipped, c.duration} {
+		up := upGauge{c: c, desc: prometheus.NewDesc("setsuden_source_up",
+			"1 while the source has answered within its last 3 intervals, else 0 (its readings are then stale).",
+			[]string{"source", "kind"}, nil)}
+		for _, m := range []prometheus.Collector{c.polls, c.errs, c.backfilled, c.skipped, c.duration, up} {
 			if err := cfg.Registerer.Register(m); err != nil {
 				return nil, fmt.Errorf("collector metrics: %w", err)
 			}
@@ -148,13 +156,22 @@ func (c *Collector) Run(ctx context.Context) error {
 	return nil
 }
 
+// StaleIntervals is how many of its own intervals a source may go without
+// a successful poll before it counts as down (setsuden_source_up 0) and
+// its readings as stale.
+const StaleIntervals = 3
+
 // Statuses returns every source's status, sorted by name.
 func (c *Collector) Statuses() []Status {
+	now := time.Now()
 	out := make([]Status, 0, len(c.status))
 	for _, s := range c.status {
 		s.mu.Lock()
-		out = append(out, s.Status)
+		st := s.Status
 		s.mu.Unlock()
+		st.StaleAfter = StaleIntervals * s.interval
+		st.Up = !st.LastOK.IsZero() && now.Sub(st.LastOK) <= st.StaleAfter
+		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -184,6 +201,27 @@ type run struct {
 type sourceStatus struct {
 	mu sync.Mutex
 	Status
+	interval time.Duration // fixed at New
+}
+
+// upGauge exports setsuden_source_up{source,kind}: 1 while a source has
+// answered within StaleIntervals of its intervals, else 0, worked out at
+// each scrape from the statuses.
+type upGauge struct {
+	c    *Collector
+	desc *prometheus.Desc
+}
+
+func (u upGauge) Describe(ch chan<- *prometheus.Desc) { ch <- u.desc }
+
+func (u upGauge) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range u.c.Statuses() {
+		v := 0.0
+		if st.Up {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(u.desc, prometheus.GaugeValue, v, st.Name, st.Kind)
+	}
 }
 
 func (c *Collector) loop(ctx context.Context, s Scheduled) {

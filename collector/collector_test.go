@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -306,5 +307,39 @@ func TestDeadlineSourceGetsTheSampleDeadline(t *testing.T) {
 	}
 	if n := sink.count("power", "meter", "m1"); n != len(src.starts) {
 		t.Errorf("%d points for %d polls", n, len(src.starts))
+	}
+}
+
+// setsuden_source_up is 1 while a source answered within 3 of its
+// intervals and 0 for one that never answered.
+func TestSourceUpGauge(t *testing.T) {
+	sink := &memSink{}
+	reg := prometheus.NewRegistry()
+	dead := funcSource{"dead", func(context.Context) ([]point.Point, error) { return nil, errors.New("connection refused") }}
+	c, err := New(Config{Site: "s", Sink: sink, Registerer: reg},
+		[]Scheduled{{okSource("alive"), 50 * time.Millisecond, "modbus"}, {dead, 50 * time.Millisecond, "obix"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	_ = c.Run(ctx)
+	st := c.Statuses()
+	if !st[0].Up || st[1].Up || st[0].StaleAfter != 150*time.Millisecond {
+		t.Errorf("statuses %+v, want alive up (stale after 150ms), dead down", st)
+	}
+	want := `
+# HELP setsuden_source_up 1 while the source has answered within its last 3 intervals, else 0 (its readings are then stale).
+# TYPE setsuden_source_up gauge
+setsuden_source_up{kind="modbus",source="alive"} 1
+setsuden_source_up{kind="obix",source="dead"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "setsuden_source_up"); err != nil {
+		t.Error(err)
+	}
+	// Three intervals after the last answer the source is down.
+	time.Sleep(200 * time.Millisecond)
+	if c.Statuses()[0].Up {
+		t.Error("alive still up 200 ms (4 intervals) after its last poll")
 	}
 }

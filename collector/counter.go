@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"math"
 	"reflect"
 	"sync"
 	"time"
@@ -21,6 +22,9 @@ type CounterSource interface {
 type CounterState struct {
 	Raw   float64 // the register as read (after scale)
 	Total float64 // the monotonic value written as <field>_total
+	// Time is when Raw was read; zero when unknown (then a rise is not
+	// checked against the meter's rated power).
+	Time time.Time
 }
 
 // CounterStore restores counter state after a restart (adapters/influx
@@ -67,38 +71,107 @@ func NextCounter(prev CounterState, ok bool, raw, modulus float64) (CounterState
 	}
 }
 
+// ratedSlack is how far above its rated power a meter's counter may rise
+// before the rise is taken for a reset: meters measure overload up to about
+// 120 % of their rated current, and a register's resolution and the
+// sampling jitter add a little more.
+const ratedSlack = 1.5
+
+// MaxRise is the most energy (kWh) a meter of ratedKW can deliver in
+// elapsed, with ratedSlack and one second of clock jitter; +Inf when the
+// rating is unknown (0).
+func MaxRise(ratedKW float64, elapsed time.Duration) float64 {
+	if ratedKW <= 0 {
+		return math.Inf(1)
+	}
+	return ratedSlack * ratedKW * (max(elapsed, 0) + time.Second).Hours()
+}
+
+// AdvanceCounter is NextCounter with the meter's rated power: a rise (or
+// a wrap) larger than the meter could deliver since the previous reading
+// (MaxRise of spec.RatedKW) is a reset or a swapped meter, flagged like a
+// decrease and never added as energy. The new state carries at.
+func AdvanceCounter(prev CounterState, ok bool, raw float64, at time.Time, spec point.Counter) (CounterState, bool) {
+	next, reset := NextCounter(prev, ok, raw, spec.Modulus)
+	next.Time = at
+	if ok && !reset && !prev.Time.IsZero() && next.Total-prev.Total > MaxRise(spec.RatedKW, at.Sub(prev.Time)) {
+		return CounterState{Raw: raw, Total: prev.Total, Time: at}, true
+	}
+	return next, reset
+}
+
+// restoreWait bounds how long a sample waits for the store's answer on
+// first use of a counter: InfluxDB frozen at start must not hold every
+// meter's poll (the answer is still taken when it comes).
+const restoreWait = time.Second
+
 // counters tracks every counter series of one collector.
 type counters struct {
 	store CounterStore
 	mu    sync.Mutex
 	state map[string]CounterState // key: measurement, field, sorted tags
 
-	loadMu   sync.Mutex
-	restored map[string]map[string]CounterState // per measurement+field: the store's answer
+	loadMu     sync.Mutex
+	restored   map[string]map[string]CounterState // per measurement+field: the store's answer
+	restoreErr map[string]error                   // its error, reported to one caller
+	loading    map[string]chan struct{}           // closed when that answer is in
+	wait       time.Duration                      // restoreWait unless set (tests)
 }
 
 // restore returns the stored state of one series, loading every series of
-// the counter on first use.
-func (cs *counters) restore(ctx context.Context, spec point.Counter, tags map[string]string) (CounterState, bool, error) {
-	cs.loadMu.Lock()
-	defer cs.loadMu.Unlock()
+// the counter on first use. The load runs in the background: a sample
+// waits for it at most restoreWait, then goes on with pending set (its
+// total is left out, its register kept) and a later sample takes the
+// answer.
+func (cs *counters) restore(ctx context.Context, spec point.Counter, tags map[string]string) (st CounterState, found, pending bool, err error) {
 	k := spec.Measurement + "\x00" + spec.Field
-	all, ok := cs.restored[k]
-	if !ok {
-		var err error
-		all, err = cs.store.LastCounters(ctx, spec)
-		if cs.restored == nil {
-			cs.restored = map[string]map[string]CounterState{}
-		}
-		// Asked once: after a failure (InfluxDB down at start) every series
-		// of the counter starts from its register, said once in the log.
-		cs.restored[k] = all
-		if err != nil {
-			return CounterState{}, false, err
-		}
+	cs.loadMu.Lock()
+	if all, ok := cs.restored[k]; ok {
+		err = cs.restoreErr[k]
+		delete(cs.restoreErr, k)
+		cs.loadMu.Unlock()
+		st, found = all[SeriesKey(tags)]
+		return st, found, false, err
 	}
-	st, found := all[SeriesKey(tags)]
-	return st, found, nil
+	done := cs.loading[k]
+	if done == nil {
+		done = make(chan struct{})
+		if cs.loading == nil {
+			cs.loading = map[string]chan struct{}{}
+		}
+		cs.loading[k] = done
+		go func() {
+			all, err := cs.store.LastCounters(ctx, spec)
+			cs.loadMu.Lock()
+			if cs.restored == nil {
+				cs.restored, cs.restoreErr = map[string]map[string]CounterState{}, map[string]error{}
+			}
+			// Asked once: after a failure (InfluxDB down at start) every
+			// series of the counter starts from its register, said once in
+			// the log.
+			cs.restored[k] = all
+			if err != nil {
+				cs.restoreErr[k] = err
+			}
+			delete(cs.loading, k)
+			cs.loadMu.Unlock()
+			close(done)
+		}()
+	}
+	cs.loadMu.Unlock()
+	wait := cs.wait
+	if wait == 0 {
+		wait = restoreWait
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return cs.restore(ctx, spec, tags)
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return CounterState{}, false, true, nil
 }
 
 func counterKey(c point.Counter, tags map[string]string) string {
@@ -141,21 +214,31 @@ func (cs *counters) apply(ctx context.Context, specs []point.Counter, keys []key
 			prev, ok := cs.state[key]
 			cs.mu.Unlock()
 			if !ok && cs.store != nil {
-				st, found, err := cs.restore(ctx, spec, p.Tags)
+				st, found, pending, err := cs.restore(ctx, spec, p.Tags)
+				if pending {
+					// The store has not answered yet: the register is
+					// stored, the total waits for the answer.
+					continue
+				}
 				if err != nil {
 					log("cannot restore counter state; the total restarts from the register", "field", spec.Field, "tags", p.Tags, "err", err)
 				}
 				prev, ok = st, found && err == nil
 			}
-			next, reset := NextCounter(prev, ok, raw, spec.Modulus)
+			next, reset := AdvanceCounter(prev, ok, raw, p.Time, spec)
 			cs.mu.Lock()
 			cs.state[key] = next
 			cs.mu.Unlock()
 			p.Fields[spec.Field+"_total"] = next.Total
 			if reset {
 				p.Fields[spec.Field+"_reset"] = true
+				why := "decrease that is not a wrap"
+				if raw >= prev.Raw || (spec.Modulus > 0 && raw+spec.Modulus-prev.Raw <= wrapShare*spec.Modulus) {
+					why = "rise larger than the meter's rated power can deliver"
+				}
 				log("counter reset detected: total kept, interval flagged", "field", spec.Field, "tags", p.Tags,
-					"previous", prev.Raw, "now", raw, "at", p.Time.Format(time.RFC3339))
+					"previous", prev.Raw, "now", raw, "at", p.Time.Format(time.RFC3339), "reason", why,
+					"rated_kw", spec.RatedKW, "since", p.Time.Sub(prev.Time).Round(time.Millisecond).String())
 			}
 		}
 	}

@@ -30,6 +30,7 @@ type Config struct {
 	// validates it (sla.DecodeConfig), with the same file:line problems.
 	SLA    *yaml.Node `yaml:"sla"`
 	Demand Demand     `yaml:"demand"`
+	Tariff Tariff     `yaml:"tariff"`
 }
 
 // Site is the datacenter this process serves.
@@ -128,6 +129,10 @@ type ModbusDevice struct {
 	Tags map[string]string `yaml:"tags"`
 	// Serial is the line setting of an rtu device (and only of one).
 	Serial Serial `yaml:"serial"`
+	// RatedKW is the meter's rated power (kW), overriding the model's
+	// rated_kw: an energy counter rising faster is flagged as a reset
+	// (kwh_reset), not added. 0 takes the model's.
+	RatedKW float64 `yaml:"rated_kw"`
 }
 
 // Serial is a serial line's setting. All four are required for rtu: the
@@ -183,8 +188,12 @@ type ObixGateway struct {
 	Timeout      time.Duration `yaml:"timeout"`
 	// Watch reads through a server-side watch (pollChanges) instead of a
 	// batch read per sample.
-	Watch  bool        `yaml:"watch"`
-	Points []ObixPoint `yaml:"points"`
+	Watch bool `yaml:"watch"`
+	// Reads, WatchLease and Discover: see config/obix.go.
+	Reads      string        `yaml:"reads"`
+	WatchLease time.Duration `yaml:"watch_lease"`
+	Discover   ObixDiscover  `yaml:"discover"`
+	Points     []ObixPoint   `yaml:"points"`
 }
 
 // ObixPoint maps one oBIX point to one field of a measurement.
@@ -200,7 +209,8 @@ type ObixPoint struct {
 
 // DefaultObixGateway returns a gateway with every default filled in.
 func DefaultObixGateway() ObixGateway {
-	return ObixGateway{Interval: 30 * time.Second, Timeout: 10 * time.Second}
+	return ObixGateway{Interval: 30 * time.Second, Timeout: 10 * time.Second, Reads: ObixReadsBatch,
+		Discover: ObixDiscover{Depth: 4}}
 }
 
 type obixFields ObixGateway

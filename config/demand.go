@@ -6,11 +6,13 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/setsuden/setsuden/rules/demand"
+	"github.com/setsuden/setsuden/rules/jpholiday"
 )
 
 // Demand is demand control (rules/demand, rules/demandctl): the site's
@@ -45,11 +47,33 @@ type Demand struct {
 	Limits []DemandLimit `yaml:"limits"`
 	// Webhooks receive every stage transition as JSON.
 	Webhooks []DemandWebhook `yaml:"webhooks"`
+	// Sheddable are the loads that can be shed, each with its latency: a
+	// shed request never exceeds what they remove before the block ends
+	// (the shedding planner will supply them at run time). Empty: the
+	// whole site load, at once.
+	Sheddable []DemandSheddable `yaml:"sheddable"`
+	// AnnualMaxKW is the highest billing demand of the last 12 months
+	// (it sets the contract power); when a contract limit cannot be met
+	// this block, the request keeps the block at or below it if possible.
+	AnnualMaxKW Decimal `yaml:"annual_max_kw"`
+}
+
+// DemandSheddable is one sheddable load.
+type DemandSheddable struct {
+	Name string `yaml:"name"`
+	// Kind is it (VMs, hosts) or facility (chillers, lighting).
+	Kind string  `yaml:"kind"`
+	KW   Decimal `yaml:"kw"`
+	// Latency is the time from the request until the load is off; 0s..59m.
+	Latency time.Duration `yaml:"latency"`
 }
 
 // DemandPredictor chooses how the end-of-block demand is predicted.
 type DemandPredictor struct {
-	// Method is least_squares (default), two_point or moving_average.
+	// Method is adaptive (default: the formula, or least_squares or
+	// two_point when their recent error is clearly smaller), formula
+	// (energy so far + power now × time left), least_squares, two_point
+	// or moving_average.
 	Method string `yaml:"method"`
 	// Window is the recent history the method looks at: (0, 1h]; default 5m.
 	Window time.Duration `yaml:"window"`
@@ -116,6 +140,23 @@ type DemandCalendar struct {
 	// Holidays are YYYY-MM-DD days that are off; list last year's too
 	// when the baseline comes from history.
 	Holidays []string `yaml:"holidays"`
+	// NationalHolidays is jp: Japan's national holidays of every year,
+	// computed by the rules of the holiday law (substitute and citizens'
+	// holidays included), so last year's baseline and this year's cap
+	// both skip them.
+	NationalHolidays string `yaml:"national_holidays"`
+	// HolidaysFile holds the site's overrides on top of the national
+	// holidays: company days off (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD,
+	// with a name) and working days on a holiday (-YYYY-MM-DD). Relative
+	// to the configuration file.
+	HolidaysFile string `yaml:"holidays_file"`
+}
+
+// resolvePaths makes the calendars' holiday files relative to dir.
+func (d *Demand) resolvePaths(dir string) {
+	for i := range d.Limits {
+		d.Limits[i].Cap.Calendar.HolidaysFile = relativeTo(dir, d.Limits[i].Cap.Calendar.HolidaysFile)
+	}
 }
 
 // DemandWebhook is an HTTP endpoint that receives stage transitions.
@@ -307,6 +348,7 @@ func (v *validator) demandEngine(d Demand, site Site) (demand.Config, []DemandLi
 	}
 	v.demandPredictor(d.Predictor, &e)
 	v.demandStages(d.Stages, &e)
+	v.demandSheddable(d, &e)
 
 	var specs []DemandLimitSpec
 	labels := map[string]string{}
@@ -347,8 +389,8 @@ func (v *validator) demandEngine(d Demand, site Site) (demand.Config, []DemandLi
 
 func (v *validator) demandPredictor(pr DemandPredictor, e *demand.Config) {
 	method, ok := pr.Method, true
-	if method != "" && method != "least_squares" && method != "two_point" && method != "moving_average" {
-		v.add("demand.predictor.method", "%q is not a prediction method (expected least_squares, two_point or moving_average)", method)
+	if method != "" && !slices.Contains(demand.PredictorNames, method) {
+		v.add("demand.predictor.method", "%q is not a prediction method (expected %s)", method, strings.Join(demand.PredictorNames, ", "))
 		ok = false
 	}
 	if pr.Window < 0 || pr.Window > time.Hour {
@@ -544,6 +586,22 @@ func (v *validator) demandCalendar(p string, c DemandCalendar) (demand.Calendar,
 		}
 		cal.Holidays = append(cal.Holidays, d)
 	}
+	switch c.NationalHolidays {
+	case "":
+		if c.HolidaysFile != "" {
+			v.add(p+".holidays_file", "set without national_holidays (expected national_holidays: jp: the file overrides the national holidays)")
+		}
+	case "jp":
+		if c.HolidaysFile == "" {
+			cal.DaysOff = jpholiday.New()
+		} else if jc, err := jpholiday.Load(c.HolidaysFile); err != nil {
+			v.add(p+".holidays_file", "%v (expected lines YYYY-MM-DD [name], YYYY-MM-DD..YYYY-MM-DD [name] or -YYYY-MM-DD [reason])", err)
+		} else {
+			cal.DaysOff = jc
+		}
+	default:
+		v.add(p+".national_holidays", "%q is not a holiday calendar (expected jp)", c.NationalHolidays)
+	}
 	if len(v.probs) > n {
 		return cal, false
 	}
@@ -552,4 +610,42 @@ func (v *validator) demandCalendar(p string, c DemandCalendar) (demand.Calendar,
 		return cal, false
 	}
 	return cal, true
+}
+
+func (v *validator) demandSheddable(d Demand, e *demand.Config) {
+	names := map[string]bool{}
+	for i, s := range d.Sheddable {
+		p := fmt.Sprintf("demand.sheddable[%d]", i)
+		sh := demand.Sheddable{Name: s.Name, Kind: s.Kind, Latency: s.Latency}
+		ok := v.required(p+".name", s.Name)
+		if ok && names[s.Name] {
+			v.add(p+".name", "%q is listed twice (expected each load once)", s.Name)
+			ok = false
+		}
+		names[s.Name] = true
+		if s.Kind != demand.KindIT && s.Kind != demand.KindFacility {
+			v.add(p+".kind", "%q is not a kind of load (expected it or facility)", s.Kind)
+			ok = false
+		}
+		if kw, err := s.KW.Value(); err != nil || kw <= 0 {
+			v.add(p+".kw", "%q is not a positive number (expected kW, e.g. 40)", string(s.KW))
+			ok = false
+		} else {
+			sh.KW = kw
+		}
+		if s.Latency < 0 || s.Latency >= time.Hour {
+			v.add(p+".latency", "%s is out of range (expected 0s..59m: the time until the load is off)", s.Latency)
+			ok = false
+		}
+		if ok {
+			e.Sheddable = append(e.Sheddable, sh)
+		}
+	}
+	if d.AnnualMaxKW != "" {
+		if kw, err := d.AnnualMaxKW.Value(); err != nil || kw < 0 {
+			v.add("demand.annual_max_kw", "%q is not a number of kW (expected e.g. 530)", string(d.AnnualMaxKW))
+		} else {
+			e.AnnualMaxKW = kw
+		}
+	}
 }

@@ -23,6 +23,26 @@ func TestDemandEngine(t *testing.T) {
 		e.MinRemaining != 90*time.Second || e.NoAction != 0 {
 		t.Errorf("engine %+v", e)
 	}
+	wantShed := []demand.Sheddable{{Name: "chiller-2", Kind: "facility", KW: 40, Latency: time.Minute},
+		{Name: "batch-vms", Kind: "it", KW: 60.5, Latency: 3 * time.Minute}}
+	if !reflect.DeepEqual(e.Sheddable, wantShed) || e.AnnualMaxKW != 530 {
+		t.Errorf("sheddable %+v, annual max %g", e.Sheddable, e.AnnualMaxKW)
+	}
+	// The cap "auto" follows Japan's holidays with the company's file
+	// (relative to the configuration): 2024-07-16 is a working Tuesday,
+	// 2024-08-14 a company day off, 2024-09-16 敬老の日, 2024-07-15 海の日
+	// but worked.
+	if c, ok := specs[len(specs)-1].Limit.(demand.CapLimit); !ok || c.Calendar.DaysOff == nil {
+		t.Errorf("last limit %#v has no computed days off", specs[len(specs)-1].Limit)
+	} else {
+		tokyo, _ := time.LoadLocation("Asia/Tokyo")
+		for day, want := range map[string]bool{"2024-07-16": true, "2024-08-14": false, "2024-09-16": false, "2024-07-15": true, "2025-07-21": false} {
+			d, _ := time.ParseInLocation("2006-01-02", day, tokyo)
+			if got := c.Calendar.ContainsDay(d.Add(12*time.Hour), tokyo); got != want {
+				t.Errorf("cap calendar on %s: in force %v, want %v", day, got, want)
+			}
+		}
+	}
 	if p, ok := e.Predictor.(demand.MovingAverage); !ok || p.Window != 4*time.Minute || p.Points != 5 {
 		t.Errorf("predictor %#v", e.Predictor)
 	}
@@ -84,7 +104,7 @@ func TestDemandDefaultsAndAbsence(t *testing.T) {
 	}
 	want := demand.DefaultConfig()
 	if e.Location != time.UTC || e.BlockLength != want.BlockLength || e.MaxGap != want.MaxGap || e.NoAction != want.NoAction ||
-		e.Stages != want.Stages || e.Predictor != want.Predictor || c.Demand.TickInterval() != 10*time.Second {
+		e.Stages != want.Stages || !reflect.DeepEqual(e.Predictor, want.Predictor) || c.Demand.TickInterval() != 10*time.Second {
 		t.Errorf("defaults: %+v", e)
 	}
 	if len(specs) != 1 || specs[0].Limit != (demand.ContractLimit{KW: 450, Block: 30 * time.Minute}) {

@@ -19,8 +19,9 @@ const examplePath = "../setsuden.example.yaml"
 // line instead.
 func commentedOut() map[string]string {
 	return map[string]string{
-		"influx.token_file":             "token_file",    // alternative to influx.token
-		"obix.gateways[].password_file": "password_file", // alternative to password
+		"influx.token_file":                          "token_file",    // alternative to influx.token
+		"obix.gateways[].password_file":              "password_file", // alternative to password
+		"demand.limits[].cap.calendar.holidays_file": "holidays_file", // needs a file beside the example
 	}
 }
 

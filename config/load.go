@@ -101,7 +101,9 @@ func (d *decoder) resolve(c *Config, dir string) {
 		c.Modbus.ModelDirs[i] = relativeTo(dir, p)
 	}
 	c.Influx.TokenFile = relativeTo(dir, c.Influx.TokenFile)
+	c.Tariff.AdjustmentsFile = relativeTo(dir, c.Tariff.AdjustmentsFile)
 	c.Influx.QueueDir = relativeTo(dir, c.Influx.QueueDir)
+	c.Demand.resolvePaths(dir)
 
 	for _, f := range []struct {
 		path string

@@ -51,6 +51,8 @@ func (c *Config) Validate(opt Options) Problems {
 	v.libvirt(c.Libvirt)
 	v.obix(c.Obix)
 	v.demand(c.Demand, c.Site)
+	loc, _ := time.LoadLocation(c.Site.Timezone)
+	v.tariff(c.Tariff, loc)
 	if opt.RequireSecrets {
 		v.demandSecrets(c.Demand)
 	}
@@ -117,8 +119,8 @@ func (v *validator) influx(in Influx, opt Options) {
 	if in.Timeout <= 0 {
 		v.add("influx.timeout", "%s is too short (expected more than 0s)", in.Timeout)
 	}
-	if in.QueueMaxBytes <= 0 {
-		v.add("influx.queue_max_bytes", "%d is out of range (expected more than 0)", in.QueueMaxBytes)
+	if in.QueueMaxBytes < MinQueueMaxBytes {
+		v.add("influx.queue_max_bytes", "%d is too small (expected at least %d, 64 KiB: the queue's smallest segments are 4 KiB)", in.QueueMaxBytes, MinQueueMaxBytes)
 	}
 }
 
@@ -220,6 +222,9 @@ func (v *validator) device(p string, d ModbusDevice, opt Options) {
 	}
 	if d.Retries < 0 || d.Retries > maxRetries {
 		v.add(p+".retries", "%d is out of range (expected 0..%d)", d.Retries, maxRetries)
+	}
+	if d.RatedKW < 0 {
+		v.add(p+".rated_kw", "%g is negative (expected the meter's rated power in kW, or leave it out for the model's)", d.RatedKW)
 	}
 	v.tags(p+".tags", d.Tags)
 	switch {
@@ -338,7 +343,9 @@ func (v *validator) obix(o Obix) {
 		if g.Timeout <= 0 || g.Timeout >= g.Interval {
 			v.add(p+".timeout", "%s is out of range (expected more than 0s and less than interval %s)", g.Timeout, g.Interval)
 		}
-		if len(g.Points) == 0 {
+		v.obixReads(p, g)
+		v.obixDiscover(p+".discover", g.Discover)
+		if len(g.Points) == 0 && g.Discover.Root == "" {
 			v.add(p+".points", "missing (expected at least one point: href, measurement, field)")
 		}
 		for j, pt := range g.Points {

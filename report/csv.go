@@ -23,7 +23,7 @@ var CSVHeader = []string{
 	"budget_total_s", "budget_spent_s", "budget_spent_pct", "budget_left_s", "budget_left_pct",
 	"energy_action_down_s", "short_notice_down_s", "overrun_down_s", "planned_windows", "short_notice_windows",
 	"response_valid", "response_within_pct", "response_p50_ms", "response_p95_ms", "response_p99_ms", "response_verdict",
-	"breaches", "response_percentiles",
+	"breaches", "response_percentiles", "notice",
 }
 
 // WriteCSV writes one row per service (machine-readable: seconds and
@@ -78,7 +78,7 @@ func csvRow(m Monthly, s ServiceReport) []string {
 		sec(f.EnergyActionDown), sec(f.ShortNoticeDown), sec(f.OverrunDown), strconv.Itoa(planned), strconv.Itoa(short),
 		strconv.Itoa(f.Response.Valid), pct(f.Response.Compliance),
 		ms(f.Response.P50, f.Response.Valid), ms(f.Response.P95, f.Response.Valid), ms(f.Response.P99, f.Response.Valid),
-		string(f.Response.Verdict), strings.Join(f.Breaches, "; "), percentiles(f.Response),
+		string(f.Response.Verdict), strings.Join(f.Breaches, "; "), percentiles(f.Response), s.Notice,
 	}
 }
 

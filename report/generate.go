@@ -38,6 +38,9 @@ type Generator struct {
 	Site    string
 	Catalog sla.Catalog
 	Policy  sla.Policy
+	// Checks is the check policy the state changes were derived with; it
+	// only fills in the definitions (Definitions).
+	Checks sla.CheckPolicy
 	// AsOf is the time the report is computed for (the caller's now).
 	// Before the month's end the report is provisional and cut there;
 	// after it, data up to AsOf (at most Lookahead past the end) tells
@@ -161,13 +164,17 @@ func (g Generator) Generate(ctx context.Context, store Store, month string, tz *
 
 	m := Monthly{
 		Site: g.Site, Month: month, TimeZone: tz.String(), Period: period, AsOf: asOf,
-		Provisional: cutoff.Before(period.End), Customer: f.Customer, Policy: g.Policy,
+		Provisional: cutoff.Before(period.End), Customer: f.Customer, Policy: g.Policy, Checks: g.Checks,
 	}
 	for _, s := range services {
 		if err := ctx.Err(); err != nil {
 			return Monthly{}, err
 		}
-		m.Services = append(m.Services, ServiceReport{Service: s, SLA: slas[s.Name], Figures: evals[s.Name].e.Finish()})
+		sr := ServiceReport{Service: s, SLA: slas[s.Name], Figures: evals[s.Name].e.Finish()}
+		if len(changes[s.Name]) == 0 {
+			sr.Notice = NoStateChangesNotice(month, sr.Figures.Response.Valid+sr.Figures.Response.Excluded)
+		}
+		m.Services = append(m.Services, sr)
 		progress.step()
 	}
 	sortServices(m.Services)

@@ -27,7 +27,9 @@ func WriteHTML(w io.Writer, m Monthly) error {
 			}
 			return t.In(loc).Format("2006-01-02 15:04")
 		},
-		"dur": HumanDuration,
+		"dur":         HumanDuration,
+		"plural":      Plural,
+		"definitions": func(m Monthly) []Definition { return Definitions(m.Policy, m.Checks) },
 		"durz": func(d time.Duration) string {
 			if d == 0 {
 				return "none"

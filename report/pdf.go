@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/go-pdf/fpdf"
@@ -188,6 +189,108 @@ func (d *pdfDoc) table(widths []float64, aligns string, header []string, rows []
 	p.Ln(2)
 }
 
+// wrapTable draws rows like table, but every cell wraps onto as many
+// lines as it needs (a "\n" in a cell starts a new line) and the row is as
+// tall as its tallest cell: nothing is cut off (maintenance window IDs,
+// announcement notes, reasons).
+func (d *pdfDoc) wrapTable(widths []float64, aligns string, header []string, rows [][]string, color func(row, col int) (r, g, b int, ok bool)) {
+	p := d.pdf
+	const size, lineH = 7.0, 3.4
+	drawHeader := func() {
+		d.font("B", 7.5)
+		p.SetFillColor(235, 235, 235)
+		for i, h := range header {
+			p.CellFormat(widths[i], pdfRowH, d.fit(h, widths[i]-1, "B", 7.5), "1", 0, align(aligns, i), true, 0, "")
+		}
+		p.Ln(-1)
+	}
+	d.ensure(pdfRowH + 2*lineH)
+	drawHeader()
+	for r, row := range rows {
+		cells := make([][]string, len(row))
+		n := 1
+		for c, cell := range row {
+			style := ""
+			if color != nil {
+				if _, _, _, ok := color(r, c); ok {
+					style = "B"
+				}
+			}
+			d.font(style, size)
+			cells[c] = d.wrap(cell, widths[c]-1.5)
+			n = max(n, len(cells[c]))
+		}
+		h := float64(n)*lineH + 1.2
+		if p.GetY()+h > pdfBottom {
+			p.AddPage()
+			drawHeader()
+		}
+		x0, y0 := p.GetX(), p.GetY()
+		x := x0
+		for c := range row {
+			p.Rect(x, y0, widths[c], h, "D")
+			style := ""
+			if color != nil {
+				if cr, cg, cb, ok := color(r, c); ok {
+					p.SetTextColor(cr, cg, cb)
+					style = "B"
+				}
+			}
+			d.font(style, size)
+			for i, line := range cells[c] {
+				p.SetXY(x, y0+0.6+float64(i)*lineH)
+				p.CellFormat(widths[c], lineH, line, "", 0, align(aligns, c), false, 0, "")
+			}
+			p.SetTextColor(0, 0, 0)
+			x += widths[c]
+		}
+		p.SetXY(x0, y0+h)
+	}
+	d.font("", 7.5)
+	p.Ln(2)
+}
+
+// wrap breaks s into lines (translated for the font) no wider than w mm
+// in the current font: at spaces, and inside a word only where the word
+// alone is wider than w.
+func (d *pdfDoc) wrap(s string, w float64) []string {
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		line := ""
+		flush := func() {
+			out = append(out, d.tr(line))
+			line = ""
+		}
+		for _, word := range strings.Fields(para) {
+			cand := word
+			if line != "" {
+				cand = line + " " + word
+			}
+			if d.pdf.GetStringWidth(d.tr(cand)) <= w {
+				line = cand
+				continue
+			}
+			if line != "" {
+				flush()
+			}
+			for d.pdf.GetStringWidth(d.tr(word)) > w {
+				r := []rune(word)
+				k := len(r) - 1
+				for k > 1 && d.pdf.GetStringWidth(d.tr(string(r[:k]))) > w {
+					k--
+				}
+				out = append(out, d.tr(string(r[:k])))
+				word = string(r[k:])
+			}
+			line = word
+		}
+		if line != "" || len(out) == 0 {
+			flush()
+		}
+	}
+	return out
+}
+
 // fit sets the font for s in a cell w mm wide: at size, else smaller (down
 // to 5.5 pt), else shortened with "...".
 func (d *pdfDoc) fit(s string, w float64, style string, size float64) string {
@@ -261,11 +364,17 @@ func (d *pdfDoc) cover() {
 		p.CellFormat(pdfWidth, 7, d.tr("Provisional: the month is not over; figures cover the elapsed part only."), "1", 1, "L", true, 0, "")
 		p.Ln(3)
 	}
+	for _, n := range m.Notices() {
+		p.SetFillColor(255, 228, 228)
+		d.font("B", 9)
+		p.MultiCell(pdfWidth, 5, d.tr("Notice: "+n), "1", "L", true)
+		p.Ln(2)
+	}
 	t := m.Totals()
 	d.heading("Summary", 13)
-	d.para(fmt.Sprintf("%d services: %d met their availability objective, %d did not, %d had insufficient data. "+
-		"%d failures, %d of them recovered later than the RTO. Downtime in all: %s, of which %s from energy actions.",
-		t.Services, t.Pass, t.Fail, t.Insufficient, t.Failures, t.RTOBreaches, HumanDuration(t.Down), HumanDuration(t.EnergyActionDown)), 9)
+	d.para(fmt.Sprintf("%s: %d met their availability objective, %d did not, %d had insufficient data. "+
+		"%s, %d of them recovered later than the RTO. Downtime in all: %s, of which %s from energy actions.",
+		Plural(t.Services, "service"), t.Pass, t.Fail, t.Insufficient, Plural(t.Failures, "failure"), t.RTOBreaches, HumanDuration(t.Down), HumanDuration(t.EnergyActionDown)), 9)
 
 	widths := []float64{26, 24, 16, 15, 14, 30, 27, 9, 8, 17}
 	header := []string{"Service", "SLA, objective", "Availability", "A min", "Coverage", "Downtime", "Budget left", "Fail.", "RTO", "Verdict"}
@@ -309,6 +418,13 @@ func (d *pdfDoc) service(s ServiceReport) {
 	}
 	p.Bookmark(d.tr(f.Service), 0, -1)
 	d.heading(title, 15)
+	if s.Notice != "" {
+		p.SetTextColor(176, 28, 28)
+		d.font("B", 9)
+		p.MultiCell(pdfWidth, 4.8, d.tr("Notice: "+s.Notice), "", "L", false)
+		p.SetTextColor(0, 0, 0)
+		p.Ln(2)
+	}
 
 	rto := "none"
 	if s.SLA.RTO > 0 {
@@ -319,7 +435,7 @@ func (d *pdfDoc) service(s ServiceReport) {
 		limit = fmt.Sprintf("at most %d a month", s.SLA.MaxFailures)
 	}
 	kv := [][2]string{
-		{"SLA", fmt.Sprintf("%s: %s over %s (%s); RTO %s; failures %s; response within %s", s.SLA.Name, percent(s.SLA.Objective, 3), f.ServiceHours, s.SLA.TimeZone, rto, limit, s.SLA.ResponseBound)},
+		{"SLA", fmt.Sprintf("%s: %s over %s (%s); RTO %s; failures %s; response within %s", s.SLA.Name, percent(s.SLA.Objective, 3), f.ServiceHours, s.SLA.TimeZone, rto, limit, HumanDuration(s.SLA.ResponseBound))},
 		{"Service time", HumanDuration(f.ServiceTime) + partial(f)},
 		{"Up / down", fmt.Sprintf("%s / %s (%s of known time)", HumanDuration(f.Up), HumanDuration(f.Down), f.DowntimeRatio().Percent(3))},
 		{"Unknown", HumanDuration(f.Unknown) + " (no valid data; neither up nor down)"},
@@ -402,16 +518,26 @@ func (d *pdfDoc) service(s ServiceReport) {
 			if mo.Class != sla.MaintenancePlanned {
 				class = "SHORT NOTICE"
 			}
-			ann := d.tm(mo.Window.AnnouncedAt)
-			if mo.Backdated {
-				ann += " (back-dated)"
+			w := mo.Window
+			ann := d.tm(w.AnnouncedAt) + " by " + w.AnnouncedBy
+			switch {
+			case w.Imported():
+				ann += "\nrecorded " + d.tm(w.RecordedAt) + ", imported from " + w.ImportedFrom + " by " + w.ImportedBy
+			case mo.Backdated && w.BackdateApprovedBy != "":
+				ann += "\n(back-dated: recorded " + d.tm(w.RecordedAt) + ", approved by " + w.BackdateApprovedBy + ")"
+			case mo.Backdated:
+				ann += "\n(BACK-DATED: recorded " + d.tm(w.RecordedAt) + "; notice counts from then)"
 			}
-			rows = append(rows, []string{mo.Window.ID, d.tm(mo.Window.Start), d.tm(mo.Window.End), ann, mo.Window.AnnouncedBy, HumanDuration(mo.Notice), class,
-				HumanDuration(mo.Excluded + mo.CountedDown), HumanDuration(mo.Overrun)})
+			reason := w.Reason
+			if reason == "" {
+				reason = "-"
+			}
+			rows = append(rows, []string{w.ID, d.tm(w.Start), d.tm(w.End), ann, HumanDuration(mo.Notice), class,
+				HumanDuration(mo.Excluded + mo.CountedDown), HumanDuration(mo.Overrun), reason})
 		}
-		d.table([]float64{17, 23, 23, 23, 30, 18, 20, 17, 15}, "lllll.l", []string{"Window", "From", "To", "Announced", "By", "Notice", "Counted as", "In month", "Overrun"}, rows,
+		d.wrapTable([]float64{24, 16, 16, 42, 14, 22, 15, 13, 24}, "llll.l..l", []string{"Window", "From", "To", "Announced", "Notice", "Counted as", "In month", "Overrun", "Reason"}, rows,
 			func(r, c int) (int, int, int, bool) {
-				return 176, 28, 28, c == 6 && f.Maintenance[r].Class != sla.MaintenancePlanned
+				return 176, 28, 28, (c == 5 && f.Maintenance[r].Class != sla.MaintenancePlanned) || (c == 3 && f.Maintenance[r].Backdated && !f.Maintenance[r].Window.Imported() && f.Maintenance[r].Window.BackdateApprovedBy == "")
 			})
 		d.para("Planned windows are excluded from service time; short-notice windows count as downtime.", 7.5)
 	}
@@ -425,7 +551,7 @@ func (d *pdfDoc) service(s ServiceReport) {
 		if verdict == "" {
 			verdict = "-"
 		}
-		d.table([]float64{22, 34, 16, 22, 22, 22, 22, 26}, "", []string{"Valid probes", "Within " + r.Bound.String(), "Failed", "p50", "p95", "p99", "Max", "Verdict"},
+		d.table([]float64{22, 34, 16, 22, 22, 22, 22, 26}, "", []string{"Valid probes", "Within " + HumanDuration(r.Bound), "Failed", "p50", "p95", "p99", "Max", "Verdict"},
 			[][]string{{fmt.Sprint(r.Valid), fmt.Sprintf("%d (%s)", r.Within, r.Compliance.Percent(2)), fmt.Sprint(r.Failed),
 				fmt.Sprintf("%.0f ms", r.P50), fmt.Sprintf("%.0f ms", r.P95), fmt.Sprintf("%.0f ms", r.P99), fmt.Sprintf("%.0f ms", r.Max), verdict}},
 			func(_, c int) (int, int, int, bool) {
@@ -540,15 +666,9 @@ func (d *pdfDoc) energy(e Energy) {
 func (d *pdfDoc) glossary() {
 	d.pdf.AddPage()
 	d.heading("How to read this report", 13)
-	pol := d.m.Policy
-	for _, s := range []string{
-		"Availability = up / (up + down) over service time, the SLA's service hours within the month and the service's existence.",
-		"Planned maintenance, announced at least the SLA's notice period before it starts, is excluded from service time. Maintenance announced later counts as downtime (short notice). Downtime after a window's end is an overrun. Every maintenance record is kept with who announced it and when it was recorded; a back-dated announcement counts from when it was recorded unless approved.",
-		"Unknown is service time without valid monitoring data (monitor or collector down). It is neither up nor down. A min counts it as down; coverage is the share of service time that was known. A month that meets the objective only on known time while coverage is below " + percent(pol.MinCoverage, 1) + " is INSUFFICIENT DATA.",
-		"An outage starts at the first failed check, not when it was confirmed. Outages less than " + HumanDuration(pol.MergeGap) + " of up time apart are one incident. An incident counts as a failure in the month it started; its downtime is split across months. Time to recover is service time from the start to the recovery.",
-		"Error budget = (1 - objective) x (up + down). Response time counts valid probes (in service time, not planned, not unknown); failed probes are not within the bound.",
-		"Quarterly and yearly figures are sums of seconds, never averages of monthly percentages.",
-	} {
-		d.para(s, 9)
+	for _, def := range Definitions(d.m.Policy, d.m.Checks) {
+		d.font("B", 9)
+		d.pdf.MultiCell(pdfWidth, 4.5, d.tr(def.Term), "", "L", false)
+		d.para(def.Text, 9)
 	}
 }

@@ -34,8 +34,11 @@ type Monthly struct {
 	// Provisional: computed before the month ended.
 	Provisional bool `json:"provisional,omitempty"`
 	// Customer the report is prepared for; empty for all customers.
-	Customer string          `json:"customer,omitempty"`
-	Policy   sla.Policy      `json:"policy"`
+	Customer string     `json:"customer,omitempty"`
+	Policy   sla.Policy `json:"policy"`
+	// Checks is the site's check policy, for the definitions (zero: the
+	// default one).
+	Checks   sla.CheckPolicy `json:"checks,omitzero"`
 	Services []ServiceReport `json:"services"`
 	// Energy is filled by the caller (rules/energy, rules/demand); nil
 	// leaves the section out.
@@ -47,6 +50,34 @@ type ServiceReport struct {
 	Service sla.Service `json:"service"`
 	SLA     sla.SLA     `json:"sla"`
 	Figures sla.Figures `json:"figures"`
+	// Notice says why the figures cannot be trusted, e.g. no state change
+	// is stored for the service (NoStateChangesNotice); every format
+	// shows it prominently.
+	Notice string `json:"notice,omitempty"`
+}
+
+// NoStateChangesNotice is the notice of a service with no SLA state change
+// stored in or before the month: every second is UNKNOWN, so no
+// availability can be stated. probes is the number of probe results the
+// month has for it.
+func NoStateChangesNotice(month string, probes int) string {
+	what := "no probe results either"
+	if probes > 0 {
+		what = fmt.Sprintf("%d probe results are stored", probes)
+	}
+	return fmt.Sprintf("no SLA state changes are stored for %s (%s): every second is UNKNOWN and no availability can be stated; derive them from the stored history with `setsuden sla backfill --from %s-01 --to <last day>`, or run the daemon",
+		month, what, month)
+}
+
+// Notices are the services' notices, "service: notice", in report order.
+func (m Monthly) Notices() []string {
+	var out []string
+	for _, s := range m.Services {
+		if s.Notice != "" {
+			out = append(out, s.Service.Name+": "+s.Notice)
+		}
+	}
+	return out
 }
 
 // Energy is the energy section (research §5a "Energy section of the same
@@ -140,6 +171,14 @@ func HumanDuration(d time.Duration) string {
 		return fmt.Sprintf("%s%dm %02ds", sign, m, s)
 	}
 	return fmt.Sprintf("%s%ds", sign, s)
+}
+
+// Plural is n with the noun, plural unless n is 1: "1 failure", "2 failures".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // percent formats a fraction, e.g. 0.99953 -> "99.953%".

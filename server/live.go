@@ -126,6 +126,7 @@ func (l *Live) update(ctx context.Context) {
 	}
 	if l.statuses != nil {
 		snap.Sources = l.statuses()
+		markStale(&snap, snap.Sources, time.Now())
 	}
 	js, _ := json.Marshal(snap)
 	l.mu.Lock()
@@ -170,8 +171,40 @@ func (l *Live) Subscribe(ctx context.Context) (<-chan []byte, func()) {
 	}
 }
 
-// staleAfter: a reading older than this is shown as stale, not as live.
+// staleAfter: a reading older than this is shown as stale, not as live,
+// when no source of this process says more (a meter of another shard).
 const staleAfter = 2 * time.Minute
+
+// markStale judges the meters and hosts this process polls by their own
+// interval: stale once the source has not answered within
+// collector.StaleIntervals of its intervals (Status.Up false), or its
+// newest stored reading is older than twice that (the write path lags).
+// The total power counts live meters only.
+func markStale(snap *Snapshot, sources []collector.Status, now time.Time) {
+	byName := make(map[string]collector.Status, len(sources))
+	for _, st := range sources {
+		byName[st.Name] = st
+	}
+	stale := func(name string, at time.Time, fallback bool) bool {
+		st, ok := byName[name]
+		if !ok || st.StaleAfter <= 0 {
+			return fallback
+		}
+		return !st.Up || now.Sub(at) > 2*st.StaleAfter
+	}
+	snap.TotalKW = 0
+	for i := range snap.Meters {
+		m := &snap.Meters[i]
+		m.Stale = stale(m.Meter, m.Time, m.Stale)
+		if kw, ok := m.Fields["kw"]; ok && !m.Stale {
+			snap.TotalKW += kw
+		}
+	}
+	for i := range snap.Hosts {
+		h := &snap.Hosts[i]
+		h.Stale = stale(h.Host, h.Time, h.Stale)
+	}
+}
 
 // BuildSnapshot assembles the live view from the newest samples.
 func BuildSnapshot(ctx context.Context, site string, r LatestReader, now time.Time) (Snapshot, error) {

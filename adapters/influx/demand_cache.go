@@ -3,7 +3,6 @@ package influx
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -16,10 +15,12 @@ import (
 // costs InfluxDB and setsuden ~170 times what is new. A call whose range
 // starts within what is cached queries only from the cached end less
 // Reread (samples that arrive late are read again) up to its end, merges
-// that into the cache and drops windows before its start; any other call
-// reads its whole range. The result is the same as the Reader's (the
-// selection and completeness rules run on the merged windows), except for
-// a sample that arrives later than Reread after its window ended.
+// that into the cache and drops windows before its start; a call for
+// exactly the range just read (SiteEnergy after SitePower in one tick,
+// the query returns both) queries nothing; any other call reads its whole
+// range. The result is the same as the Reader's (the selection and
+// completeness rules run on the merged windows), except for a sample that
+// arrives later than Reread after its window ended.
 type DemandCache struct {
 	R *Reader
 	// Reread is how much of the cached end is read again; default 3
@@ -27,16 +28,18 @@ type DemandCache struct {
 	Reread time.Duration
 
 	mu             sync.Mutex
-	power, energy  windowCache
-	queries, reads int64 // for tests: calls, and calls that read their whole range
+	wc             windowCache
+	readAt         time.Time
+	queries, reads int64 // calls, and calls that read their whole range
 }
 
-// windowCache is one query's windows of every series over [start, stop).
+// windowCache is the windows of every series over [start, stop).
 type windowCache struct {
 	site        string
 	every       time.Duration
 	start, stop time.Time
 	series      map[string]*meterWindows // by meter, category and field
+	sorted      []*meterWindows
 }
 
 func (c *DemandCache) reread(every time.Duration) time.Duration {
@@ -51,33 +54,37 @@ func (c *DemandCache) reread(every time.Duration) time.Duration {
 func (c *DemandCache) SitePower(ctx context.Context, site string, from, to time.Time, every time.Duration) ([]demand.Sample, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	series, err := c.read(ctx, &c.power, c.R.powerFlux, site, from, to, every)
+	series, err := c.read(ctx, site, from, to, every)
 	if err != nil {
 		return nil, fmt.Errorf("site power of %q %s..%s: %w", site, fluxTime(from), fluxTime(to), err)
 	}
-	return powerSamples(series, every), nil
+	return sitePowerOf(series, every), nil
 }
 
 // SiteEnergy is Reader.SiteEnergy through the cache.
 func (c *DemandCache) SiteEnergy(ctx context.Context, site string, from, to time.Time, every time.Duration) ([]demand.EnergySample, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	series, err := c.read(ctx, &c.energy, c.R.energyFlux, site, from, to, every)
+	series, err := c.read(ctx, site, from, to, every)
 	if err != nil {
 		return nil, fmt.Errorf("site energy of %q %s..%s: %w", site, fluxTime(from), fluxTime(to), err)
 	}
-	return energySamples(series, every), nil
+	return siteEnergyOf(series, every), nil
 }
 
 // read brings wc up to [from, to) and returns its series in the Reader's
 // order. c.mu must be held.
-func (c *DemandCache) read(ctx context.Context, wc *windowCache, flux func(string, time.Time, time.Time, time.Duration) string,
-	site string, from, to time.Time, every time.Duration) ([]*meterWindows, error) {
+func (c *DemandCache) read(ctx context.Context, site string, from, to time.Time, every time.Duration) ([]*meterWindows, error) {
 	start, stop, err := demandRange(site, from, to, every)
 	if err != nil {
 		return nil, err
 	}
 	c.queries++
+	wc := &c.wc
+	if wc.series != nil && wc.site == site && wc.every == every && wc.start.Equal(start) && wc.stop.Equal(stop) &&
+		time.Since(c.readAt) < time.Second {
+		return wc.sorted, nil // the same tick's other read
+	}
 	qStart := start
 	incremental := wc.series != nil && wc.site == site && wc.every == every &&
 		!start.Before(wc.start) && start.Before(wc.stop) && !stop.Before(wc.stop)
@@ -89,10 +96,12 @@ func (c *DemandCache) read(ctx context.Context, wc *windowCache, flux func(strin
 		c.reads++
 		*wc = windowCache{site: site, every: every, series: map[string]*meterWindows{}}
 	}
-	fresh, err := c.R.meterWindows(ctx, flux(site, qStart, stop, every))
+	fresh, err := c.R.siteWindows(ctx, site, qStart, stop, every)
 	if err != nil {
+		wc.series = nil // start again from a whole read
 		return nil, err
 	}
+	c.readAt = time.Now()
 	lo, cut := start.UnixNano(), qStart.UnixNano()
 	for _, s := range wc.series {
 		for w := range s.values {
@@ -131,11 +140,8 @@ func (c *DemandCache) read(ctx context.Context, wc *windowCache, flux func(strin
 		s.first, s.last = first, last
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		return a.meter+"\x00"+a.category+"\x00"+a.field < b.meter+"\x00"+b.category+"\x00"+b.field
-	})
-	wc.start, wc.stop = start, stop
+	sortWindows(out)
+	wc.start, wc.stop, wc.sorted = start, stop, out
 	return out, nil
 }
 

@@ -39,15 +39,15 @@ func (r *Reader) SitePower(ctx context.Context, site string, from, to time.Time,
 	if err != nil {
 		return nil, err
 	}
-	series, err := r.meterWindows(ctx, r.powerFlux(site, start, stop, every))
+	series, err := r.siteWindows(ctx, site, start, stop, every)
 	if err != nil {
 		return nil, fmt.Errorf("site power of %q %s..%s: %w", site, fluxTime(start), fluxTime(stop), err)
 	}
-	return powerSamples(series, every), nil
+	return sitePowerOf(series, every), nil
 }
 
-// powerSamples sums the selected meters' windowed kW (SitePower).
-func powerSamples(series []*meterWindows, every time.Duration) []demand.Sample {
+// sitePowerOf sums the selected meters' mean kW per complete window.
+func sitePowerOf(series []*meterWindows, every time.Duration) []demand.Sample {
 	sel := siteMeters(series, "kw")
 	var out []demand.Sample
 	forCompleteWindows(sel, func(w int64, vals []any, _ bool) {
@@ -75,16 +75,16 @@ func (r *Reader) SiteEnergy(ctx context.Context, site string, from, to time.Time
 	if err != nil {
 		return nil, err
 	}
-	series, err := r.meterWindows(ctx, r.energyFlux(site, start, stop, every))
+	series, err := r.siteWindows(ctx, site, start, stop, every)
 	if err != nil {
 		return nil, fmt.Errorf("site energy of %q %s..%s: %w", site, fluxTime(start), fluxTime(stop), err)
 	}
-	return energySamples(series, every), nil
+	return siteEnergyOf(series, every), nil
 }
 
-// energySamples sums the selected meters' energy registers (SiteEnergy);
-// nil when some selected meter has none.
-func energySamples(series []*meterWindows, every time.Duration) []demand.EnergySample {
+// siteEnergyOf sums the selected meters' last kwh_total per complete
+// window; nil when a selected meter has no register.
+func siteEnergyOf(series []*meterWindows, every time.Duration) []demand.EnergySample {
 	power := siteMeters(series, "kw")
 	totals := map[string]*meterWindows{}
 	for _, s := range series {
@@ -121,27 +121,6 @@ func energySamples(series []*meterWindows, every time.Duration) []demand.EnergyS
 		out = append(out, demand.EnergySample{Time: time.Unix(0, w).Add(every).UTC(), KWhTotal: kwh, Reset: resets[w] || (changed && len(out) > 0)})
 	})
 	return out
-}
-
-// powerFlux is SitePower's query: each meter's mean kW per window.
-func (r *Reader) powerFlux(site string, start, stop time.Time, every time.Duration) string {
-	return fmt.Sprintf(`from(bucket: %q)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement == "power" and r._field == "kw" and r.site == %q)
-  |> group(columns: ["meter", "category"])
-  |> aggregateWindow(every: %s, fn: mean, createEmpty: false, timeSrc: "_start")`,
-		r.bucket, fluxTime(start), fluxTime(stop), site, fluxDuration(every))
-}
-
-// energyFlux is SiteEnergy's query: each meter's last kw, kwh_total and
-// kwh_reset per window.
-func (r *Reader) energyFlux(site string, start, stop time.Time, every time.Duration) string {
-	return fmt.Sprintf(`from(bucket: %q)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement == "power" and (r._field == "kw" or r._field == "kwh_total" or r._field == "kwh_reset") and r.site == %q)
-  |> group(columns: ["meter", "category", "_field"])
-  |> aggregateWindow(every: %s, fn: last, createEmpty: false, timeSrc: "_start")`,
-		r.bucket, fluxTime(start), fluxTime(stop), site, fluxDuration(every))
 }
 
 func demandRange(site string, from, to time.Time, every time.Duration) (time.Time, time.Time, error) {
@@ -183,48 +162,11 @@ type meterWindows struct {
 	first, last            int64
 }
 
-func (r *Reader) meterWindows(ctx context.Context, q string) ([]*meterWindows, error) {
-	res, err := r.client.QueryAPI(r.org).Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("flux query on %s: %w", r.bucket, err)
-	}
-	defer res.Close()
-	by := map[string]*meterWindows{}
-	for res.Next() {
-		rec := res.Record()
-		meter, _ := rec.ValueByKey("meter").(string)
-		category, _ := rec.ValueByKey("category").(string)
-		field := rec.Field()
-		if field == "" {
-			field = "kw"
-		}
-		key := meter + "\x00" + category + "\x00" + field
-		s := by[key]
-		if s == nil {
-			s = &meterWindows{meter: meter, category: category, field: field, values: map[int64]any{}}
-			by[key] = s
-		}
-		w := rec.Time().UnixNano()
-		if len(s.values) == 0 || w < s.first {
-			s.first = w
-		}
-		if len(s.values) == 0 || w > s.last {
-			s.last = w
-		}
-		s.values[w] = rec.Value()
-	}
-	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("flux query on %s: %w", r.bucket, err)
-	}
-	out := make([]*meterWindows, 0, len(by))
-	for _, s := range by {
-		out = append(out, s)
-	}
+func sortWindows(out []*meterWindows) {
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		return a.meter+"\x00"+a.category+"\x00"+a.field < b.meter+"\x00"+b.category+"\x00"+b.field
 	})
-	return out, nil
 }
 
 // siteMeters applies the Demand input rule to the series of one field:

@@ -150,3 +150,47 @@ func TestSitePowerAndEnergy(t *testing.T) {
 		t.Errorf("query on a stopped server: %v", err)
 	}
 }
+
+// SiteHistory is SitePower and SiteEnergy from one query; a site name
+// with a quote is a literal, not InfluxQL.
+func TestSiteHistoryIsPowerAndEnergy(t *testing.T) {
+	d := testinflux.Start(t)
+	ctx := context.Background()
+	t0 := time.Date(2024, 7, 1, 1, 0, 0, 0, time.UTC)
+	testinflux.Write(t, d, demandPoints(t0))
+	r := influx.NewReader(d.URL, "", "", d.Bucket())
+	defer r.Close()
+	every := 20 * time.Second
+	to := t0.Add(10 * time.Minute)
+	ps, es, err := r.SiteHistory(ctx, "dc1", t0, to, every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantP, err := r.SitePower(ctx, "dc1", t0, to, every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantE, err := r.SiteEnergy(ctx, "dc1", t0, to, every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) == 0 || len(es) == 0 || len(ps) != len(wantP) || len(es) != len(wantE) {
+		t.Fatalf("history %d power / %d energy, want %d / %d", len(ps), len(es), len(wantP), len(wantE))
+	}
+	for i := range ps {
+		if ps[i] != wantP[i] {
+			t.Errorf("power %d: %+v, want %+v", i, ps[i], wantP[i])
+		}
+	}
+	for i := range es {
+		if es[i] != wantE[i] {
+			t.Errorf("energy %d: %+v, want %+v", i, es[i], wantE[i])
+		}
+	}
+	for _, site := range []string{`dc1' OR "site" = 'dc2`, `dc\`} {
+		p, e, err := r.SiteHistory(ctx, site, t0, to, every)
+		if err != nil || len(p) != 0 || len(e) != 0 {
+			t.Errorf("site %q: %d power, %d energy, %v; want nothing", site, len(p), len(e), err)
+		}
+	}
+}

@@ -124,6 +124,7 @@ func (r *Reader) CountBy(ctx context.Context, measurement, field, tag string, st
 type CounterSeries struct {
 	Tags       map[string]string
 	Raw, Total float64
+	Time       time.Time // when Raw was read
 }
 
 // LastCounters returns the newest raw and total values of every series of a
@@ -140,6 +141,7 @@ func (r *Reader) LastCounters(ctx context.Context, measurement, field string) ([
 	}
 	type pair struct {
 		raw, total       float64
+		at               time.Time
 		hasRaw, hasTotal bool
 		tags             map[string]string
 	}
@@ -159,7 +161,7 @@ func (r *Reader) LastCounters(ctx context.Context, measurement, field string) ([
 		}
 		switch v.Field {
 		case field:
-			p.raw, p.hasRaw = x, true
+			p.raw, p.hasRaw, p.at = x, true, v.Time
 		case field + "_total":
 			p.total, p.hasTotal = x, true
 		}
@@ -167,7 +169,7 @@ func (r *Reader) LastCounters(ctx context.Context, measurement, field string) ([
 	out := make([]CounterSeries, 0, len(order))
 	for _, k := range order {
 		if p := series[k]; p.hasRaw && p.hasTotal {
-			out = append(out, CounterSeries{Tags: p.tags, Raw: p.raw, Total: p.total})
+			out = append(out, CounterSeries{Tags: p.tags, Raw: p.raw, Total: p.total, Time: p.at})
 		}
 	}
 	return out, nil

@@ -2,10 +2,23 @@ package influx
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 )
+
+// openQ opens a disk queue whose drops are counted into the returned map.
+func openQ(t *testing.T, dir string, maxBytes int64) (*diskQueue, map[string]int) {
+	t.Helper()
+	drops := map[string]int{}
+	q, err := openDiskQueue(dir, maxBytes, slog.New(slog.NewTextHandler(io.Discard, nil)), func(r string, n int) { drops[r] += n })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, drops
+}
 
 func lines(prefix string, n int) []string {
 	out := make([]string, n)
@@ -17,11 +30,15 @@ func lines(prefix string, n int) []string {
 
 func TestDiskQueueOrderAckAndRestart(t *testing.T) {
 	dir := t.TempDir()
-	q, err := openDiskQueue(dir, 1<<20)
-	if err != nil {
+	q, _ := openQ(t, dir, 1<<20)
+	if err := q.Push(lines("a", 10)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Push(lines("a", 10)); err != nil {
+	// Nothing is deliverable before the group commit made it durable.
+	if got, _, _ := q.Peek(4); len(got) != 0 {
+		t.Fatalf("peek before sync = %q, want nothing", got)
+	}
+	if err := q.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	got, first, err := q.Peek(4)
@@ -31,17 +48,14 @@ func TestDiskQueueOrderAckAndRestart(t *testing.T) {
 	if err := q.Ack(first + 4); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Push(lines("b", 5)); err != nil {
+	if err := q.Push(lines("b", 5)); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// A restart resumes exactly after the acknowledged lines.
-	q2, err := openDiskQueue(dir, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q2, _ := openQ(t, dir, 1<<20)
 	defer q2.Close()
 	if q2.Len() != 11 {
 		t.Fatalf("len after restart = %d, want 11", q2.Len())
@@ -54,23 +68,21 @@ func TestDiskQueueOrderAckAndRestart(t *testing.T) {
 
 func TestDiskQueueCutsTornLine(t *testing.T) {
 	dir := t.TempDir()
-	q, _ := openDiskQueue(dir, 1<<20)
-	_, _ = q.Push(lines("a", 3))
+	q, _ := openQ(t, dir, 1<<20)
+	_ = q.Push(lines("a", 3))
 	_ = q.Close()
 	seg, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	f, _ := os.OpenFile(seg[0], os.O_APPEND|os.O_WRONLY, 0)
 	_, _ = f.WriteString("power,meter=a kw=") // crash mid-write
 	f.Close()
-	q2, err := openDiskQueue(dir, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q2, _ := openQ(t, dir, 1<<20)
 	defer q2.Close()
 	got, _, _ := q2.Peek(10)
 	if len(got) != 3 {
 		t.Errorf("after torn write: %d lines, want the 3 complete ones", len(got))
 	}
-	_, _ = q2.Push(lines("b", 1))
+	_ = q2.Push(lines("b", 1))
+	_ = q2.Sync()
 	got, _, _ = q2.Peek(10)
 	if len(got) != 4 || got[3] != "power,meter=b kw=0 0" {
 		t.Errorf("append after torn write: %q", got)
@@ -78,17 +90,17 @@ func TestDiskQueueCutsTornLine(t *testing.T) {
 }
 
 func TestDiskQueueBoundDropsOldestSegments(t *testing.T) {
-	q, _ := openDiskQueue(t.TempDir(), 1<<20) // segments of 64 KiB
+	q, drops := openQ(t, t.TempDir(), 1<<20) // segments of 64 KiB
 	defer q.Close()
-	total, dropped := 0, 0
+	total := 0
 	for i := 0; i < 100; i++ {
-		d, err := q.Push(lines(fmt.Sprintf("m%03d", i), 1000)) // ~30 KB a push
-		if err != nil {
+		if err := q.Push(lines(fmt.Sprintf("m%03d", i), 1000)); err != nil { // ~30 KB a push
 			t.Fatal(err)
 		}
 		total += 1000
-		dropped += d
 	}
+	_ = q.Sync()
+	dropped := drops[dropQueueFull]
 	if dropped == 0 {
 		t.Fatal("no drops past a 1 MiB bound after ~3 MB")
 	}
@@ -116,15 +128,18 @@ func TestDiskQueueBoundDropsOldestSegments(t *testing.T) {
 }
 
 func TestMemQueueAckAfterDrop(t *testing.T) {
-	q := &memQueue{max: 5}
-	_, _ = q.Push(lines("a", 5))
+	drops := map[string]int{}
+	q := &memQueue{max: 5, drop: func(r string, n int) { drops[r] += n }}
+	for i := 0; i < 5; i++ {
+		_ = q.Push(lines(fmt.Sprintf("a%d", i), 1))
+	}
 	batch, first, _ := q.Peek(3)
-	if d, _ := q.Push(lines("b", 2)); d != 2 {
-		t.Fatalf("dropped %d, want 2", d)
+	if _ = q.Push(lines("b", 2)); drops[dropQueueFull] != 2 {
+		t.Fatalf("dropped %d, want 2", drops[dropQueueFull])
 	}
 	_ = q.Ack(first + uint64(len(batch)))
 	got, _, _ := q.Peek(10)
-	if len(got) != 4 || got[0] != "power,meter=a kw=3 3" {
+	if len(got) != 4 || got[0] != "power,meter=a3 kw=0 0" {
 		t.Errorf("after ack = %q", got)
 	}
 }
@@ -132,20 +147,18 @@ func TestMemQueueAckAfterDrop(t *testing.T) {
 // A backlog larger than the memory cache drains from disk in order, each
 // line exactly once, across segment boundaries.
 func TestDiskQueueDrainsBacklogBeyondCache(t *testing.T) {
-	q, err := openDiskQueue(t.TempDir(), 64<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, _ := openQ(t, t.TempDir(), 64<<20)
 	defer q.Close()
 	q.cacheMax, q.segMax = 1000, 32<<10 // small cache, many segments
 	var want []string
 	for i := 0; i < 10; i++ {
 		l := lines(fmt.Sprintf("b%d", i), 700)
 		want = append(want, l...)
-		if _, err := q.Push(l); err != nil {
+		if err := q.Push(l); err != nil {
 			t.Fatal(err)
 		}
 	}
+	_ = q.Sync()
 	if len(q.segs) < 5 {
 		t.Fatalf("only %d segments; the test wants several", len(q.segs))
 	}

@@ -40,7 +40,11 @@ type WriterConfig struct {
 	// QueueMax bounds the in-memory queue (QueueDir empty), in points.
 	// Past either bound the oldest points are dropped, counted and logged.
 	QueueMax int
-	Logger   *slog.Logger
+	// SyncInterval is the disk queue's group commit: points written to the
+	// queue file are fsynced (and only then sent) at most this long after
+	// their Write; a power cut loses at most this window. Default 10 ms.
+	SyncInterval time.Duration
+	Logger       *slog.Logger
 	// Registerer receives the writer's metrics; nil means none.
 	Registerer prometheus.Registerer
 }
@@ -57,17 +61,32 @@ type Writer struct {
 	log    *slog.Logger
 
 	queue queue
+	disk  *diskQueue // the queue when it is on disk, else nil
 	kick  chan struct{}
-	mu    sync.Mutex // guards lastErr, lastOKAt
+	mu    sync.Mutex // guards lastErr, lastOKAt, recent
 
 	queued   prometheus.Counter
 	written  prometheus.Counter
 	errs     prometheus.Counter
-	dropped  prometheus.Counter
+	dropped  *prometheus.CounterVec
+	drops    map[string]prometheus.Counter
 	depth    prometheus.GaugeFunc
+	extra    []prometheus.Collector
 	lastErr  error
 	lastOKAt time.Time
+	// recent are the drops of the last minute (health) and when the last
+	// drop log line was written (one a reason every 10 s).
+	recent map[string]*dropWindow
 }
+
+type dropWindow struct {
+	since, logged time.Time
+	n, unlogged   int
+}
+
+// maxBackoff caps the wait between retries while InfluxDB is away, so
+// delivery resumes within a few seconds of it answering again.
+const maxBackoff = 2 * time.Second
 
 // NewWriter validates cfg and returns a writer; call Run to deliver.
 func NewWriter(cfg WriterConfig) (*Writer, error) {
@@ -92,43 +111,78 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 	if cfg.QueueMaxBytes <= 0 {
 		cfg.QueueMaxBytes = 1 << 30
 	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = 10 * time.Millisecond
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	opts := influxdb2.DefaultOptions().
 		SetPrecision(time.Nanosecond).
 		SetHTTPRequestTimeout(uint(max(1, cfg.Timeout/time.Second)))
-	var q queue = &memQueue{max: cfg.QueueMax}
-	if cfg.QueueDir != "" {
-		dq, err := openDiskQueue(cfg.QueueDir, cfg.QueueMaxBytes)
-		if err != nil {
-			return nil, fmt.Errorf("influx writer: %w", err)
-		}
-		q = dq
-	}
-	c := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
 	w := &Writer{
 		cfg:    cfg,
-		queue:  q,
-		client: c,
-		api:    c.WriteAPIBlocking(cfg.Org, cfg.Bucket),
 		log:    cfg.Logger.With("component", "influx-writer", "url", cfg.URL, "bucket", cfg.Bucket),
 		kick:   make(chan struct{}, 1),
+		recent: map[string]*dropWindow{},
 		queued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "setsuden_points_queued_total", Help: "Points accepted into the write queue (collected)."}),
 		written: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "setsuden_points_written_total", Help: "Points accepted by InfluxDB."}),
 		errs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "setsuden_write_errors_total", Help: "Failed write requests to InfluxDB (the points stay queued)."}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "setsuden_points_dropped_total", Help: "Points dropped because the write queue hit its bound (oldest first)."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "setsuden_points_dropped_total",
+			Help: "Points dropped, by reason: queue_full (the queue's bound, oldest first), disk (the queue's disk full or failing and memory at its bound), rejected (InfluxDB refused them)."},
+			[]string{"reason"}),
 	}
+	w.drops = map[string]prometheus.Counter{}
+	for _, r := range []string{dropQueueFull, dropDisk, dropRejected} {
+		w.drops[r] = w.dropped.WithLabelValues(r)
+	}
+	var q queue = &memQueue{max: cfg.QueueMax, drop: w.countDrop}
+	if cfg.QueueDir != "" {
+		dq, err := openDiskQueue(cfg.QueueDir, cfg.QueueMaxBytes, w.log, w.countDrop)
+		if err != nil {
+			return nil, fmt.Errorf("influx writer: %w", err)
+		}
+		q, w.disk = dq, dq
+	}
+	w.queue = q
+	c := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
+	w.client, w.api = c, c.WriteAPIBlocking(cfg.Org, cfg.Bucket)
 	w.depth = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "setsuden_write_queue_points", Help: "Points waiting to be written to InfluxDB."},
 		func() float64 { return float64(w.QueueLen()) })
+	w.extra = []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "setsuden_write_path_degraded",
+			Help: "1 while the write path is degraded (InfluxDB failing with points waiting, the queue's disk refusing writes, or points dropped in the last minute); /healthz says why."},
+			func() float64 {
+				if w.Degraded() != nil {
+					return 1
+				}
+				return 0
+			}),
+	}
+	if w.disk != nil {
+		w.extra = append(w.extra,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "setsuden_write_queue_bytes", Help: "Bytes of the on-disk write queue's segment files."},
+				func() float64 { return float64(w.disk.status().Bytes) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "setsuden_write_queue_limit_bytes",
+				Help: "The on-disk write queue's bound: influx.queue_max_bytes, or less when its filesystem has less room."},
+				func() float64 { return float64(w.disk.status().Limit) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "setsuden_write_queue_held_points",
+				Help: "Points held in memory because the queue's disk refuses writes (retried every second)."},
+				func() float64 { return float64(w.disk.status().Held) }))
+	}
 	if cfg.Registerer != nil {
 		for _, m := range w.Metrics() {
 			if err := cfg.Registerer.Register(m); err != nil {
+				w.Close()
 				return nil, fmt.Errorf("influx writer metrics: %w", err)
 			}
 		}
@@ -136,9 +190,11 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 	return w, nil
 }
 
-// Write validates and queues points; it never blocks on the network. A point
-// that cannot be encoded is rejected with an error naming it; the others in
-// the same call are still queued.
+// Write validates and queues points; it never blocks on the network. With a
+// queue_dir the points are in the queue file when Write returns (a SIGKILL
+// loses none), and fsynced within SyncInterval. A point that cannot be
+// encoded is rejected with an error naming it; the others in the same call
+// are still queued.
 func (w *Writer) Write(_ context.Context, pts []point.Point) error {
 	lines := make([]string, 0, len(pts))
 	var errs []error
@@ -154,16 +210,10 @@ func (w *Writer) Write(_ context.Context, pts []point.Point) error {
 		buf = AppendLineProtocol(buf[:0], p)
 		lines = append(lines, string(buf))
 	}
-	drop, err := w.queue.Push(lines)
-	if err != nil {
+	if err := w.queue.Push(lines); err != nil {
 		errs = append(errs, fmt.Errorf("queue %d points: %w", len(lines), err))
 	} else {
 		w.queued.Add(float64(len(lines)))
-	}
-	if drop > 0 {
-		w.dropped.Add(float64(drop))
-		w.log.Error("write queue full: DROPPED oldest points", "dropped", drop,
-			"queue_max_points", w.cfg.QueueMax, "queue_dir", w.cfg.QueueDir, "queue_max_bytes", w.cfg.QueueMaxBytes)
 	}
 	if w.queue.Len() >= w.cfg.BatchSize {
 		select {
@@ -174,6 +224,85 @@ func (w *Writer) Write(_ context.Context, pts []point.Point) error {
 	return errors.Join(errs...)
 }
 
+// countDrop counts dropped points and logs them loudly, once every 10 s a
+// reason with the total since the last line.
+func (w *Writer) countDrop(reason string, n int) {
+	if n <= 0 {
+		return
+	}
+	w.drops[reason].Add(float64(n))
+	now := time.Now()
+	w.mu.Lock()
+	d := w.recent[reason]
+	if d == nil {
+		d = &dropWindow{}
+		w.recent[reason] = d
+	}
+	if now.Sub(d.since) > time.Minute {
+		d.since, d.n = now, 0
+	}
+	d.n += n
+	d.unlogged += n
+	logNow := now.Sub(d.logged) >= 10*time.Second
+	k := d.unlogged
+	if logNow {
+		d.logged, d.unlogged = now, 0
+	}
+	w.mu.Unlock()
+	if !logNow {
+		return
+	}
+	switch reason {
+	case dropDisk:
+		w.log.Error("write queue's disk full or failing: DROPPED points", "dropped", k, "reason", reason,
+			"queue_dir", w.cfg.QueueDir, "queue_max_bytes", w.cfg.QueueMaxBytes)
+	case dropQueueFull:
+		w.log.Error("write queue full: DROPPED oldest points", "dropped", k, "reason", reason,
+			"queue_max_points", w.cfg.QueueMax, "queue_dir", w.cfg.QueueDir, "queue_max_bytes", w.cfg.QueueMaxBytes)
+	}
+}
+
+// Degraded says why the write path is not delivering as it should: InfluxDB
+// failing while points wait, the queue's disk refusing writes, points
+// dropped in the last minute, the head not saved, or a large backlog. Nil
+// means healthy.
+func (w *Writer) Degraded() error {
+	var why []string
+	n := w.QueueLen()
+	w.mu.Lock()
+	if w.lastErr != nil && n > 0 {
+		why = append(why, fmt.Sprintf("InfluxDB writes failing with %d points waiting: %v", n, w.lastErr))
+	}
+	for _, r := range []string{dropQueueFull, dropDisk, dropRejected} {
+		if d := w.recent[r]; d != nil && time.Since(d.since) <= time.Minute && d.n > 0 {
+			why = append(why, fmt.Sprintf("%d points dropped in the last minute (reason %s)", d.n, r))
+		}
+	}
+	w.mu.Unlock()
+	if w.lastErrNil() && n > 100_000 {
+		why = append(why, fmt.Sprintf("%d points waiting for InfluxDB", n))
+	}
+	if w.disk != nil {
+		st := w.disk.status()
+		if st.DiskErr != nil || st.Held > 0 {
+			why = append(why, fmt.Sprintf("queue disk refuses writes (%v): %d points held in memory", st.DiskErr, st.Held))
+		}
+		if st.HeadErr != nil {
+			why = append(why, fmt.Sprintf("queue head not saved: %v", st.HeadErr))
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return fmt.Errorf("write path degraded: %s", strings.Join(why, "; "))
+}
+
+func (w *Writer) lastErrNil() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastErr == nil
+}
+
 // QueueLen is the number of points not yet accepted by InfluxDB.
 func (w *Writer) QueueLen() int { return w.queue.Len() }
 
@@ -182,21 +311,27 @@ func (w *Writer) QueueLen() int { return w.queue.Len() }
 func (w *Writer) Run(ctx context.Context) error {
 	t := time.NewTicker(w.cfg.FlushInterval)
 	defer t.Stop()
+	if w.disk != nil {
+		gctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); w.groupCommit(gctx) }()
+		defer func() { stop(); <-done }()
+	}
 	backoff := time.Duration(0)
 	for {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
 			defer cancel()
+			if w.disk != nil {
+				w.disk.giveUpHeld() // counted before the final stats are read
+			}
 			if err := w.Flush(fctx); err != nil && w.QueueLen() > 0 {
 				w.log.Warn("stopping with points still queued", "points", w.QueueLen(), "err", err)
 			}
 			return nil
 		case <-t.C:
 		case <-w.kick:
-		}
-		if err := w.queue.Sync(); err != nil {
-			w.log.Error("queue sync failed", "err", err)
 		}
 		if backoff > 0 {
 			select {
@@ -206,16 +341,46 @@ func (w *Writer) Run(ctx context.Context) error {
 			}
 		}
 		if err := w.Flush(ctx); err != nil {
-			backoff = min(max(2*backoff, w.cfg.FlushInterval), 30*time.Second)
+			backoff = min(max(2*backoff, 100*time.Millisecond), maxBackoff)
 			continue
 		}
 		backoff = 0
 	}
 }
 
+// groupCommit fsyncs the disk queue at most SyncInterval after a write
+// made it dirty (gathering the writes of that window into one fsync, and
+// not waking at all while nothing is written), and retries its disk and
+// re-reads its free space every second.
+func (w *Writer) groupCommit(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	gather := time.NewTimer(0)
+	<-gather.C
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.disk.tick()
+			continue
+		case <-w.disk.written:
+		}
+		gather.Reset(w.cfg.SyncInterval)
+		select {
+		case <-ctx.Done():
+			gather.Stop()
+			return
+		case <-gather.C:
+		}
+		_ = w.disk.Sync() // logged by the queue
+	}
+}
+
 // Flush sends every queued point, oldest first, in batches. It stops at the
 // first failed batch, which stays at the head of the queue.
 func (w *Writer) Flush(ctx context.Context) error {
+	_ = w.queue.Sync() // deliverable only once durable
 	for {
 		batch, first, err := w.queue.Peek(w.cfg.BatchSize)
 		if err != nil {
@@ -235,7 +400,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 			// of a partial write, so dropping the batch loses only what
 			// InfluxDB refused.
 			w.errs.Inc()
-			w.dropped.Add(float64(n))
+			w.countDrop(dropRejected, n)
 			w.log.Error("InfluxDB rejected a batch; it is dropped, the queue goes on", "points", n, "err", err, "first_line", batch[0])
 			if aerr := w.queue.Ack(first + uint64(n)); aerr != nil {
 				return fmt.Errorf("acknowledge rejected batch: %w", aerr)
@@ -270,18 +435,20 @@ func (w *Writer) Flush(ctx context.Context) error {
 }
 
 // Close releases the client and closes the queue (a disk queue keeps what
-// is left for the next start).
+// is left for the next start, and releases its directory lock).
 func (w *Writer) Close() {
-	w.client.Close()
+	if w.client != nil {
+		w.client.Close()
+	}
 	if err := w.queue.Close(); err != nil {
 		w.log.Error("closing write queue", "err", err)
 	}
 }
 
-// Metrics returns the writer's collectors: written, write errors, dropped,
-// queue depth, queued (in that order).
+// Metrics returns the writer's collectors: written, write errors, dropped
+// (by reason), queue depth, queued, degraded, then the disk queue's gauges.
 func (w *Writer) Metrics() []prometheus.Collector {
-	return []prometheus.Collector{w.written, w.errs, w.dropped, w.depth, w.queued}
+	return append([]prometheus.Collector{w.written, w.errs, w.dropped, w.depth, w.queued}, w.extra...)
 }
 
 // Stats are the writer's counters since it started.
@@ -290,8 +457,12 @@ type Stats struct{ Queued, Written, Dropped, Pending int64 }
 // Stats returns the counters (logged at shutdown; the fault tests compare
 // them with what InfluxDB holds).
 func (w *Writer) Stats() Stats {
+	var dropped float64
+	for _, c := range w.drops {
+		dropped += counterValue(c)
+	}
 	return Stats{Queued: int64(counterValue(w.queued)), Written: int64(counterValue(w.written)),
-		Dropped: int64(counterValue(w.dropped)), Pending: int64(w.QueueLen())}
+		Dropped: int64(dropped), Pending: int64(w.QueueLen())}
 }
 
 func counterValue(c prometheus.Counter) float64 {

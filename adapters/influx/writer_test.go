@@ -165,12 +165,28 @@ func TestWriterDropsOldestAtBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = w.Write(context.Background(), powerPoints("m", 25, time.Now()))
+	// 25 samples of one point each: the 15 oldest go.
+	for _, p := range powerPoints("m", 25, time.Now()) {
+		_ = w.Write(context.Background(), []point.Point{p})
+	}
 	if w.QueueLen() != 10 {
 		t.Errorf("queue = %d, want bound 10", w.QueueLen())
 	}
-	if got := testutil.ToFloat64(w.Metrics()[2]); got != 15 {
+	if got := w.Stats().Dropped; got != 15 {
 		t.Errorf("dropped = %v, want 15", got)
+	}
+	// A sample of 4 points makes room by dropping whole older samples, and
+	// a sample larger than the bound is dropped whole, never split.
+	_ = w.Write(context.Background(), powerPoints("n", 4, time.Now()))
+	if w.QueueLen() != 10 || w.Stats().Dropped != 19 {
+		t.Errorf("after a 4-point sample: queue %d dropped %d, want 10 and 19", w.QueueLen(), w.Stats().Dropped)
+	}
+	_ = w.Write(context.Background(), powerPoints("big", 11, time.Now()))
+	if w.QueueLen() != 10 || w.Stats().Dropped != 30 {
+		t.Errorf("after an 11-point sample: queue %d dropped %d, want 10 and 30", w.QueueLen(), w.Stats().Dropped)
+	}
+	if got := testutil.ToFloat64(w.Metrics()[2].(*prometheus.CounterVec).WithLabelValues("queue_full")); got != 30 {
+		t.Errorf(`setsuden_points_dropped_total{reason="queue_full"} = %v, want 30`, got)
 	}
 }
 
@@ -298,11 +314,49 @@ func TestLineProtocolRoundTripAndPoisonBatch(t *testing.T) {
 	if w.QueueLen() != 0 {
 		t.Errorf("queue = %d after flush", w.QueueLen())
 	}
-	if got := testutil.ToFloat64(w.Metrics()[2]); got != 1 {
+	if got := w.Stats().Dropped; got != 1 {
 		t.Errorf("dropped = %v, want the 1 rejected point", got)
 	}
 	counts, _ := r.CountBy(ctx, "power", "kw", "meter", ts.Add(-time.Second))
 	if counts["after"] != 3 {
 		t.Errorf("points after the rejected batch: %v", counts)
+	}
+}
+
+// Degraded (the /healthz reason and setsuden_write_path_degraded) names
+// failing writes while points wait and drops of the last minute, and is
+// nil on a healthy path.
+func TestWriterDegradedSaysWhy(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	w, err := influx.NewWriter(influx.WriterConfig{URL: "http://127.0.0.1:1", Bucket: "x/y", QueueMax: 3,
+		Timeout: time.Second, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Degraded(); err != nil {
+		t.Fatalf("fresh writer degraded: %v", err)
+	}
+	ctx := context.Background()
+	_ = w.Write(ctx, powerPoints("m", 2, time.Now()))
+	if err := w.Flush(ctx); err == nil {
+		t.Fatal("flush to a closed port succeeded")
+	}
+	if err := w.Degraded(); err == nil || !strings.Contains(err.Error(), "InfluxDB writes failing with 2 points waiting") {
+		t.Errorf("Degraded = %v, want failing writes with 2 points waiting", err)
+	}
+	_ = w.Write(ctx, powerPoints("n", 2, time.Now())) // past the bound of 3: the older sample goes
+	if err := w.Degraded(); err == nil || !strings.Contains(err.Error(), "2 points dropped in the last minute (reason queue_full)") {
+		t.Errorf("Degraded = %v, want the drop named", err)
+	}
+	var gauge float64
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "setsuden_write_path_degraded" {
+			gauge = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if gauge != 1 {
+		t.Errorf("setsuden_write_path_degraded = %v, want 1", gauge)
 	}
 }

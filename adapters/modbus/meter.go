@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"sort"
 	"sync"
@@ -67,6 +68,11 @@ type MeterConfig struct {
 	// Budget, when set, bounds the TCP connections all meters sharing it
 	// keep open between samples (ConnBudget); nil keeps every one.
 	Budget *ConnBudget
+	// RatedKW is this meter's rated power (kW), overriding the model's
+	// rated_kw (a CT-connected meter's rating depends on its CTs); 0 takes
+	// the model's. The collector flags a counter that rises faster as a
+	// reset (Model.CounterRatedKW).
+	RatedKW float64
 }
 
 // Meter polls one device. It implements collector.Source. Collect calls are
@@ -114,6 +120,9 @@ func NewMeter(cfg MeterConfig) (*Meter, error) {
 	}
 	if cfg.Retries < 0 {
 		return nil, wrap("negative retries %d", cfg.Retries)
+	}
+	if cfg.RatedKW < 0 || math.IsNaN(cfg.RatedKW) || math.IsInf(cfg.RatedKW, 0) {
+		return nil, wrap("rated_kw %v is not a positive number of kW", cfg.RatedKW)
 	}
 	for k := range cfg.Tags {
 		if k == "meter" || k == "model" {
@@ -345,12 +354,17 @@ func (m *Meter) Close() error {
 
 // Counters names the model's counter fields (energy registers) so the
 // collector can keep a monotonic total across wrap and reset
-// (collector.CounterSource).
+// (collector.CounterSource), each with the power that bounds its rise:
+// the device's rated_kw, else the model's (Model.CounterRatedKW).
 func (m *Meter) Counters() []point.Counter {
 	var out []point.Counter
 	for _, f := range m.cfg.Model.Fields {
 		if f.Counter {
-			out = append(out, point.Counter{Measurement: f.Measurement, Field: f.Name, Modulus: f.Modulus})
+			rated := m.cfg.RatedKW
+			if rated == 0 {
+				rated = m.cfg.Model.CounterRatedKW(f)
+			}
+			out = append(out, point.Counter{Measurement: f.Measurement, Field: f.Name, Modulus: f.Modulus, RatedKW: rated})
 		}
 	}
 	return out

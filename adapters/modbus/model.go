@@ -137,6 +137,34 @@ type Field struct {
 	Description string
 }
 
+// wrapDays is how long, at least, a meter takes to go round its energy
+// register at full power: the default bound on a counter's rise when the
+// model has no rated_kw (Model.CounterRatedKW).
+const wrapDays = 30
+
+// CounterRatedKW is the power that bounds counter field f's rise: the
+// model's rated_kw, else the power at which f's register (its modulus, or
+// the range of its 32- or 64-bit integer type after scale) would go round
+// in wrapDays; 0 (unbounded) for a float or 16-bit register without a
+// rating.
+func (m *Model) CounterRatedKW(f Field) float64 {
+	if m.RatedKW > 0 {
+		return m.RatedKW
+	}
+	mod := f.Modulus
+	if mod == 0 {
+		switch f.Type {
+		case TypeUint32:
+			mod = math.Exp2(32) * math.Abs(f.scale())
+		case TypeInt32:
+			mod = math.Exp2(31) * math.Abs(f.scale())
+		case TypeUint64, TypeInt64:
+			mod = math.Exp2(63) * math.Abs(f.scale())
+		}
+	}
+	return mod / (wrapDays * 24)
+}
+
 // Size is the number of registers the field occupies, or of bits for coils
 // and discrete inputs.
 func (f Field) Size() int {
@@ -169,7 +197,11 @@ type Model struct {
 	// 0 means the protocol limit of 125. Some meters allow fewer (Eastron:
 	// 80 or 60).
 	MaxRegisters uint16
-	Fields       []Field
+	// RatedKW is the most power the meter measures (kW, from its
+	// datasheet: rated voltage x maximum current x phases); 0 when the
+	// model cannot know it (CT-connected meters: set it per device).
+	RatedKW float64
+	Fields  []Field
 	// File is where the model was read from ("models/<name>.yaml" for the
 	// built-in ones).
 	File string
@@ -673,10 +705,17 @@ func (p *modelParser) parseModel(root *yaml.Node) bool {
 				p.errorf(v.Line, -1, "max_registers must be 1-%d", MaxRegistersPerRead)
 			}
 			p.model.MaxRegisters = n
+		case "rated_kw":
+			if r, ok := p.float(v, -1, "rated_kw"); ok {
+				if r <= 0 {
+					p.errorf(v.Line, -1, "rated_kw must be a positive number of kW, got %s", v.Value)
+				}
+				p.model.RatedKW = r
+			}
 		case "fields":
 			fieldsNode = v
 		default:
-			p.errorf(k.Line, -1, "unknown key %q (expected name, manufacturer, description, source, max_registers or fields)", k.Value)
+			p.errorf(k.Line, -1, "unknown key %q (expected name, manufacturer, description, source, max_registers, rated_kw or fields)", k.Value)
 		}
 	}
 	if fieldsNode == nil {

@@ -216,7 +216,7 @@ func historyField(p PointMapping, r Sample, pointUnit string) (x any, ok bool, e
 	if unit == "" || strings.HasSuffix(unit, "/null") {
 		unit = pointUnit
 	}
-	x, err = fieldValue(p, Value{Kind: r.Kind, Unit: unit, Value: r.Value, Time: r.Time, Status: r.Status})
+	x, _, err = fieldValue(p, Value{Kind: r.Kind, Unit: unit, Value: r.Value, Time: r.Time, Status: r.Status})
 	if err != nil {
 		return nil, false, err
 	}

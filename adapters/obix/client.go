@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -33,6 +35,9 @@ type Client struct {
 	// nil means http.DefaultClient. Every request is also bounded by the
 	// context passed to the method.
 	HTTP *http.Client
+	// Logger, when set, hears of the choices the client makes on its own
+	// (reading points one by one after the batch op refused), once each.
+	Logger *slog.Logger
 
 	mu      sync.Mutex
 	lobby   *Obj // cached by Lobby
@@ -110,9 +115,15 @@ func (c *Client) Read(ctx context.Context, href string) (*Obj, error) {
 // Obj.Err); items without an href (Niagara leaves some out) get the
 // requested URL.
 //
-// Without a batch op in the lobby, or when the op answers UnsupportedErr or
-// HTTP 404/405/501, Batch reads the hrefs one after another instead; an
-// oBIX err then takes the item's place just the same.
+// Without a batch op in the lobby, or when the op answers an err object
+// (BadUriErr, UnsupportedErr, PermissionErr; with HTTP 200, 404, 501 or
+// any other status) or a bare HTTP 404/405/501, Batch reads the hrefs one
+// after another instead, and keeps doing so for the client's lifetime
+// (logged once). An answer that is not a valid document is read again one
+// by one for that call only. Read one by one, a point that fails (an oBIX
+// err, an HTTP error, a malformed document) takes its item's place as an
+// <err> object, so that it costs only itself; a failed connection fails the
+// whole call.
 func (c *Client) Batch(ctx context.Context, hrefs []string) ([]*Obj, error) {
 	if len(hrefs) == 0 {
 		return nil, nil
@@ -148,11 +159,25 @@ func (c *Client) Batch(ctx context.Context, hrefs []string) ([]*Obj, error) {
 	}
 	out, err := c.do(ctx, http.MethodPost, opURL, in)
 	if err != nil {
-		var he *HTTPError
-		if IsErr(err, UnsupportedErr) || errors.As(err, &he) && (he.StatusCode == 404 || he.StatusCode == 405 || he.StatusCode == 501) {
+		if batchRefused(err) {
 			c.mu.Lock()
+			first := !c.noBatch
 			c.noBatch = true
 			c.mu.Unlock()
+			if first && c.Logger != nil {
+				c.Logger.Warn("oBIX batch op refused; reading points one by one from now on",
+					"url", redact(opURL), "answer", err.Error())
+			}
+			return c.readEach(ctx, urls)
+		}
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			// One malformed answer must not cost every point: read them
+			// one by one this time, so that only the bad ones are lost.
+			if c.Logger != nil {
+				c.Logger.Warn("oBIX batch answer is not a valid document; reading points one by one for this sample",
+					"url", redact(opURL), "err", err.Error())
+			}
 			return c.readEach(ctx, urls)
 		}
 		return nil, fmt.Errorf("batch read of %d points: %w", len(urls), err)
@@ -185,19 +210,57 @@ func (c *Client) readEach(ctx context.Context, urls []*url.URL) ([]*Obj, error) 
 	out := make([]*Obj, len(urls))
 	for i, u := range urls {
 		o, err := c.do(ctx, http.MethodGet, u, nil)
-		var oe *Error
+		var (
+			oe *Error
+			he *HTTPError
+			pe *ParseError
+		)
 		switch {
 		case errors.As(err, &oe):
 			out[i] = &Obj{Kind: KindErr, Href: u.String(), abs: u.String(), Is: oe.Contract, Display: oe.Display}
+		case errors.As(err, &he), errors.As(err, &pe):
+			out[i] = &Obj{Kind: KindErr, Href: u.String(), abs: u.String(), Is: GenericErr, Display: err.Error()}
 		case err != nil:
 			return nil, fmt.Errorf("read %s: %w", redact(u), err)
 		case o == nil:
-			return nil, fmt.Errorf("read %s: empty answer", redact(u))
+			out[i] = &Obj{Kind: KindErr, Href: u.String(), abs: u.String(), Is: GenericErr, Display: "empty answer"}
 		default:
 			out[i] = o
 		}
 	}
 	return out, nil
+}
+
+// batchRefused reports whether the batch op's answer says the server will
+// not do batches: an err object of the refusing contracts, whatever the
+// HTTP status (servers answer BadUriErr with 200, 404 or 501), or a bare
+// 404, 405 or 501.
+func batchRefused(err error) bool {
+	var oe *Error
+	if errors.As(err, &oe) {
+		switch oe.Contract {
+		case BadUriErr, UnsupportedErr, PermissionErr:
+			return true
+		}
+		return oe.StatusCode == 404 || oe.StatusCode == 405 || oe.StatusCode == 501
+	}
+	var he *HTTPError
+	return errors.As(err, &he) && (he.StatusCode == 404 || he.StatusCode == 405 || he.StatusCode == 501)
+}
+
+// ReadEach reads hrefs one by one, as Batch does without a batch op:
+// results in request order, a point the server could not read as an <err>
+// object in its place.
+func (c *Client) ReadEach(ctx context.Context, hrefs []string) ([]*Obj, error) {
+	urls := make([]*url.URL, len(hrefs))
+	for i, h := range hrefs {
+		u, err := c.resolve(h)
+		if err != nil {
+			return nil, err
+		}
+		urls[i] = u
+	}
+	return c.readEach(ctx, urls)
 }
 
 // Write writes value to the object at href with a PUT of the typed element
@@ -321,11 +384,23 @@ func (c *Client) base() (*url.URL, error) {
 	return u, nil
 }
 
-// resolve resolves href against BaseURL.
+// resolve resolves href against BaseURL taken as a directory: a base
+// written without its trailing slash ("http://gw/obix") resolves
+// "config/AHU1/" to /obix/config/AHU1/ just as "http://gw/obix/" does. The
+// lobby itself is read at BaseURL as written, and the hrefs in documents
+// resolve against the URL they came from.
 func (c *Client) resolve(href string) (*url.URL, error) {
 	b, err := c.base()
 	if err != nil {
 		return nil, err
+	}
+	if !strings.HasSuffix(b.Path, "/") {
+		d := *b
+		d.Path += "/"
+		if d.RawPath != "" {
+			d.RawPath += "/"
+		}
+		b = &d
 	}
 	ref, err := url.Parse(href)
 	if err != nil {
@@ -402,7 +477,7 @@ func (c *Client) do(ctx context.Context, method string, u *url.URL, body *Obj) (
 		if !ok {
 			return nil, c.httpError(method, u, resp, data)
 		}
-		return nil, fmt.Errorf("%s %s: %w", method, redact(u), perr)
+		return nil, &ParseError{Method: method, URL: redact(u), Err: perr}
 	}
 	root.resolve(u)
 	if root.Kind == KindErr {

@@ -33,9 +33,11 @@ func (c *Client) Discover(ctx context.Context, root string, maxDepth int) ([]Poi
 	if err != nil {
 		return nil, err
 	}
-	start, err := c.resolve(root)
-	if err != nil {
-		return nil, err
+	start := b // the lobby, read where BaseURL says
+	if root != "" {
+		if start, err = c.resolve(root); err != nil {
+			return nil, err
+		}
 	}
 	type job struct {
 		u     *url.URL

@@ -95,3 +95,15 @@ func (e *HTTPError) Error() string {
 	}
 	return msg
 }
+
+// ParseError is an answer that is not a valid oBIX document (malformed XML,
+// a root that is no oBIX element).
+type ParseError struct {
+	Method string
+	URL    string // without credentials
+	Err    error
+}
+
+func (e *ParseError) Error() string { return fmt.Sprintf("%s %s: %v", e.Method, e.URL, e.Err) }
+
+func (e *ParseError) Unwrap() error { return e.Err }

@@ -48,7 +48,7 @@ func FuzzParse(f *testing.F) {
 		})
 		_, _ = historyRecords(root)
 		w := &Watch{obj: &Obj{Kind: KindObj}}
-		_, _ = w.values(root)
+		_, _, _ = w.values(root)
 		var buf bytes.Buffer
 		if err := Encode(&buf, root); err != nil {
 			return // element names outside what Encode writes

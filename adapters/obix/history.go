@@ -3,6 +3,8 @@ package obix
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,7 +54,11 @@ func (c *Client) History(ctx context.Context, href string, start, end time.Time,
 			return o.Kind == KindOp && contractListHas(o.In, ContractHistoryFilter) && contractListHas(o.Out, ContractHistoryQueryOut)
 		})
 	}
-	if query == "" {
+	// Without a query op, or when the op refuses a POST, histories are
+	// read with the GET form Niagara serves: …/~historyQuery?start=&end=.
+	getURL := historyGetURL(h.AbsHref(), query)
+	useGet := query == ""
+	if getURL == "" || useGet && !h.Implements(ContractHistory) {
 		return nil, fmt.Errorf("history %s: <%s is=%q> has no query op (not an obix:History?)", href, h.Kind, h.Is)
 	}
 	var (
@@ -68,7 +74,17 @@ func (c *Client) History(ctx context.Context, href string, start, end time.Time,
 				want++ // the page starts with the newest record we have
 			}
 		}
-		res, err := c.post(ctx, query, historyFilter(want, from, end))
+		var res *Obj
+		if !useGet {
+			res, err = c.post(ctx, query, historyFilter(want, from, end))
+			if batchRefused(err) {
+				// The op is there but takes no POSTed filter.
+				useGet = true
+			}
+		}
+		if useGet {
+			res, err = c.getHistory(ctx, getURL, want, from, end)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("history %s: %w", href, err)
 		}
@@ -100,6 +116,48 @@ func (c *Client) History(ctx context.Context, href string, start, end time.Time,
 		from = last
 	}
 	return out, fmt.Errorf("history %s: still more records after %d queries; narrow the window", href, maxHistoryPages)
+}
+
+// historyGetURL is where the GET form of a history query goes: the query
+// op when it is Niagara's ~historyQuery, else ~historyQuery under the
+// history. "" when neither is known.
+func historyGetURL(history, query string) string {
+	if q := strings.TrimSuffix(query, "/"); strings.HasSuffix(q, "~historyQuery") {
+		return q
+	}
+	if history == "" {
+		return ""
+	}
+	u, err := url.Parse(history)
+	if err != nil {
+		return ""
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u.ResolveReference(&url.URL{Path: "~historyQuery"}).String()
+}
+
+// getHistory runs one query with the GET form: start, end and limit as
+// URL parameters, each left out when open.
+func (c *Client) getHistory(ctx context.Context, getURL string, limit int, start, end time.Time) (*Obj, error) {
+	u, err := url.Parse(getURL)
+	if err != nil {
+		return nil, fmt.Errorf("history query URL %q: %w", getURL, err)
+	}
+	q := url.Values{}
+	if !start.IsZero() {
+		q.Set("start", FormatAbstime(start))
+	}
+	if !end.IsZero() {
+		q.Set("end", FormatAbstime(end))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	u.RawQuery = q.Encode()
+	return c.do(ctx, http.MethodGet, u, nil)
 }
 
 // historyFilter builds an obix:HistoryFilter; zero values are null (notes
@@ -137,17 +195,35 @@ func historyRecords(res *Obj) ([]Sample, error) {
 		}
 		list = res
 	}
-	protoUnit := ""
+	// The record prototype: a local object the list's of names
+	// (Niagara's "#RecordDef"), or oBIX 1.1's child named prototype. It
+	// gives the unit of the values and the zone of the timestamps.
+	var proto *Obj
 	for _, of := range strings.Fields(list.Of) {
 		if !strings.HasPrefix(of, "#") {
 			continue
 		}
 		for _, c := range res.Children {
 			if c.Href == of {
-				if v := c.Child("value"); v != nil {
-					protoUnit = v.Unit
-				}
+				proto = c
 			}
+		}
+	}
+	if proto == nil {
+		proto = res.Child("prototype")
+	}
+	protoUnit, protoTZ := "", ""
+	if proto != nil {
+		if v := proto.Child("value"); v != nil {
+			protoUnit = v.Unit
+		}
+		if ts := proto.Child("timestamp"); ts != nil {
+			protoTZ = ts.TZ
+		}
+	}
+	if protoTZ == "" {
+		if tz := res.Child("tz"); tz != nil && tz.Kind == KindStr {
+			protoTZ = tz.Val
 		}
 	}
 	recs := make([]Sample, 0, len(list.Children))
@@ -156,7 +232,11 @@ func historyRecords(res *Obj) ([]Sample, error) {
 		if ts == nil || ts.Null {
 			return nil, fmt.Errorf("record %d has no timestamp", i+1)
 		}
-		t, err := ParseAbstime(strings.TrimSpace(ts.Val), ts.TZ)
+		tz := ts.TZ
+		if tz == "" {
+			tz = protoTZ
+		}
+		t, err := ParseAbstime(strings.TrimSpace(ts.Val), tz)
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", i+1, err)
 		}

@@ -11,25 +11,26 @@ import (
 // appear in the cited examples (notes §4.2), the rest are not verified
 // against a gateway. "null" is Niagara's "no unit" and has no suffix.
 var unitSuffixes = map[string]string{
-	"kilowatt":                 "kw",
-	"watt":                     "w",
-	"megawatt":                 "mw",
-	"kilowatt_hour":            "kwh",
-	"watt_hour":                "wh",
-	"megawatt_hour":            "mwh",
-	"volt":                     "v",
-	"kilovolt":                 "kv",
-	"millivolt":                "mv",
-	"ampere":                   "a",
-	"milliampere":              "ma",
-	"celsius":                  "c",
-	"fahrenheit":               "f",
-	"kelvin":                   "k",
-	"hertz":                    "hz",
-	"percent":                  "pct",
-	"volt_ampere":              "va",
-	"kilovolt_ampere":          "kva",
-	"kilovolt_ampere_reactive": "kvar",
+	"kilowatt":                  "kw",
+	"watt":                      "w",
+	"megawatt":                  "mw",
+	"kilowatt_hour":             "kwh",
+	"watt_hour":                 "wh",
+	"megawatt_hour":             "mwh",
+	"volt":                      "v",
+	"kilovolt":                  "kv",
+	"millivolt":                 "mv",
+	"ampere":                    "a",
+	"milliampere":               "ma",
+	"celsius":                   "c",
+	"fahrenheit":                "f",
+	"kelvin":                    "k",
+	"hertz":                     "hz",
+	"percent":                   "pct",
+	"percent_relative_humidity": "rh",
+	"volt_ampere":               "va",
+	"kilovolt_ampere":           "kva",
+	"kilovolt_ampere_reactive":  "kvar",
 }
 
 // unitConversions convert a reading into the unit a field is named after:
@@ -44,6 +45,7 @@ var unitConversions = map[[2]string]struct{ scale, offset float64 }{
 	{"ma", "a"}:    {0.001, 0},
 	{"f", "c"}:     {5.0 / 9, -32 * 5.0 / 9},
 	{"k", "c"}:     {1, -273.15},
+	{"pct", "rh"}:  {1, 0}, // a humidity sensor that says "percent"
 }
 
 // UnitSuffix returns the field-name suffix for a unit URI

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -35,6 +36,9 @@ type Watch struct {
 	granted   time.Duration // lease in effect, as the server last said
 	contact   time.Time     // last request on the watch
 	recreated int
+	// leaseRefused: the server would not take a lease write; the watch
+	// lives by the server's lease, and is kept alive by reading it.
+	leaseRefused bool
 }
 
 // MakeWatch creates a watch with the make op of the lobby's watchService.
@@ -47,18 +51,35 @@ func (c *Client) MakeWatch(ctx context.Context) (*Watch, error) {
 	if svc == "" {
 		return nil, fmt.Errorf("make watch: the lobby of %s has no watchService", c.BaseURL)
 	}
+	var mk string
 	ws, err := c.Read(ctx, svc)
 	if err != nil {
-		return nil, fmt.Errorf("make watch: %w", err)
-	}
-	mk := lobbyEntry(ws, "make", func(o *Obj) bool { return o.Kind == KindOp && contractListHas(o.Out, ContractWatch) })
-	if mk == "" {
-		return nil, fmt.Errorf("make watch: watch service %s has no make op", svc)
+		// Some gateways do not let the watch service be read, yet serve
+		// its make op at the conventional place under it.
+		u, perr := url.Parse(svc)
+		if perr != nil {
+			return nil, fmt.Errorf("make watch: %w", err)
+		}
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+		}
+		mk = u.ResolveReference(&url.URL{Path: "make/"}).String()
+		if c.Logger != nil {
+			c.Logger.Warn("oBIX watch service cannot be read; trying its conventional make op", "watch_service", svc, "make", mk, "err", err.Error())
+		}
+	} else {
+		mk = lobbyEntry(ws, "make", func(o *Obj) bool { return o.Kind == KindOp && contractListHas(o.Out, ContractWatch) })
+		if mk == "" {
+			return nil, fmt.Errorf("make watch: watch service %s has no make op", svc)
+		}
 	}
 	w := &Watch{c: c, makeHref: mk}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.make(ctx); err != nil {
+		if ws == nil {
+			return nil, fmt.Errorf("make watch: the watch service %s cannot be read (%v), and %w", svc, err, err)
+		}
 		return nil, fmt.Errorf("make watch: %w", err)
 	}
 	return w, nil
@@ -81,8 +102,11 @@ func (w *Watch) make(ctx context.Context) error {
 			w.granted = d
 		}
 	}
-	if w.lease > 0 && w.lease != w.granted {
-		return w.writeLease(ctx, w.lease)
+	if w.lease > 0 && w.lease != w.granted && !w.leaseRefused {
+		if err := w.writeLease(ctx, w.lease); err != nil {
+			// The watch is there; it lives by the server's lease.
+			w.leaseRefused = true
+		}
 	}
 	return nil
 }
@@ -133,9 +157,28 @@ func (w *Watch) SetLease(ctx context.Context, d time.Duration) error {
 	w.lease = d
 	err := w.writeLease(ctx, d)
 	if expired(err) {
-		err = w.recreate(ctx, nil)
+		err = w.recreate(ctx, nil, nil)
+	}
+	if err != nil {
+		w.leaseRefused = true
+		w.refreshLease(ctx)
 	}
 	return err
+}
+
+// refreshLease reads the lease the server has after a refused write, as
+// it may differ from the one the watch was made with.
+func (w *Watch) refreshLease(ctx context.Context) {
+	o, err := w.c.Read(ctx, w.obj.AbsHref())
+	if err != nil {
+		return
+	}
+	w.contact = time.Now()
+	if l := o.Child("lease"); l != nil && !l.Null {
+		if d, err := ParseReltime(l.Val); err == nil {
+			w.granted = d
+		}
+	}
 }
 
 // Renew restarts the lease timer without polling: it writes the lease again
@@ -145,7 +188,7 @@ func (w *Watch) Renew(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var err error
-	if l := w.obj.Child("lease"); l != nil && l.Href != "" && l.Writable {
+	if l := w.obj.Child("lease"); l != nil && l.Href != "" && l.Writable && !w.leaseRefused {
 		d := w.lease
 		if d == 0 {
 			d = w.granted
@@ -160,7 +203,7 @@ func (w *Watch) Renew(ctx context.Context) error {
 		}
 	}
 	if expired(err) {
-		err = w.recreate(ctx, nil)
+		err = w.recreate(ctx, nil, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("renew watch: %w", err)
@@ -194,11 +237,20 @@ func (w *Watch) writeLease(ctx context.Context, d time.Duration) error {
 // Add adds hrefs (absolute, or relative to BaseURL) to the watch and
 // returns their current values, as the add op answers them.
 func (w *Watch) Add(ctx context.Context, hrefs ...string) ([]Value, error) {
+	vals, bad, err := w.add(ctx, hrefs)
+	if err == nil {
+		err = w.itemErrors(bad, len(vals))
+	}
+	return vals, err
+}
+
+// add is Add with the items the server answered with an err apart.
+func (w *Watch) add(ctx context.Context, hrefs []string) ([]Value, []itemError, error) {
 	var urls []*url.URL
 	for _, h := range hrefs {
 		u, err := w.c.resolve(h)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		urls = append(urls, u)
 	}
@@ -214,7 +266,7 @@ func (w *Watch) Add(ctx context.Context, hrefs ...string) ([]Value, error) {
 		return w.recreateValues(ctx, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if out == nil {
 		// Some servers answer add with Nil; the values then come with a
@@ -246,7 +298,7 @@ func (w *Watch) Remove(ctx context.Context, hrefs ...string) error {
 	_, err := w.call(ctx, "remove", w.watchIn(urls))
 	if expired(err) {
 		// The new watch simply does not get them.
-		_, err = w.recreateValues(ctx, err)
+		_, _, err = w.recreateValues(ctx, err)
 	}
 	return err
 }
@@ -256,26 +308,36 @@ func (w *Watch) Remove(ctx context.Context, hrefs ...string) error {
 // reports as <err> (an href that does not resolve) make Poll return an
 // error naming them, together with the values that did read.
 func (w *Watch) Poll(ctx context.Context) ([]Value, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.pollLocked(ctx, "pollChanges")
+	return w.public(w.poll(ctx, "pollChanges"))
 }
 
 // PollRefresh returns the current values of all objects of the watch
 // (pollRefresh).
 func (w *Watch) PollRefresh(ctx context.Context) ([]Value, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.pollLocked(ctx, "pollRefresh")
+	return w.public(w.poll(ctx, "pollRefresh"))
 }
 
-func (w *Watch) pollLocked(ctx context.Context, op string) ([]Value, error) {
+func (w *Watch) public(vals []Value, bad []itemError, err error) ([]Value, error) {
+	if err == nil {
+		err = w.itemErrors(bad, len(vals))
+	}
+	return vals, err
+}
+
+// poll is Poll or PollRefresh (op) with the err items apart.
+func (w *Watch) poll(ctx context.Context, op string) ([]Value, []itemError, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pollLocked(ctx, op)
+}
+
+func (w *Watch) pollLocked(ctx context.Context, op string) ([]Value, []itemError, error) {
 	out, err := w.call(ctx, op, nil)
 	if expired(err) {
 		return w.recreateValues(ctx, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return w.values(out)
 }
@@ -308,18 +370,21 @@ func (w *Watch) call(ctx context.Context, op string, in *Obj) (*Obj, error) {
 
 // recreateValues makes the watch again after cause (the server's answer
 // that it no longer knows the watch) and returns the values of the re-add.
-func (w *Watch) recreateValues(ctx context.Context, cause error) ([]Value, error) {
-	var vals []Value
+func (w *Watch) recreateValues(ctx context.Context, cause error) ([]Value, []itemError, error) {
+	var (
+		vals []Value
+		bad  []itemError
+	)
 	old := w.obj.AbsHref()
-	if err := w.recreate(ctx, &vals); err != nil {
-		return nil, fmt.Errorf("watch %s was dropped by the server (%v); making it again failed: %w", old, cause, err)
+	if err := w.recreate(ctx, &vals, &bad); err != nil {
+		return nil, nil, fmt.Errorf("watch %s was dropped by the server (%v); making it again failed: %w", old, cause, err)
 	}
-	return vals, nil
+	return vals, bad, nil
 }
 
 // recreate makes a new watch, asks for the lease and adds the hrefs; the
-// add's values go to vals when it is not nil.
-func (w *Watch) recreate(ctx context.Context, vals *[]Value) error {
+// add's values go to vals and bad when they are not nil.
+func (w *Watch) recreate(ctx context.Context, vals *[]Value, bad *[]itemError) error {
 	if err := w.make(ctx); err != nil {
 		return err
 	}
@@ -336,9 +401,12 @@ func (w *Watch) recreate(ctx context.Context, vals *[]Value) error {
 			return err
 		}
 	}
-	v, err := w.values(out)
+	v, b, err := w.values(out)
 	if vals != nil {
 		*vals = v
+	}
+	if bad != nil {
+		*bad = b
 	}
 	return err
 }
@@ -353,11 +421,31 @@ func (w *Watch) watchIn(urls []*url.URL) *Obj {
 	return &Obj{Kind: KindObj, Is: ContractWatchIn, Children: []*Obj{list}}
 }
 
+// itemError is one item of a WatchOut that holds no value: an <err>, or a
+// value that does not parse.
+type itemError struct {
+	href string // absolute URL, "" when the item names none
+	err  error
+}
+
+// itemErrors is the error Poll, PollRefresh and Add return for bad items.
+func (w *Watch) itemErrors(bad []itemError, good int) error {
+	if len(bad) == 0 {
+		return nil
+	}
+	errs := make([]error, len(bad))
+	for i, b := range bad {
+		errs[i] = b.err
+	}
+	return fmt.Errorf("watch %s: %d of %d values failed: %w", w.Href(), len(bad), len(bad)+good, errors.Join(errs...))
+}
+
 // values reads a WatchOut: the list named values, or the first list
-// (IoTSyS leaves it unnamed, notes §4.4).
-func (w *Watch) values(out *Obj) ([]Value, error) {
+// (IoTSyS leaves it unnamed, notes §4.4). Items without a value come back
+// apart, so that they cost only themselves.
+func (w *Watch) values(out *Obj) ([]Value, []itemError, error) {
 	if out == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	list := out.Child("values")
 	if list == nil {
@@ -367,25 +455,22 @@ func (w *Watch) values(out *Obj) ([]Value, error) {
 		list = out
 	}
 	if list == nil {
-		return nil, fmt.Errorf("watch %s: answer <%s is=%q> holds no values list", w.obj.AbsHref(), out.Kind, out.Is)
+		return nil, nil, fmt.Errorf("watch %s: answer <%s is=%q> holds no values list", w.obj.AbsHref(), out.Kind, out.Is)
 	}
 	now := time.Now()
 	var (
 		vals []Value
-		errs []error
+		bad  []itemError
 	)
 	for _, o := range list.Children {
 		v, err := ValueOf(o, now)
 		if err != nil {
-			errs = append(errs, err)
+			bad = append(bad, itemError{href: o.AbsHref(), err: err})
 			continue
 		}
 		vals = append(vals, v)
 	}
-	if len(errs) > 0 {
-		return vals, fmt.Errorf("watch %s: %d of %d values failed: %w", w.obj.AbsHref(), len(errs), len(list.Children), errors.Join(errs...))
-	}
-	return vals, nil
+	return vals, bad, nil
 }
 
 // expired reports whether err says the server no longer knows the watch.

@@ -173,6 +173,10 @@ func TestSimMeterExceptions(t *testing.T) {
 	if _, err := meterReadViaAdapter(t, sm, 1); err == nil || !strings.Contains(err.Error(), "exception '11' (gateway target device failed to respond)") {
 		t.Errorf("wrong unit id: %v", err)
 	}
+	// The fault tests' count: the good read answered, the refused one not.
+	if n := sm.Answered(); n != 1 {
+		t.Errorf("Answered = %d after one good and one refused sample, want 1", n)
+	}
 	for _, yaml := range []string{
 		"name: x\nfields: [{name: a, measurement: m, table: input, address: 12, type: uint16}]",
 		"name: x\nfields: [{name: a, measurement: m, table: input, address: 11, type: uint32}]",

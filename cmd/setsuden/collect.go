@@ -18,7 +18,7 @@ func cmdCollect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("collect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
-	dry := fs.Bool("dry-run", false, "print each Modbus device's read plan and exit")
+	dry := fs.Bool("dry-run", false, "print each Modbus device's read plan and each oBIX gateway's points (with what discovery finds) and exit")
 	once := fs.Bool("once", false, "poll each Modbus device once and print its points as line protocol")
 	maxGap := fs.Uint("max-gap", 0, "bridge holes of up to this many registers when merging reads")
 	if err := fs.Parse(args); err != nil {
@@ -36,7 +36,11 @@ func cmdCollect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	failed := 0
+	failed, total := 0, len(cfg.Modbus.Devices)
+	if *dry {
+		failed += obixDryRun(ctx, cfg, stdout, stderr)
+		total += len(cfg.Obix.Gateways)
+	}
 	for _, d := range cfg.Modbus.Devices {
 		m, err := models.Get(d.Model)
 		if err != nil {
@@ -77,7 +81,7 @@ func cmdCollect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d devices failed", failed, len(cfg.Modbus.Devices))
+		return fmt.Errorf("%d of %d devices failed", failed, total)
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/setsuden/setsuden/adapters/influx"
@@ -19,7 +18,7 @@ import (
 )
 
 const demandUsage = `Usage:
-  setsuden demand replay --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--tick 30s]
+  setsuden demand replay --config FILE --from YYYY-MM-DD --to YYYY-MM-DD [--tick 1m] [--format text|json|csv]
       run demand control over stored history, a day per line: peak block, the predictions
       at 10/20/25 minutes into it, the highest stage and the stages entered
   setsuden demand now --config FILE [--at TIME] [--json]
@@ -65,6 +64,12 @@ func loadDemand(path string, stderr io.Writer) (*demandSetup, error) {
 // limits resolves the limits at `at`, computing caps from history, and
 // says on stderr how each such cap came out.
 func (s *demandSetup) limits(ctx context.Context, at time.Time, stderr io.Writer) []demand.Limit {
+	limits, _ := s.limitsAndCaps(ctx, at, stderr)
+	return limits
+}
+
+// limitsAndCaps is limits with the caps' statuses.
+func (s *demandSetup) limitsAndCaps(ctx context.Context, at time.Time, stderr io.Writer) ([]demand.Limit, []demandctl.CapStatus) {
 	limits, statuses, _ := demandctl.ResolveCaps(ctx, s.reader, s.cfg.Site.Name, s.specs, s.engine.Location, at)
 	for _, st := range statuses {
 		if st.Err != nil {
@@ -73,7 +78,7 @@ func (s *demandSetup) limits(ctx context.Context, at time.Time, stderr io.Writer
 		}
 		fmt.Fprintf(stderr, "cap %s from history (%s): baseline %.1f kW, cut %.0f%%\n", st.Label, spansText(st.Spans), st.BaselineKW, 100*st.Reduction)
 	}
-	return limits
+	return limits, statuses
 }
 
 func spansText(spans []demandctl.Span) string {
@@ -83,6 +88,11 @@ func spansText(spans []demandctl.Span) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// replayTick is the replay's default tick: one-minute windows read a
+// summer of 10-s data in seconds, and a 30-minute block still gets 30
+// evaluations (--tick 10s replays exactly at the controller's tick).
+const replayTick = time.Minute
 
 // historyLead is read before a replay's first tick: the longest block and
 // the predictor's window.
@@ -94,9 +104,14 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	path := fs.String("config", "", "configuration file (YAML) with a demand section")
 	fromFlag := fs.String("from", "", "first day, YYYY-MM-DD in site.timezone")
 	toFlag := fs.String("to", "", "last day (included), YYYY-MM-DD")
-	tick := fs.Duration("tick", 0, "time between evaluations, whole seconds (default demand.tick)")
-	chunk := fs.Duration("chunk", 24*time.Hour, "history read per query")
+	tick := fs.Duration("tick", replayTick, "time between evaluations and the window the meters are read at, whole seconds (demand.tick replays at the controller's own tick)")
+	chunk := fs.Duration("chunk", 7*24*time.Hour, "history read per query")
+	format := fs.String("format", "text", "text, json or csv: the same rows")
 	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *format != "text" && *format != "json" && *format != "csv" {
+		fmt.Fprintf(stderr, "setsuden demand replay: --format %q: want text, json or csv\n", *format)
 		return errUsage
 	}
 	s, err := loadDemand(*path, stderr)
@@ -111,9 +126,6 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintln(stderr, "setsuden demand replay:", err)
 		return errUsage
 	}
-	if *tick == 0 {
-		*tick = s.cfg.Demand.TickInterval()
-	}
 	if *tick < time.Second || *tick%time.Second != 0 {
 		fmt.Fprintf(stderr, "setsuden demand replay: --tick %s: want whole seconds, at least 1s\n", *tick)
 		return errUsage
@@ -122,7 +134,8 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 	started := time.Now()
 
 	engine := s.engine
-	engine.Limits = s.limits(ctx, from, stderr)
+	var caps []demandctl.CapStatus
+	engine.Limits, caps = s.limitsAndCaps(ctx, from, stderr)
 	progress := newProgressLine(stderr)
 	h, err := demandctl.ReadHistory(ctx, s.reader, site, from.Add(-historyLead), to, *tick, *chunk,
 		func(done, total time.Duration) { progress.update("reading history", float64(done)/float64(total)) })
@@ -135,48 +148,15 @@ func cmdDemandReplay(ctx context.Context, args []string, stdout, stderr io.Write
 		func(done, total int) { progress.update("replaying", float64(done)/float64(total)) })
 	progress.done()
 
-	fmt.Fprintf(stdout, "site %s (%s), %s..%s, tick %s, %s\n", site, loc, from.Format("2006-01-02"), last.Format("2006-01-02"), *tick, limitsText(engine.Limits))
-	energy := "power (trapezoid)"
-	if h.Energy != nil {
-		energy = "energy registers"
+	rep := newReplayReport(site, loc, from, last, *tick, engine.Limits, caps, h, res, read, time.Since(started)-read)
+	switch *format {
+	case "json":
+		return rep.writeJSON(stdout)
+	case "csv":
+		return rep.writeCSV(stdout)
 	}
-	fmt.Fprintf(stdout, "%d power samples, demand from %s\n\n", len(h.Power), energy)
-	printDays(stdout, res, loc)
-	fmt.Fprintln(stdout)
-	if !res.Peak.Block.Start.IsZero() {
-		fmt.Fprintf(stdout, "peak of the range: %s %s %.1f kW (coverage %.0f%%)\n",
-			res.Peak.Block.Start.In(loc).Format("2006-01-02"), blockText(res.Peak.Block, loc), res.Peak.KW, 100*res.Peak.Coverage)
-	}
-	shed := 0
-	for _, d := range res.Days {
-		if d.MaxStage >= demand.StageShed {
-			shed++
-		}
-	}
-	fmt.Fprintf(stdout, "%d of %d days reached shed or limit; %d transitions; %d ticks; read %s, replayed %s\n",
-		shed, len(res.Days), len(res.Transitions), res.Ticks, read.Round(time.Millisecond), (time.Since(started) - read).Round(time.Millisecond))
+	rep.writeText(stdout)
 	return nil
-}
-
-func printDays(w io.Writer, res demand.ReplayResult, loc *time.Location) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DATE\tPEAK BLOCK\tPEAK KW\tCOVERAGE\tPRED@10\tPRED@20\tPRED@25\tMAX STAGE\tSTAGES ENTERED")
-	for _, d := range res.Days {
-		peak, kw, cov := "-", "-", "-"
-		if !d.Peak.Block.Start.IsZero() {
-			peak, kw, cov = blockText(d.Peak.Block, loc), fmt.Sprintf("%.1f", d.Peak.KW), fmt.Sprintf("%.0f%%", 100*d.Peak.Coverage)
-		}
-		var entered []string
-		for _, s := range d.StagesEntered {
-			entered = append(entered, s.String())
-		}
-		if len(entered) == 0 {
-			entered = []string{"-"}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Date, peak, kw, cov,
-			kwText(d.PredictedAt10), kwText(d.PredictedAt20), kwText(d.PredictedAt25), d.MaxStage, strings.Join(entered, ","))
-	}
-	_ = tw.Flush()
 }
 
 func blockText(b demand.Block, loc *time.Location) string {
@@ -256,7 +236,10 @@ func cmdDemandNow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func printDecision(w io.Writer, d demand.Decision, site string, loc *time.Location) {
 	fmt.Fprintf(w, "site %s at %s\n", site, d.Time.In(loc).Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(w, "block %s: %.0f%% elapsed, %s left, data coverage %.0f%%\n", blockText(d.Block, loc), 100*d.Elapsed, d.Remaining.Round(time.Second), 100*d.Coverage)
-	fmt.Fprintf(w, "demand so far %.1f kW, load %.1f kW, predicted %.1f kW\n", d.CurrentKW, d.LoadKW, d.PredictedKW)
+	fmt.Fprintf(w, "demand so far %.1f kW, load %.1f kW, predicted %.1f kW (%s; formula %.1f kW)\n", d.CurrentKW, d.LoadKW, d.PredictedKW, d.Billing.Method, d.Billing.FormulaKW)
+	if d.Unreachable {
+		fmt.Fprintf(w, "out of reach: %s\n", d.UnreachableReason)
+	}
 	if d.Limit != "" {
 		fmt.Fprintf(w, "strictest limit %s %.1f kW: predicted %.1f%% of it, target so far %.1f kW, adjustment %+.1f kW\n",
 			d.Limit, d.LimitKW, 100*d.PredictedKW/d.LimitKW, d.TargetRampKW, d.AdjustmentKW)
@@ -270,7 +253,7 @@ func printDecision(w io.Writer, d demand.Decision, site string, loc *time.Locati
 	fmt.Fprintf(w, "stage %s%s\n", d.Stage, held)
 	switch {
 	case d.Request != nil:
-		fmt.Fprintf(w, "request: shed %.1f kW now, until %s\n", d.Request.ShedKW, d.Request.By.In(loc).Format("15:04"))
+		fmt.Fprintf(w, "request: shed %.1f kW now, until %s (protects %s)\n", d.Request.ShedKW, d.Request.By.In(loc).Format("15:04"), d.Request.Protect)
 	case d.HeadroomKW > 0:
 		fmt.Fprintf(w, "headroom %.1f kW\n", d.HeadroomKW)
 	}

@@ -86,7 +86,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("simulated hosts: %w", err)
 	}
 	for _, h := range hosts {
-		cfg.Libvirt.Hosts = append(cfg.Libvirt.Hosts, config.LibvirtHost{Name: h.Name, URI: h.URI, Interval: 5 * time.Second})
+		lh := config.DefaultLibvirtHost()
+		lh.Name, lh.URI, lh.Interval = h.Name, h.URI, 5*time.Second
+		cfg.Libvirt.Hosts = append(cfg.Libvirt.Hosts, lh)
 	}
 	// Demo mode only: one operator with a random password, kept in a file
 	// only root can read (secrets are never logged). Outside the demo there

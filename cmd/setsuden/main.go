@@ -23,10 +23,16 @@ Usage:
   setsuden energy   --config FILE --from DATE --to DATE ...  kWh per meter, rack, room or site by day or month, and PUE
   setsuden energy-vms --config FILE --from DATE --to DATE ... per-host power model, per-VM kWh, per-tenant/service totals
   setsuden report   --config FILE --month YYYY-MM ...        compute a month's SLA report from InfluxDB as csv, html or pdf
+  setsuden cost     --config FILE --month YYYY-MM            the month's electricity bill rebuilt from the meters, and its CO2
   setsuden maintenance add|list --config FILE ...            announce maintenance (append-only log), or list it as PLANNED or SHORT NOTICE
+  setsuden sla backfill --config FILE --from DATE --to DATE  derive SLA state changes from probe results already stored
   setsuden collect  --config FILE --dry-run | --once         show each Modbus device's read plan, or poll each once and print line protocol
   setsuden validate --config FILE                            check a configuration; every problem as FILE:LINE: field: what is wrong
   setsuden demand   replay|now --config FILE ...             replay demand control over stored history, or show its decision now
+  setsuden plan     --inventory FILE [--request-kw N] [--json] plan a power shed or a static consolidation (migrations, power-offs, set-points)
+  setsuden inventory export --config FILE [--days 7]        write an inventory file (hosts, VMs, p95 demand, power models) from InfluxDB
+  setsuden simulate --scenario FILE [--json] [--chart F]    replay summer days of a simulated site through the demand engine and planner
+  setsuden execute  --config FILE [--submit PLAN.json] ...  run the shedding executor (migrations, BMC power, set-points), audited
   setsuden hash-password < password-file                     print the bcrypt hash of a password for server.operators
   setsuden version                                           print the version
 
@@ -59,14 +65,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdEnergyVMs(ctx, args[1:], stdout, stderr)
 	case "report":
 		err = cmdReport(ctx, args[1:], stdout, stderr)
+	case "cost":
+		err = cmdCost(ctx, args[1:], stdout, stderr)
 	case "maintenance":
 		err = cmdMaintenance(ctx, args[1:], stdout, stderr)
+	case "sla":
+		err = cmdSLA(ctx, args[1:], stdout, stderr)
 	case "collect":
 		err = cmdCollect(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "demand":
 		err = cmdDemand(ctx, args[1:], stdout, stderr)
+	case "plan":
+		err = cmdPlan(ctx, args[1:], stdout, stderr)
+	case "inventory":
+		err = cmdInventory(ctx, args[1:], stdout, stderr)
+	case "simulate":
+		err = cmdSimulate(ctx, args[1:], stdout, stderr)
+	case "execute":
+		err = cmdExecute(ctx, args[1:], stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":

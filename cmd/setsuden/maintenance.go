@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,13 +24,19 @@ const maintenanceUsage = `Usage:
       While the daemon runs it holds the log: announce through its API, POST /api/v1/maintenance.
   setsuden maintenance list --config FILE [--all]
       the windows in force from two months ago on (--all: every one), with what each counts as
+  setsuden maintenance import --config FILE --by NAME CALENDAR.csv|CALENDAR.yaml
+      import an existing maintenance calendar with its ORIGINAL announcement times (docs/sla.md):
+      each window is recorded now, audited as imported from the file by NAME, and counts from the
+      calendar's announced_at. Every entry is checked first; one bad entry imports nothing. Importing
+      the same file again adds nothing.
 `
 
 // cmdMaintenance is `setsuden maintenance add|list`.
 func cmdMaintenance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return subcommand(ctx, "maintenance", maintenanceUsage, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"add":  cmdMaintenanceAdd,
-		"list": cmdMaintenanceList,
+		"add":    cmdMaintenanceAdd,
+		"list":   cmdMaintenanceList,
+		"import": cmdMaintenanceImport,
 	}, args, stdout, stderr)
 }
 
@@ -127,6 +134,55 @@ func cmdMaintenanceList(_ context.Context, args []string, stdout, stderr io.Writ
 	return nil
 }
 
+func cmdMaintenanceImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("maintenance import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (YAML) with an sla section")
+	by := fs.String("by", "", "who imports the calendar (the audit trail)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 1 || *by == "" {
+		fmt.Fprintf(stderr, "setsuden maintenance import: --by NAME and one calendar file are required\n\n%s", maintenanceUsage)
+		return errUsage
+	}
+	file := fs.Arg(0)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	sc, loc, err := maintenanceConfig("import", *path, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := slactl.OpenMaintenanceLog(sc.Files.MaintenanceLog, nil)
+	if errors.Is(err, slactl.ErrMaintenanceLogBusy) {
+		return fmt.Errorf("%w: stop the daemon for the import (it holds the log)", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	res, err := slactl.ImportMaintenance(ctx, sc.Catalog, log, file, data, *by, time.Now())
+	var probs slactl.ImportProblems
+	if errors.As(err, &probs) {
+		for _, p := range probs {
+			fmt.Fprintln(stderr, p.Error())
+		}
+		return fmt.Errorf("%s: %d problems; nothing imported", file, len(probs))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %d windows from %s into %s (%d already imported before)\n", len(res.Imported), file, sc.Files.MaintenanceLog, len(res.Unchanged))
+	views := make([]slactl.MaintenanceView, len(res.Imported))
+	for i, w := range res.Imported {
+		views[i] = slactl.ClassifyWindow(sc.Catalog, sc.Policy, w)
+	}
+	printWindows(stdout, views, loc)
+	return nil
+}
+
 // printWindows writes each window, then per service what it counts as:
 //
 //	mw-20250405T010000Z-1a2b3c  2025-05-10 02:00 - 2025-05-10 04:00 (2h 00m 00s)  storage firmware
@@ -141,6 +197,9 @@ func printWindows(w io.Writer, views []slactl.MaintenanceView, loc *time.Locatio
 		}
 		fmt.Fprintf(w, "%s  %s - %s %s (%s)  %s%s\n", v.ID, tm(v.Start), tm(v.End), loc, report.HumanDuration(v.End.Sub(v.Start)), v.Reason, status)
 		fmt.Fprintf(w, "  announced %s by %s, recorded %s\n", tm(v.AnnouncedAt), v.AnnouncedBy, tm(v.RecordedAt))
+		if v.Imported() {
+			fmt.Fprintf(w, "  imported from %s by %s (the calendar's announcement time counts)\n", v.ImportedFrom, v.ImportedBy)
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, c := range v.Classes {
 			line := fmt.Sprintf("  %s\t%s\tSHORT NOTICE\tnotice %s < %s: counts as downtime", c.Service, c.SLA,
@@ -149,7 +208,10 @@ func printWindows(w io.Writer, views []slactl.MaintenanceView, loc *time.Locatio
 				line = fmt.Sprintf("  %s\t%s\tPLANNED\tnotice %s >= %s: excluded from service time", c.Service, c.SLA,
 					report.HumanDuration(c.Notice), report.HumanDuration(c.Required))
 			}
-			if c.Backdated {
+			switch {
+			case c.Backdated && v.Imported():
+				line += " (imported: the calendar's announcement counts)"
+			case c.Backdated:
 				line += " (announced_at earlier than recorded: back-dated)"
 			}
 			fmt.Fprintln(tw, line)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -39,6 +38,7 @@ type pipeline struct {
 	coll   *collector.Collector
 	hosts  []*libvirt.Host
 	meters []*modbus.Meter
+	obix   []*obix.Source // closed at the end: their watches are deleted
 	srv    *server.Server
 	live   *server.Live
 	// extensions are the feature APIs (demand, SLA) added to the server.
@@ -105,6 +105,7 @@ func buildPipelineAs(ctx context.Context, cfg *config.Config, cfgFile string, lo
 		m, err := modbus.NewMeter(modbus.MeterConfig{
 			Name: d.Name, Model: models[d.Model], Transport: d.Transport, Address: d.Address,
 			UnitID: byte(d.UnitID), Timeout: d.Timeout, Retries: d.Retries, Tags: d.Tags, Lines: lines, Budget: budget,
+			RatedKW: d.RatedKW,
 			Serial: modbus.SerialConfig{BaudRate: d.Serial.BaudRate, DataBits: d.Serial.DataBits,
 				Parity: d.Serial.Parity, StopBits: d.Serial.StopBits},
 		})
@@ -123,22 +124,17 @@ func buildPipelineAs(ctx context.Context, cfg *config.Config, cfgFile string, lo
 		log.Info("more Modbus meters than connections to keep: the others connect for each sample",
 			"meters", n, "kept_at_most", budget.KeepMax(), "max_connections", cfg.Modbus.MaxConnections)
 	}
+	obixM := newObixMetrics(p.reg)
 	for _, g := range cfg.Obix.Gateways {
 		if !shard.Owns(g.Name) {
 			continue
 		}
-		var pts []obix.PointMapping
-		for _, pt := range g.Points {
-			pts = append(pts, obix.PointMapping{Href: pt.Href, History: pt.History, Measurement: pt.Measurement, Field: pt.Field, Tags: pt.Tags})
-		}
-		src, err := obix.NewSource(obix.SourceConfig{Name: g.Name, UseWatch: g.Watch, Points: pts,
-			WatchLease: 4 * g.Interval, // outlive the gap between samples (research/collection.md §4.4)
-			Client: &obix.Client{BaseURL: g.URL, Username: g.Username, Password: g.Password,
-				HTTP: &http.Client{Timeout: g.Timeout}}})
+		src, err := obixSource(g, log, obixM)
 		if err != nil {
 			p.close()
 			return nil, fmt.Errorf("obix gateway %q: %w", g.Name, err)
 		}
+		p.obix = append(p.obix, src)
 		sources = append(sources, collector.Scheduled{Source: src, Interval: g.Interval, Kind: "obix"})
 	}
 	var emit func(point.Point)
@@ -193,10 +189,7 @@ func buildPipelineAs(ctx context.Context, cfg *config.Config, cfgFile string, lo
 			_ = p.writer.Write(ctx, []point.Point{{Measurement: "audit", Tags: tags, Fields: fields, Time: time.Now()}})
 		},
 		Health: func(ctx context.Context) error {
-			if n := p.writer.QueueLen(); n > 100_000 {
-				return fmt.Errorf("%d points waiting for InfluxDB", n)
-			}
-			return nil
+			return p.writer.Degraded() // InfluxDB failing, queue disk refusing writes, drops, backlog
 		},
 	})
 	return p, nil
@@ -222,6 +215,8 @@ func (p *pipeline) serve(ctx context.Context, ready func(addr string)) error {
 	var writerWG sync.WaitGroup
 	writerWG.Add(1)
 	go func() { defer writerWG.Done(); _ = p.writer.Run(writeCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); ensureInfluxDatabase(collCtx, p.cfg.Influx, p.log) }()
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = p.coll.Run(collCtx) }()
 	go func() { defer wg.Done(); p.live.Run(collCtx) }()
@@ -272,6 +267,7 @@ func (p *pipeline) close() {
 	for _, h := range p.hosts {
 		_ = h.Close()
 	}
+	closeObix(p.obix)
 	if p.reader != nil {
 		p.reader.Close()
 	}
@@ -305,7 +301,7 @@ func (c counterStore) LastCounters(ctx context.Context, spec point.Counter) (map
 	}
 	out := make(map[string]collector.CounterState, len(all))
 	for _, s := range all {
-		out[collector.SeriesKey(s.Tags)] = collector.CounterState{Raw: s.Raw, Total: s.Total}
+		out[collector.SeriesKey(s.Tags)] = collector.CounterState{Raw: s.Raw, Total: s.Total, Time: s.Time}
 	}
 	return out, nil
 }

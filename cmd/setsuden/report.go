@@ -106,7 +106,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	var mu sync.Mutex // Generate reports progress from several goroutines
-	gen := report.Generator{Site: cfg.Site.Name, Catalog: sc.Catalog, Policy: sc.Policy, AsOf: time.Now().Truncate(time.Second), RawProbes: *rawProbes}
+	gen := report.Generator{Site: cfg.Site.Name, Catalog: sc.Catalog, Policy: sc.Policy, Checks: sc.Checks, AsOf: time.Now().Truncate(time.Second), RawProbes: *rawProbes}
 	m, err := gen.Generate(ctx, store, *month, loc, filter, func(done, total int) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -118,6 +118,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := writeReport(*out, stdout, m, *format, report.PDFOptions{FontFile: *font}); err != nil {
 		return err
+	}
+	for _, n := range m.Notices() {
+		fmt.Fprintf(stderr, "WARNING: report %s: %s\n", *month, n)
 	}
 	t := m.Totals()
 	where := *out

@@ -62,6 +62,10 @@ type Counter struct {
 	// after scaling (e.g. 42949672.96 kWh for a UINT32 of 0.01 kWh); 0 if
 	// it never wraps.
 	Modulus float64
+	// RatedKW is the most power the meter can measure (kW): the counter
+	// cannot rise faster, so a larger rise is a reset or a swapped meter
+	// (collector.AdvanceCounter). 0 when unknown: rises are not bounded.
+	RatedKW float64
 }
 
 // Number reads a numeric field value (float64, int64 or uint64, as stored

@@ -31,17 +31,25 @@ const StandardReduction = 0.15
 // order itself takes the baseline in the restricted period and hours. Pass
 // a calendar without weekdays if a site's order says otherwise.
 func Baseline(samples []Sample, period Calendar, loc *time.Location) float64 {
+	kw, _ := BaselineHour(samples, period, loc)
+	return kw
+}
+
+// BaselineHour is Baseline and the hour it came from (the zero Block when
+// no hour qualifies).
+func BaselineHour(samples []Sample, period Calendar, loc *time.Location) (float64, Block) {
 	maxGap := inferMaxGap(samples)
 	best := 0.0
+	var hour Block
 	forEachBlock(samples, time.Hour, loc, func(b Block) {
 		if !period.ContainsBlock(b, loc) {
 			return
 		}
 		if kw, ok := hourAverage(samples, b, maxGap); ok && kw > best {
-			best = kw
+			best, hour = kw, b
 		}
 	})
-	return best
+	return best, hour
 }
 
 // hourAverage is the average power of a block over its covered part, if

@@ -107,13 +107,22 @@ type Calendar struct {
 	// calendar is used for: last year's for the baseline, this year's for
 	// the cap.
 	Holidays []Date
+	// DaysOff, if set, adds computed days off: a country's national
+	// holidays for any year with a site's overrides (rules/jpholiday).
+	DaysOff DaysOff
+}
+
+// DaysOff says whether a civil date is a day off (rules/jpholiday
+// *Calendar implements it).
+type DaysOff interface {
+	IsDayOff(y int, m time.Month, d int) bool
 }
 
 // Restriction2011 is the calendar of the 2011 Electricity Usage
 // Restriction (電力使用制限令) as it ran in the TEPCO and Tohoku areas:
 // weekdays 9:00–20:00 from 1 July to 9 September (TEPCO was announced to
-// 22 September and ended early on 9 September; sla_peak.md §2.3). Add the
-// public holidays of the years in use.
+// 22 September and ended early on 9 September; sla_peak.md §2.3). Set
+// DaysOff to jpholiday.New() for the national holidays of every year.
 func Restriction2011() Calendar {
 	return Calendar{
 		Dates:    []DateRange{{From: MonthDay{time.July, 1}, To: MonthDay{time.September, 9}}},
@@ -190,6 +199,9 @@ func (c Calendar) ContainsDay(t time.Time, loc *time.Location) bool {
 		if h.Year == l.Year() && h.Month == l.Month() && h.Day == l.Day() {
 			return false
 		}
+	}
+	if c.DaysOff != nil && c.DaysOff.IsDayOff(l.Year(), l.Month(), l.Day()) {
+		return false
 	}
 	return true
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/setsuden/setsuden/rules/jpholiday"
 )
 
 // Test cases are folders under testdata/: config.yaml (the site's demand
@@ -30,7 +32,16 @@ type caseConfig struct {
 	Predictor    *casePredict   `yaml:"predictor"`
 	Stages       *caseStages    `yaml:"stages"`
 	Limits       []caseLimit    `yaml:"limits"`
+	Sheddable    []caseShed     `yaml:"sheddable"`
+	AnnualMaxKW  float64        `yaml:"annual_max_kw"`
 	Replay       caseReplaySpan `yaml:"replay"`
+}
+
+type caseShed struct {
+	Name    string   `yaml:"name"`
+	Kind    string   `yaml:"kind"`
+	KW      float64  `yaml:"kw"`
+	Latency duration `yaml:"latency"`
 }
 
 type casePredict struct {
@@ -74,6 +85,10 @@ type caseCalendar struct {
 	Weekdays []string `yaml:"weekdays"`
 	Hours    string   `yaml:"hours"` // "09:00-20:00"
 	Holidays []string `yaml:"holidays"`
+	// NationalHolidays jp and HolidaysFile (relative to the case folder)
+	// as in the configuration.
+	NationalHolidays string `yaml:"national_holidays"`
+	HolidaysFile     string `yaml:"holidays_file"`
 }
 
 type caseReplaySpan struct {
@@ -93,8 +108,20 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-func (c caseCalendar) build() (Calendar, error) {
+func (c caseCalendar) build(dir string) (Calendar, error) {
 	var cal Calendar
+	switch {
+	case c.NationalHolidays == "jp" && c.HolidaysFile != "":
+		jc, err := jpholiday.Load(filepath.Join(dir, c.HolidaysFile))
+		if err != nil {
+			return cal, err
+		}
+		cal.DaysOff = jc
+	case c.NationalHolidays == "jp":
+		cal.DaysOff = jpholiday.New()
+	case c.NationalHolidays != "" || c.HolidaysFile != "":
+		return cal, fmt.Errorf("national_holidays %q, holidays_file %q: want jp, and a file only with it", c.NationalHolidays, c.HolidaysFile)
+	}
 	for _, s := range c.Dates {
 		a, b, ok := strings.Cut(s, "..")
 		if !ok {
@@ -140,7 +167,7 @@ func (c caseCalendar) build() (Calendar, error) {
 	return cal, nil
 }
 
-func (c caseConfig) build() (Config, error) {
+func (c caseConfig) build(dir string) (Config, error) {
 	cfg := DefaultConfig()
 	if c.Timezone != "" {
 		loc, err := time.LoadLocation(c.Timezone)
@@ -182,6 +209,10 @@ func (c caseConfig) build() (Config, error) {
 			cfg.Stages.ExitTicks = *s.ExitTicks
 		}
 	}
+	for _, sh := range c.Sheddable {
+		cfg.Sheddable = append(cfg.Sheddable, Sheddable{Name: sh.Name, Kind: sh.Kind, KW: sh.KW, Latency: sh.Latency.Duration})
+	}
+	cfg.AnnualMaxKW = c.AnnualMaxKW
 	for i, l := range c.Limits {
 		switch {
 		case l.Contract != nil:
@@ -191,7 +222,7 @@ func (c caseConfig) build() (Config, error) {
 			}
 			cfg.Limits = append(cfg.Limits, ContractLimit{Name: l.Contract.Name, KW: l.Contract.KW, Block: b})
 		case l.Cap != nil:
-			cal, err := l.Cap.Calendar.build()
+			cal, err := l.Cap.Calendar.build(dir)
 			if err != nil {
 				return cfg, fmt.Errorf("limits[%d].cap.calendar: %w", i, err)
 			}
@@ -296,6 +327,14 @@ type caseCheckpoint struct {
 	HeadroomKW   *float64   `yaml:"headroom_kw"`
 	Fallback     *bool      `yaml:"fallback"`
 	BillingKW    *float64   `yaml:"billing_current_kw"`
+	FormulaKW    *float64   `yaml:"formula_kw"`
+	Method       *string    `yaml:"method"`
+	// Requests the site can meet.
+	RequestBy    *time.Time `yaml:"request_by"`
+	Protect      *string    `yaml:"protect"`
+	Unreachable  *bool      `yaml:"unreachable"`
+	AchievableKW *float64   `yaml:"achievable_kw"`
+	ReasonHas    string     `yaml:"reason_has"`
 }
 
 type caseTransition struct {
@@ -341,7 +380,7 @@ func runCase(t *testing.T, dir string) {
 	if err := loadYAML(filepath.Join(dir, "config.yaml"), &cc); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := cc.build()
+	cfg, err := cc.build(dir)
 	if err != nil {
 		t.Fatalf("%s/config.yaml: %v", dir, err)
 	}
@@ -413,11 +452,35 @@ func runCase(t *testing.T, dir string) {
 			var got float64
 			if d.Request != nil {
 				got = d.Request.ShedKW
-				if !d.Request.By.Equal(d.Block.End) {
+				if c.RequestBy != nil {
+					if !d.Request.By.Equal(*c.RequestBy) {
+						t.Errorf("%s request by %s, want %s", at.Format(time.RFC3339), d.Request.By, c.RequestBy)
+					}
+				} else if !d.Request.By.Equal(d.Block.End) {
 					t.Errorf("%s request by %s, want the block end %s", at.Format(time.RFC3339), d.Request.By, d.Block.End)
 				}
 			}
 			num(at, "request_kw", got, c.RequestKW)
+		}
+		num(at, "formula_kw", d.Billing.FormulaKW, c.FormulaKW)
+		if c.Method != nil && d.Billing.Method != *c.Method {
+			t.Errorf("%s method = %s, want %s", at.Format(time.RFC3339), d.Billing.Method, *c.Method)
+		}
+		if c.Protect != nil {
+			got := ""
+			if d.Request != nil {
+				got = d.Request.Protect
+			}
+			if got != *c.Protect {
+				t.Errorf("%s request protects %q, want %q", at.Format(time.RFC3339), got, *c.Protect)
+			}
+		}
+		if c.Unreachable != nil && d.Unreachable != *c.Unreachable {
+			t.Errorf("%s unreachable = %v (%s), want %v", at.Format(time.RFC3339), d.Unreachable, d.UnreachableReason, *c.Unreachable)
+		}
+		num(at, "achievable_kw", d.AchievableKW, c.AchievableKW)
+		if c.ReasonHas != "" && !strings.Contains(d.UnreachableReason, c.ReasonHas) {
+			t.Errorf("%s unreachable reason %q lacks %q", at.Format(time.RFC3339), d.UnreachableReason, c.ReasonHas)
 		}
 		if c.Limit != nil && d.Limit != *c.Limit {
 			t.Errorf("%s strictest limit = %q, want %q", at.Format(time.RFC3339), d.Limit, *c.Limit)

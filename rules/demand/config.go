@@ -3,6 +3,7 @@ package demand
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -30,10 +31,20 @@ type Config struct {
 	Stages   StageConfig
 	// Limits are the limits in force; Evaluate acts on the strictest.
 	Limits []Limit
+	// Sheddable are the loads that can be shed, each with its latency
+	// (from the configuration, or the shedding planner's capabilities);
+	// a request never exceeds what they can remove before the block ends.
+	// Empty: the whole site load, at once.
+	Sheddable []Sheddable
+	// AnnualMaxKW is the highest billing demand of the last 12 months
+	// before the evaluations start (it sets the contract power); a block
+	// that cannot meet its contract limit is kept below it if possible.
+	AnnualMaxKW float64
 }
 
-// DefaultConfig is 30-minute billing blocks in UTC, least-squares
-// prediction over 5 minutes, a 3-minute gap bound, r_min 1 minute, 5
+// DefaultConfig is 30-minute billing blocks in UTC, adaptive prediction
+// (the formula, or least squares or two-point over 5 minutes when their
+// recent error is clearly smaller), a 3-minute gap bound, r_min 1 minute, 5
 // minutes of no-action, caution/shed/limit at 95/100/105 % with 3 points
 // of hysteresis over 2 ticks, and no limits.
 func DefaultConfig() Config {
@@ -41,7 +52,7 @@ func DefaultConfig() Config {
 		Location:     time.UTC,
 		BlockLength:  30 * time.Minute,
 		MaxGap:       3 * time.Minute,
-		Predictor:    LeastSquares{Window: 5 * time.Minute},
+		Predictor:    DefaultAdaptive(5 * time.Minute),
 		MinRemaining: time.Minute,
 		NoAction:     5 * time.Minute,
 		Stages:       StageConfig{CautionAt: 0.95, ShedAt: 1.00, LimitAt: 1.05, Hysteresis: 0.03, ExitTicks: 2},
@@ -74,6 +85,12 @@ func (c Config) Validate() error {
 		add("no_action", fmt.Errorf("%s: must be at least 0 and shorter than the block (%s)", c.NoAction, c.BlockLength))
 	}
 	add("stages", c.Stages.Validate())
+	for i, s := range c.Sheddable {
+		add(fmt.Sprintf("sheddable[%d]", i), s.Validate())
+	}
+	if c.AnnualMaxKW < 0 || math.IsNaN(c.AnnualMaxKW) {
+		add("annual_max_kw", fmt.Errorf("%g: must be 0 or more", c.AnnualMaxKW))
+	}
 	for i, l := range c.Limits {
 		if l == nil {
 			add(fmt.Sprintf("limits[%d]", i), errors.New("nil limit"))

@@ -1,6 +1,7 @@
 package demand
 
 import (
+	"math"
 	"sort"
 	"time"
 )
@@ -8,6 +9,11 @@ import (
 // State is what Evaluate carries from one tick to the next.
 type State struct {
 	Stage StageState
+	// Predictor is what a learning predictor (Adaptive) has learnt.
+	Predictor PredictorState
+	// PeakKW is the highest billing-block demand completed while
+	// evaluating (the annual maximum, with Config.AnnualMaxKW as its seed).
+	PeakKW float64
 	// LastTick is the time of the last evaluation.
 	LastTick time.Time
 }
@@ -32,6 +38,13 @@ type BlockStatus struct {
 	PredictedKW float64
 	// Fallback is true when the predictor had too few samples.
 	Fallback bool
+	// Method is the predictor that made PredictedKW (for adaptive, the
+	// candidate it chose this tick).
+	Method string
+	// FormulaKW is the formula's prediction (energy so far + power now ×
+	// time left), always computed, so that every decision shows the
+	// configured predictor next to what a commercial controller would say.
+	FormulaKW float64
 }
 
 // LimitStatus is one active limit at one tick.
@@ -60,6 +73,10 @@ type Request struct {
 	By     time.Time
 	// Limit is the label of the limit being protected.
 	Limit string
+	// Protect says what the request protects: limit (it can be met this
+	// block), annual_max (it cannot, and the block would set a new annual
+	// maximum) or next_block (By is then the next block's end).
+	Protect string
 }
 
 // Decision is the outcome of one tick. Its headline figures (Block …
@@ -105,6 +122,14 @@ type Decision struct {
 	// held. At most one of them is set.
 	Request    *Request
 	HeadroomKW float64
+	// Unreachable is true when the strictest limit cannot be met this
+	// block by the sheddable loads that can still act before it ends
+	// (Config.Sheddable, each with its latency, at most the site's load);
+	// UnreachableReason says why and what the request protects instead,
+	// and AchievableKW is the lowest demand the block can still reach.
+	Unreachable       bool
+	UnreachableReason string
+	AchievableKW      float64
 }
 
 // Evaluate runs one tick of demand control from site power samples: see
@@ -122,7 +147,10 @@ func Evaluate(cfg Config, state State, samples []Sample, now time.Time) (Decisio
 func EvaluateMetered(cfg Config, state State, samples []Sample, counters []EnergySample, now time.Time) (Decision, State) {
 	samples = upTo(samples, now)
 	counters = upToCounters(counters, now)
-	ev := evaluator{cfg: cfg, power: samples, counters: counters, now: now}
+	ev := evaluator{cfg: cfg, power: samples, counters: counters, now: now, learned: state.Predictor}
+	if l, ok := cfg.Predictor.(Learner); ok {
+		ev.learned = l.Learn(state.Predictor, samples, now, cfg.MaxGap)
+	}
 
 	d := Decision{Time: now, Billing: ev.status(BlockOf(now, cfg.BlockLength, cfg.Location))}
 	strictest := -1
@@ -165,14 +193,22 @@ func EvaluateMetered(cfg Config, state State, samples []Sample, counters []Energ
 	}
 
 	next := state
+	next.Predictor = ev.learned
 	next.Stage, d.Transitions = cfg.Stages.step(state.Stage, in, now)
 	next.LastTick = now
 	d.Stage, d.Held = next.Stage.Stage, next.Stage.Held
 
+	// The highest billing demand so far, with the block just completed.
+	if !state.LastTick.IsZero() && state.LastTick.Before(d.Billing.Block.Start) {
+		prev := BlockOf(state.LastTick, cfg.BlockLength, cfg.Location)
+		if kw := BlockDemand(samples, counters, prev, cfg.MaxGap).KW; kw > next.PeakKW {
+			next.PeakKW = kw
+		}
+	}
 	if strictest >= 0 && !d.Held {
 		switch {
 		case d.AdjustmentKW > 0 && d.Stage >= StageShed:
-			d.Request = &Request{ShedKW: d.AdjustmentKW, By: d.Block.End, Limit: d.Limit}
+			cfg.request(&d, math.Max(cfg.AnnualMaxKW, next.PeakKW), d.Limits[strictest].Kind)
 		case d.AdjustmentKW < 0:
 			d.HeadroomKW = -d.AdjustmentKW
 		}
@@ -186,6 +222,7 @@ type evaluator struct {
 	power    []Sample
 	counters []EnergySample
 	now      time.Time
+	learned  PredictorState
 	cache    [4]BlockStatus
 	cached   int
 }
@@ -199,12 +236,21 @@ func (ev *evaluator) status(b Block) BlockStatus {
 	elapsed := ev.now.Sub(b.Start)
 	L := b.Length()
 	e := blockEnergy(ev.power, ev.counters, b.Start, ev.now, ev.cfg.MaxGap)
-	p := ev.cfg.Predictor.Predict(PredictionInput{Block: b, Now: ev.now, EnergyKWh: e.KWh, Covered: e.Covered,
-		Samples: ev.power, MaxGap: ev.cfg.MaxGap})
+	in := PredictionInput{Block: b, Now: ev.now, EnergyKWh: e.KWh, Covered: e.Covered, Samples: ev.power, MaxGap: ev.cfg.MaxGap,
+		Learned: ev.learned}
+	p := ev.cfg.Predictor.Predict(in)
+	if p.Method == "" {
+		p.Method = ev.cfg.Predictor.Name()
+	}
+	formula := p
+	if p.Method != "formula" {
+		formula = Formula{}.Predict(in)
+	}
 	s := BlockStatus{
 		Block: b, Elapsed: float64(elapsed) / float64(L), Remaining: b.End.Sub(ev.now),
 		EnergyKWh: e.KWh, CurrentKW: e.KWh / L.Hours(), Coverage: 1,
 		LoadKW: p.LoadKW, PredictedKW: p.DemandKW, Fallback: p.Fallback,
+		Method: p.Method, FormulaKW: formula.DemandKW,
 	}
 	if elapsed > 0 {
 		s.Coverage = e.Coverage()

@@ -1,6 +1,7 @@
 package demand
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -48,8 +49,15 @@ func TestStageExceededAndNoLimits(t *testing.T) {
 	if d.Stage != StageLimit || d.Held || len(d.Transitions) != 1 || !strings.Contains(d.Transitions[0].Reason, "current demand") {
 		t.Fatalf("stage %s held %v transitions %+v", d.Stage, d.Held, d.Transitions)
 	}
-	if d.Request == nil || d.Request.ShedKW != d.AdjustmentKW || d.Request.Limit != "contract" {
-		t.Errorf("request %+v", d.Request)
+	// The adjustment power (95 kWh over 26 min = 219 kW) is more than the
+	// site draws: the request is capped at the 200 kW load, the decision
+	// says the limit is out of reach, and the block is kept as low as it
+	// can go (no annual maximum known: 0).
+	if d.Request == nil || math.Abs(d.Request.ShedKW-200) > 1e-9 || d.Request.Limit != "contract" || d.Request.Protect != ProtectAnnualMax {
+		t.Errorf("request %+v, want 200 kW protecting the annual maximum", d.Request)
+	}
+	if !d.Unreachable || !strings.Contains(d.UnreachableReason, "cannot be met this block") || math.Abs(d.AchievableKW-(200-200*26.0/60/0.5)) > 1e-9 {
+		t.Errorf("unreachable %v (%s), achievable %.2f", d.Unreachable, d.UnreachableReason, d.AchievableKW)
 	}
 	cfg.Limits = nil
 	d, st = Evaluate(cfg, st, s, t0.Add(5*time.Minute))

@@ -21,8 +21,8 @@ import (
 // the prediction forecasts them like the future, because a control
 // decision must not assume that a silent meter drew 0 kW.
 type Predictor interface {
-	// Name is the method, as configured: least_squares, two_point,
-	// moving_average.
+	// Name is the method, as configured: adaptive, formula,
+	// least_squares, two_point, moving_average.
 	Name() string
 	Predict(in PredictionInput) Prediction
 }
@@ -40,6 +40,8 @@ type PredictionInput struct {
 	Samples []Sample
 	// MaxGap is the longest interval between samples that is not a gap.
 	MaxGap time.Duration
+	// Learned is what a Learner has learnt up to Now (State.Predictor).
+	Learned PredictorState
 }
 
 // Prediction is a predictor's answer.
@@ -51,6 +53,9 @@ type Prediction struct {
 	// Fallback is true when the window held too few samples and P̂ is the
 	// last instantaneous reading (or 0 with no reading at all).
 	Fallback bool
+	// Method is the predictor that made the figure: the predictor's name,
+	// or for adaptive the candidate it chose.
+	Method string
 }
 
 func endOfBlock(in PredictionInput, load float64, fallback bool) Prediction {
@@ -207,8 +212,11 @@ func (p MovingAverage) Predict(in PredictionInput) Prediction {
 	return endOfBlock(in, sum/float64(k), false)
 }
 
-// NewPredictor returns a predictor by configured name; window 0 means the
-// default of 5 minutes, points 0 means 5.
+// PredictorNames are the configurable methods, the default first.
+var PredictorNames = []string{"adaptive", "formula", "least_squares", "two_point", "moving_average"}
+
+// NewPredictor returns a predictor by configured name ("" is adaptive, the
+// default); window 0 means the default of 5 minutes, points 0 means 5.
 func NewPredictor(name string, window time.Duration, points int) (Predictor, error) {
 	if window == 0 {
 		window = 5 * time.Minute
@@ -220,7 +228,11 @@ func NewPredictor(name string, window time.Duration, points int) (Predictor, err
 		points = 5
 	}
 	switch name {
-	case "least_squares", "":
+	case "adaptive", "":
+		return DefaultAdaptive(window), nil
+	case "formula":
+		return Formula{}, nil
+	case "least_squares":
 		return LeastSquares{Window: window}, nil
 	case "two_point":
 		return TwoPoint{Window: window}, nil
@@ -230,5 +242,5 @@ func NewPredictor(name string, window time.Duration, points int) (Predictor, err
 		}
 		return MovingAverage{Window: window, Points: points}, nil
 	}
-	return nil, fmt.Errorf("predictor %q: want least_squares, two_point or moving_average", name)
+	return nil, fmt.Errorf("predictor %q: want adaptive, formula, least_squares, two_point or moving_average", name)
 }

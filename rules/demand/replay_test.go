@@ -61,3 +61,50 @@ func TestReplaySummer(t *testing.T) {
 		}
 	}
 }
+
+// A day whose 600 kW block lost its first half: measured it is 300 kW,
+// below the 400 kW of every other block, but it stays the day's peak at
+// its estimate (600 kW over the covered half), flagged, and it counts as
+// half an hour over the 500 kW contract. The stage entries name the
+// limit that drove them.
+func TestReplayKeepsAGappedPeakAndCountsHoursOver(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	day := time.Date(2024, 7, 3, 0, 0, 0, 0, tokyo)
+	var s []Sample
+	for tt := day.Add(-time.Hour); !tt.After(day.AddDate(0, 0, 1)); tt = tt.Add(time.Minute) {
+		kw := 400.0
+		if !tt.Before(day.Add(13*time.Hour)) && tt.Before(day.Add(13*time.Hour+30*time.Minute)) {
+			kw = 600
+			if tt.Before(day.Add(13*time.Hour + 15*time.Minute)) {
+				continue // lost
+			}
+		}
+		s = append(s, Sample{Time: tt, KW: kw})
+	}
+	cfg := DefaultConfig()
+	cfg.Location = tokyo
+	cfg.Limits = []Limit{ContractLimit{KW: 500, Block: 30 * time.Minute}}
+	r := Replay(cfg, s, day, day.AddDate(0, 0, 1), time.Minute, nil)
+	if len(r.Days) != 1 {
+		t.Fatalf("%d days", len(r.Days))
+	}
+	d := r.Days[0]
+	if !d.Peak.Block.Start.Equal(day.Add(13*time.Hour)) || !d.Peak.Estimated || math.Abs(d.Peak.EstimatedKW-593.333) > 0.01 || d.Peak.Coverage != 0.5 {
+		t.Errorf("peak %+v, want 13:00 estimated at 593.3 kW (600 but the last minute ramps to 400) from half the data", d.Peak)
+	}
+	// The 12:30 block lost its last minute too (12:59 → 13:15 is a gap).
+	if d.Coverage.Blocks != 48 || len(d.Coverage.Low) != 2 || d.Coverage.Min != 0.5 || d.Coverage.Low[0].Coverage < 0.96 {
+		t.Errorf("coverage %+v, want 48 blocks, 12:30 at 97%% and 13:00 at 50%%", d.Coverage)
+	}
+	if len(d.OverLimit) != 1 || d.OverLimit[0].Limit != "contract" || d.OverLimit[0].Hours != 0.5 || d.OverLimit[0].Applied != 48 {
+		t.Errorf("hours over %+v, want contract 0.5 h of 48 blocks", d.OverLimit)
+	}
+	if len(d.DrivenBy) != 1 || d.DrivenBy[0] != "contract" {
+		t.Errorf("driven by %v", d.DrivenBy)
+	}
+	for _, tr := range d.Transitions {
+		if tr.Limit != "contract" || tr.LimitKW != 500 || tr.Cause == "" || (tr.To > tr.From && tr.Threshold <= 0) {
+			t.Errorf("transition %+v lacks its limit, cause or threshold", tr)
+		}
+	}
+}

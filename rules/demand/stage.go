@@ -103,6 +103,35 @@ type Transition struct {
 	From, To Stage
 	At       time.Time
 	Reason   string
+	// Cause is what moved the stage: CausePrediction (the predicted
+	// demand crossed an entry threshold), CauseCurrent (the demand so far
+	// reached a limit: the block is lost) or CauseBelow (the prediction
+	// stayed below the exit level), or CauseNoLimit.
+	Cause string
+	// Limit is the label of the limit that drove the change, with its
+	// kind and kW, the predicted and current demand and the adjustment
+	// power against it at that tick, and Threshold the ratio crossed
+	// (predicted / limit; 1 for CauseCurrent).
+	Limit, LimitKind                              string
+	LimitKW, PredictedKW, CurrentKW, AdjustmentKW float64
+	Threshold                                     float64
+}
+
+// Transition causes.
+const (
+	CausePrediction = "prediction"
+	CauseCurrent    = "current demand"
+	CauseBelow      = "below exit level"
+	CauseNoLimit    = "no limit in force"
+)
+
+// annotate fills the limit figures of a transition from l.
+func (t *Transition) annotate(l *LimitStatus) {
+	if l == nil {
+		return
+	}
+	t.Limit, t.LimitKind, t.LimitKW = l.Label, l.Kind, l.LimitKW
+	t.PredictedKW, t.CurrentKW, t.AdjustmentKW = l.PredictedKW, l.CurrentKW, l.AdjustmentKW
 }
 
 // stageInput is what the stage machine sees at one tick, already reduced
@@ -183,6 +212,13 @@ func (c StageConfig) step(st StageState, in stageInput, now time.Time) (StageSta
 		}
 		tr := Transition{From: st.Stage, To: ind, At: now,
 			Reason: fmt.Sprintf("%s (enter %s at %s)", why, ind, c.threshold(ind, in.exceeded))}
+		if in.exceeded {
+			tr.Cause, tr.Threshold = CauseCurrent, 1
+			tr.annotate(in.exceededBy)
+		} else {
+			tr.Cause, tr.Threshold = CausePrediction, c.enter(ind)
+			tr.annotate(in.top)
+		}
 		return StageState{Stage: ind, Since: now}, []Transition{tr}
 	}
 	keep := c.sustained(in)
@@ -195,7 +231,12 @@ func (c StageConfig) step(st StageState, in stageInput, now time.Time) (StageSta
 		return st, nil
 	}
 	tr := Transition{From: st.Stage, To: keep, At: now,
-		Reason: fmt.Sprintf("%s: below %.0f%% for %d ticks", in.why(), 100*(c.enter(st.Stage)-c.Hysteresis), st.BelowTicks)}
+		Reason: fmt.Sprintf("%s: below %.0f%% for %d ticks", in.why(), 100*(c.enter(st.Stage)-c.Hysteresis), st.BelowTicks),
+		Cause:  CauseBelow, Threshold: c.enter(st.Stage) - c.Hysteresis}
+	if in.top == nil {
+		tr.Cause = CauseNoLimit
+	}
+	tr.annotate(in.top)
 	return StageState{Stage: keep, Since: now}, []Transition{tr}
 }
 

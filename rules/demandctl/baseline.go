@@ -33,8 +33,10 @@ type CapStatus struct {
 	// ReductionAuto) as computed; Err when the cap could not be completed
 	// (it is then not in force).
 	BaselineKW, Reduction, Variation float64
-	Days                             int
-	Err                              error
+	// BaselineHour is the hour of last year the baseline came from.
+	BaselineHour demand.Block
+	Days         int
+	Err          error
 }
 
 // Span is a half-open time range [From, To).
@@ -150,7 +152,7 @@ func resolveCap(ctx context.Context, s Store, site string, spec LimitSpec, loc *
 		return c, st
 	}
 	if spec.BaselineLastYear {
-		c.BaselineKW = demand.Baseline(samples, c.Calendar, loc)
+		c.BaselineKW, st.BaselineHour = demand.BaselineHour(samples, c.Calendar, loc)
 		if c.BaselineKW <= 0 {
 			st.Err = fmt.Errorf("cap %q: no hour of %s lies in the calendar with %.0f%% of it covered by data", st.Label, describeSpans(st.Spans), 100*demand.MinBaselineCoverage)
 			return c, st

@@ -37,10 +37,13 @@ type Config struct {
 	// or the last attempt failed. Default 1h.
 	HistoryRefresh time.Duration
 
-	Store    Store
-	Points   PointWriter
-	Notifier Notifier // nil: no webhooks
-	Logger   *slog.Logger
+	Store  Store
+	Points PointWriter
+	// Capabilities, if set, supplies the loads that can be shed at each
+	// tick (the shedding planner); otherwise Engine.Sheddable holds.
+	Capabilities Capabilities
+	Notifier     Notifier // nil: no webhooks
+	Logger       *slog.Logger
 	// Registerer receives the metrics; nil means none.
 	Registerer prometheus.Registerer
 	// Clock drives the scheduler and stamps the ticks (default the real
@@ -257,24 +260,24 @@ func (c *Controller) Tick(ctx context.Context) (demand.Decision, error) {
 	cfg := c.engineAt(now)
 	from := c.readFrom(cfg, now)
 	to := now.Add(-c.cfg.Lag)
-	power, err := c.cfg.Store.SitePower(ctx, c.cfg.Site, from, to, c.cfg.Tick)
+	power, energy, err := c.read(ctx, from, to, now)
 	if err != nil {
-		c.metrics.readErrors.Inc()
-		c.log.Warn("demand tick: reading site power failed; stage held", "at", now.Format(time.RFC3339), "err", err)
-		return demand.Decision{}, fmt.Errorf("demand tick at %s: %w", now.Format(time.RFC3339), err)
-	}
-	energy, err := c.cfg.Store.SiteEnergy(ctx, c.cfg.Site, from, to, c.cfg.Tick)
-	if err != nil {
-		c.metrics.readErrors.Inc()
-		c.log.Warn("demand tick: reading site energy failed; integrating power", "at", now.Format(time.RFC3339), "err", err)
-		energy = nil
+		return demand.Decision{}, err
 	}
 
 	c.mu.Lock()
 	state := c.state
 	c.mu.Unlock()
+	if c.cfg.Capabilities != nil {
+		if list, err := c.cfg.Capabilities.Sheddable(ctx, now); err != nil {
+			c.log.Warn("demand tick: sheddable loads unknown; using the configured ones", "err", err)
+		} else if len(list) > 0 {
+			cfg.Sheddable = list
+		}
+	}
 	d, next := demand.EvaluateMetered(cfg, state, power, energy, now)
 	c.mu.Lock()
+	prev := c.latest
 	c.state, c.latest, c.ticked = next, d, true
 	subs := append([]chan demand.Decision(nil), c.subs...)
 	c.mu.Unlock()
@@ -285,11 +288,47 @@ func (c *Controller) Tick(ctx context.Context) (demand.Decision, error) {
 	for _, tr := range d.Transitions {
 		c.transition(d, tr)
 	}
+	if d.Unreachable && (!prev.Unreachable || !prev.Block.Start.Equal(d.Block.Start)) {
+		attrs := []any{"limit", d.Limit, "limit_kw", round1(d.LimitKW), "predicted_kw", round1(d.PredictedKW),
+			"achievable_kw", round1(d.AchievableKW), "reason", d.UnreachableReason}
+		if d.Request != nil {
+			attrs = append(attrs, "protect", d.Request.Protect, "shed_kw", round1(d.Request.ShedKW), "by", d.Request.By.Format(time.RFC3339))
+		}
+		c.log.Warn("demand limit out of reach this block", attrs...)
+	}
 	c.metrics.observe(d)
 	for _, ch := range subs {
 		offer(ch, d)
 	}
 	return d, nil
+}
+
+// read is one tick's power and energy: one query when the store can
+// (HistoryStore), else power then energy. A failed power read fails the
+// tick; a failed energy read falls back to integrating power.
+func (c *Controller) read(ctx context.Context, from, to, now time.Time) ([]demand.Sample, []demand.EnergySample, error) {
+	if hs, ok := c.cfg.Store.(HistoryStore); ok {
+		power, energy, err := hs.SiteHistory(ctx, c.cfg.Site, from, to, c.cfg.Tick)
+		if err != nil {
+			c.metrics.readErrors.Inc()
+			c.log.Warn("demand tick: reading site power failed; stage held", "at", now.Format(time.RFC3339), "err", err)
+			return nil, nil, fmt.Errorf("demand tick at %s: %w", now.Format(time.RFC3339), err)
+		}
+		return power, energy, nil
+	}
+	power, err := c.cfg.Store.SitePower(ctx, c.cfg.Site, from, to, c.cfg.Tick)
+	if err != nil {
+		c.metrics.readErrors.Inc()
+		c.log.Warn("demand tick: reading site power failed; stage held", "at", now.Format(time.RFC3339), "err", err)
+		return nil, nil, fmt.Errorf("demand tick at %s: %w", now.Format(time.RFC3339), err)
+	}
+	energy, err := c.cfg.Store.SiteEnergy(ctx, c.cfg.Site, from, to, c.cfg.Tick)
+	if err != nil {
+		c.metrics.readErrors.Inc()
+		c.log.Warn("demand tick: reading site energy failed; integrating power", "at", now.Format(time.RFC3339), "err", err)
+		energy = nil
+	}
+	return power, energy, nil
 }
 
 // engineAt is the engine config with the limits in force at now: the
@@ -360,6 +399,10 @@ func lookBack(p demand.Predictor) time.Duration {
 		return v.Window
 	case demand.MovingAverage:
 		return 2 * v.Window
+	case demand.Formula:
+		return 0
+	case demand.Adaptive:
+		return v.LookBack()
 	}
 	return 15 * time.Minute
 }

@@ -1,9 +1,12 @@
 package demandctl_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +127,9 @@ func TestTicksThroughABlock(t *testing.T) {
 		}
 		if (ev.Request != nil) != w.request || (ev.HeadroomKW > 0) != w.headroom {
 			t.Errorf("event %d (%s→%s): request %v headroom %v; want request %v headroom %v", i, ev.From, ev.To, ev.Request, ev.HeadroomKW, w.request, w.headroom)
+		}
+		if up := w.to > w.from; ev.Cause == "" || ev.DrivenBy != "contract" || up == (ev.Cause == demand.CauseBelow) {
+			t.Errorf("event %d (%s→%s): cause %q, driven by %q", i, ev.From, ev.To, ev.Cause, ev.DrivenBy)
 		}
 		if ev.Request != nil && (ev.Request.ShedKW <= 0 || !ev.Request.By.Equal(at("13:30:00"))) {
 			t.Errorf("event %d: request %+v, want kW to shed by 13:30", i, *ev.Request)
@@ -362,5 +368,51 @@ func TestExternalTargets(t *testing.T) {
 	_, _ = c.Tick(ctx)
 	if n := len(c.ExternalTargets()); n != 0 {
 		t.Errorf("%d targets after a past one's tick, want 0", n)
+	}
+}
+
+type fixedCaps struct{ calls int }
+
+func (f *fixedCaps) Sheddable(context.Context, time.Time) ([]demand.Sheddable, error) {
+	f.calls++
+	return []demand.Sheddable{{Name: "batch", Kind: demand.KindIT, KW: 10, Latency: time.Minute}}, nil
+}
+
+// The planner's capabilities cap the request: at 13:20 the block needs
+// (512 − 500) × 0.5 = 6 kWh off in 10 minutes, and 10 kW acting after 1
+// minute removes 1.5 kWh: out of reach; the request is at most those
+// 10 kW and protects the annual maximum (none known: the block's own).
+func TestCapabilitiesCapTheRequest(t *testing.T) {
+	store := &fakeStore{power: scenarioSamples(at("12:20:00"), at("13:40:00"))}
+	caps := &fixedCaps{}
+	clock := clockwork.NewFakeClockAt(at("13:19:55"))
+	var logs bytes.Buffer
+	c, err := demandctl.New(demandctl.Config{Site: "dc1", Engine: scenarioEngine(), Limits: contract500(), Tick: 10 * time.Second,
+		Store: store, Points: &memPoints{}, Capabilities: caps, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(5 * time.Second)
+	d, err := c.Tick(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caps.calls != 1 || !d.Unreachable || d.Request == nil || d.Request.ShedKW > 10+1e-9 || d.Request.Protect != demand.ProtectAnnualMax {
+		t.Errorf("calls %d, unreachable %v (%s), request %+v", caps.calls, d.Unreachable, d.UnreachableReason, d.Request)
+	}
+	if l := logs.String(); !strings.Contains(l, "demand limit out of reach this block") || !strings.Contains(l, "protect=annual_max") {
+		t.Errorf("log lacks the out-of-reach warning:\n%s", l)
+	}
+	// Once per block: the next tick does not repeat it.
+	clock.Advance(10 * time.Second)
+	if _, err := c.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "out of reach"); n != 1 {
+		t.Errorf("%d out-of-reach warnings in one block, want 1", n)
+	}
+	v := demandctl.NewDecisionView("dc1", d)
+	if !v.Unreachable || v.Request == nil || v.Request.Protect != "annual_max" || v.FormulaKW <= 0 {
+		t.Errorf("view %+v", v)
 	}
 }

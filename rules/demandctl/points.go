@@ -46,9 +46,15 @@ func DemandPoint(site string, d demand.Decision) point.Point {
 	}
 	if d.Request != nil {
 		f["request_kw"] = finite(d.Request.ShedKW)
+		f["request_protect"] = d.Request.Protect
 	}
 	if d.HeadroomKW > 0 {
 		f["headroom_kw"] = finite(d.HeadroomKW)
+	}
+	f["formula_kw"] = finite(d.Billing.FormulaKW)
+	if d.Unreachable {
+		f["unreachable"] = true
+		f["achievable_kw"] = finite(d.AchievableKW)
 	}
 	return point.Point{Measurement: MeasurementDemand, Tags: map[string]string{"site": site}, Fields: f, Time: d.Time}
 }
@@ -65,6 +71,12 @@ func StagePoint(site string, d demand.Decision, tr demand.Transition) point.Poin
 	if d.Limit != "" {
 		f["limit"] = d.Limit
 		f["limit_kw"] = finite(d.LimitKW)
+	}
+	if tr.Cause != "" {
+		f["cause"] = tr.Cause
+	}
+	if tr.Limit != "" {
+		f["driven_by"] = tr.Limit
 	}
 	return point.Point{Measurement: MeasurementStage, Tags: map[string]string{"site": site}, Fields: f, Time: tr.At}
 }

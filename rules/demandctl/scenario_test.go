@@ -71,6 +71,10 @@ func scenarioSamples(from, to time.Time) []demand.Sample {
 func scenarioEngine() demand.Config {
 	cfg := demand.DefaultConfig()
 	cfg.Location = tokyo
+	// The scenario's transition windows were worked out for least squares,
+	// which enters caution before shed on the step (the formula goes
+	// straight to shed).
+	cfg.Predictor = demand.LeastSquares{Window: 5 * time.Minute}
 	return cfg
 }
 

@@ -19,10 +19,32 @@ type Store interface {
 	SiteEnergy(ctx context.Context, site string, from, to time.Time, every time.Duration) ([]demand.EnergySample, error)
 }
 
+// HistoryStore is a Store that reads power and energy in one query
+// (adapters/influx *Reader); ReadHistory uses it when it can.
+type HistoryStore interface {
+	SiteHistory(ctx context.Context, site string, from, to time.Time, every time.Duration) ([]demand.Sample, []demand.EnergySample, error)
+}
+
 // PointWriter is the write path (adapters/influx *Writer): Write queues
 // and returns, it does not wait for InfluxDB.
 type PointWriter interface {
 	Write(ctx context.Context, pts []point.Point) error
+}
+
+// Capabilities are the loads that can be shed now, each with its kW and
+// action latency: the shedding planner (rules/shed) will implement it from
+// its view of the hosts, VMs and facility loads. The controller caps every
+// request at what they can remove before the block ends.
+type Capabilities interface {
+	Sheddable(ctx context.Context, at time.Time) ([]demand.Sheddable, error)
+}
+
+// StaticCapabilities is a fixed list (the configuration's).
+type StaticCapabilities []demand.Sheddable
+
+// Sheddable implements Capabilities.
+func (s StaticCapabilities) Sheddable(context.Context, time.Time) ([]demand.Sheddable, error) {
+	return s, nil
 }
 
 // Notifier posts events to the outside (adapters/webhook *Sender). Send
@@ -71,6 +93,22 @@ func ReadHistory(ctx context.Context, s Store, site string, from, to time.Time, 
 		qa := a
 		if a.After(start) {
 			qa = a.Add(-every)
+		}
+		if hs, ok := s.(HistoryStore); ok {
+			p, e, err := hs.SiteHistory(ctx, site, qa, b, every)
+			if err != nil {
+				return History{}, fmt.Errorf("history of %q, chunk %s..%s: %w", site, a.Format(time.RFC3339), b.Format(time.RFC3339), err)
+			}
+			h.Power = appendSamples(h.Power, p)
+			if e == nil && len(p) > 0 {
+				energyOK = false
+			} else if energyOK {
+				h.Energy = appendCounters(h.Energy, e)
+			}
+			if progress != nil {
+				progress(b.Sub(start), total)
+			}
+			continue
 		}
 		p, err := s.SitePower(ctx, site, qa, b, every)
 		if err != nil {

@@ -26,6 +26,13 @@ type TransitionEvent struct {
 	BlockEnd    time.Time    `json:"block_end"`
 	Request     *RequestView `json:"request,omitempty"`
 	HeadroomKW  float64      `json:"headroom_kw,omitempty"`
+	// Cause is prediction, current demand, below exit level or no limit in
+	// force; DrivenBy the limit whose figures moved the stage.
+	Cause    string `json:"cause,omitempty"`
+	DrivenBy string `json:"driven_by,omitempty"`
+	// Unreachable: the limit cannot be met this block (see DecisionView).
+	Unreachable       bool   `json:"unreachable,omitempty"`
+	UnreachableReason string `json:"unreachable_reason,omitempty"`
 }
 
 // RequestView is a demand.Request in JSON.
@@ -33,6 +40,8 @@ type RequestView struct {
 	ShedKW float64   `json:"shed_kw"`
 	By     time.Time `json:"by"`
 	Limit  string    `json:"limit,omitempty"`
+	// Protect is limit, annual_max or next_block.
+	Protect string `json:"protect,omitempty"`
 }
 
 // NewTransitionEvent builds the webhook payload of one transition.
@@ -42,6 +51,7 @@ func NewTransitionEvent(site string, d demand.Decision, tr demand.Transition) Tr
 		Limit: d.Limit, LimitKW: finite(d.LimitKW), PredictedKW: finite(d.PredictedKW), DemandKW: finite(d.CurrentKW),
 		BlockStart: d.Block.Start, BlockEnd: d.Block.End,
 		Request: requestView(d.Request), HeadroomKW: finite(d.HeadroomKW),
+		Cause: tr.Cause, DrivenBy: tr.Limit, Unreachable: d.Unreachable, UnreachableReason: d.UnreachableReason,
 	}
 }
 
@@ -49,7 +59,7 @@ func requestView(r *demand.Request) *RequestView {
 	if r == nil {
 		return nil
 	}
-	return &RequestView{ShedKW: finite(r.ShedKW), By: r.By, Limit: r.Limit}
+	return &RequestView{ShedKW: finite(r.ShedKW), By: r.By, Limit: r.Limit, Protect: r.Protect}
 }
 
 // DecisionView is a demand.Decision in JSON (GET /api/v1/demand, setsuden
@@ -77,6 +87,15 @@ type DecisionView struct {
 	Billing      BlockView        `json:"billing"`
 	Limits       []LimitView      `json:"limits"`
 	Transitions  []TransitionView `json:"transitions,omitempty"`
+	// Method is the predictor that made PredictedKW; FormulaKW the
+	// formula's prediction beside it.
+	Method    string  `json:"method,omitempty"`
+	FormulaKW float64 `json:"formula_kw"`
+	// Unreachable: the strictest limit cannot be met this block by the
+	// loads that can still be shed; the reason says what is protected.
+	Unreachable       bool    `json:"unreachable,omitempty"`
+	UnreachableReason string  `json:"unreachable_reason,omitempty"`
+	AchievableKW      float64 `json:"achievable_kw,omitempty"`
 	// ExternalTargets and Caps are the controller's, not the decision's.
 	ExternalTargets []TargetView    `json:"external_targets,omitempty"`
 	Caps            []CapStatusView `json:"caps_from_history,omitempty"`
@@ -126,9 +145,11 @@ type CapStatusView struct {
 	Label      string    `json:"label"`
 	At         time.Time `json:"at"`
 	BaselineKW float64   `json:"baseline_kw,omitempty"`
-	Reduction  float64   `json:"reduction"`
-	Variation  float64   `json:"variation,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	// BaselineHour is the start of last year's hour the baseline came from.
+	BaselineHour *time.Time `json:"baseline_hour,omitempty"`
+	Reduction    float64    `json:"reduction"`
+	Variation    float64    `json:"variation,omitempty"`
+	Error        string     `json:"error,omitempty"`
 }
 
 // NewDecisionView renders a decision.
@@ -141,6 +162,11 @@ func NewDecisionView(site string, d demand.Decision) DecisionView {
 		Stage: d.Stage.String(), StageLevel: int(d.Stage), Held: d.Held,
 		Request: requestView(d.Request), HeadroomKW: finite(d.HeadroomKW),
 		Billing: blockView(d.Billing), Limits: []LimitView{},
+		Method: d.Billing.Method, FormulaKW: finite(d.Billing.FormulaKW),
+		Unreachable: d.Unreachable, UnreachableReason: d.UnreachableReason,
+	}
+	if d.Unreachable {
+		v.AchievableKW = finite(d.AchievableKW)
 	}
 	for _, l := range d.Limits {
 		v.Limits = append(v.Limits, LimitView{Kind: l.Kind, Label: l.Label, LimitKW: finite(l.LimitKW), Block: blockView(l.BlockStatus),
@@ -166,6 +192,10 @@ func targetView(t demand.ExternalTarget) TargetView {
 
 func capStatusView(s CapStatus) CapStatusView {
 	v := CapStatusView{Label: s.Label, At: s.At, BaselineKW: s.BaselineKW, Reduction: s.Reduction, Variation: s.Variation}
+	if !s.BaselineHour.Start.IsZero() {
+		h := s.BaselineHour.Start
+		v.BaselineHour = &h
+	}
 	if s.Err != nil {
 		v.Error = s.Err.Error()
 	}

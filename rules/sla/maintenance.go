@@ -32,7 +32,16 @@ type MaintenanceWindow struct {
 	BackdateApprovedBy string `json:"backdate_approved_by,omitempty" yaml:"backdate_approved_by"`
 	// Cancelled withdraws the window (a record of its own, for the audit).
 	Cancelled bool `json:"cancelled,omitempty" yaml:"cancelled"`
+	// ImportedFrom names the calendar file an imported record came from
+	// (setsuden maintenance import) and ImportedBy who imported it: the
+	// record keeps the calendar's original AnnouncedAt, and the import is
+	// its approval (NoticeFrom). Empty for a window announced here.
+	ImportedFrom string `json:"imported_from,omitempty" yaml:"-"`
+	ImportedBy   string `json:"imported_by,omitempty" yaml:"-"`
 }
+
+// Imported reports a record imported from a calendar file.
+func (w MaintenanceWindow) Imported() bool { return w.ImportedFrom != "" }
 
 // Validate checks a record before it is appended.
 func (w MaintenanceWindow) Validate() error {
@@ -73,13 +82,16 @@ const (
 
 // NoticeFrom is the time the notice period counts from: AnnouncedAt, unless
 // the record was back-dated (AnnouncedAt earlier than RecordedAt by more
-// than the tolerance) without an approval, in which case RecordedAt.
+// than the tolerance) without an approval, in which case RecordedAt. An
+// imported record (Imported) is approved by its import: its calendar's
+// announcement time counts, and backdated is still reported so that the
+// report shows both times.
 func (w MaintenanceWindow) NoticeFrom(pol Policy) (at time.Time, backdated bool) {
 	pol = pol.WithDefaults()
 	if w.RecordedAt.IsZero() || !w.AnnouncedAt.Before(w.RecordedAt.Add(-pol.BackdateTolerance)) {
 		return w.AnnouncedAt, false
 	}
-	if w.BackdateApprovedBy != "" {
+	if w.BackdateApprovedBy != "" || w.Imported() {
 		return w.AnnouncedAt, true
 	}
 	return w.RecordedAt, true

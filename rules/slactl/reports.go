@@ -57,7 +57,7 @@ func (c *Controller) Issue(ctx context.Context, month, by, reason string) ([]Iss
 	if lim := period.End.Add(reportLookahead); asOf.After(lim) {
 		asOf = lim
 	}
-	gen := report.Generator{Site: c.cfg.Site, Catalog: c.cfg.SLA.Catalog, Policy: c.cfg.SLA.Policy, AsOf: asOf, Lookahead: reportLookahead}
+	gen := report.Generator{Site: c.cfg.Site, Catalog: c.cfg.SLA.Catalog, Policy: c.cfg.SLA.Policy, Checks: c.cfg.SLA.Checks, AsOf: asOf, Lookahead: reportLookahead}
 	all, err := gen.Generate(ctx, c.cfg.Store, month, c.loc, report.Filter{}, nil)
 	if err != nil {
 		return nil, err
