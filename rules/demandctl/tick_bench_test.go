@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -127,6 +128,19 @@ func benchTick(b *testing.B, meters int) {
 		b.Fatalf("site load %.0f kW, want about %.0f", d.LoadKW, want)
 	}
 	store.wall.Store(0)
+	// TICK_CPUPROFILE=FILE profiles the timed ticks only (-cpuprofile
+	// would be mostly the loading of the data).
+	if path := os.Getenv("TICK_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0, icpu0 := selfCPU(), procCPU(db.Pid())
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
