@@ -20,24 +20,27 @@ func telegrafType(t modbus.DataType) string { return strings.ToUpper(string(t)) 
 // startTelegraf writes one [[inputs.modbus]] per device (Telegraf holds one
 // connection per plugin instance and polls its slaves in turn), with the
 // same registers as the setsuden-sim-pm model, grouped into requests by
-// table and byte order the way its request style wants.
+// table and byte order the way its request style wants. Its writes are not
+// compressed (content_encoding = "identity"), as setsuden's are not: the
+// like-for-like peer of the headline ratio.
 func (b *bench) startTelegraf(dir, db string, meters []simMeter) (*exec.Cmd, error) {
-	return b.telegrafWith(dir, db, meters, false)
+	return b.telegrafWith(dir, db, meters, "identity", false)
+}
+
+// startTelegrafGzip is Telegraf as installed: outputs.influxdb_v2 gzips the
+// write body by default. Context only.
+func (b *bench) startTelegrafGzip(dir, db string, meters []simMeter) (*exec.Cmd, error) {
+	return b.telegrafWith(dir, db, meters, "gzip", false)
 }
 
 // startTelegrafTuned is Telegraf given what setsuden has by default, for a
-// second, informational CPU figure: no gzip of the write body
-// (outputs.influxdb_v2 content_encoding defaults to gzip; setsuden writes
-// plain) and setsuden's garbage-collector target (GOGC=400).
+// further, informational CPU figure: no gzip and setsuden's
+// garbage-collector target (GOGC=400).
 func (b *bench) startTelegrafTuned(dir, db string, meters []simMeter) (*exec.Cmd, error) {
-	return b.telegrafWith(dir, db, meters, true)
+	return b.telegrafWith(dir, db, meters, "identity", true)
 }
 
-func (b *bench) telegrafWith(dir, db string, meters []simMeter, tuned bool) (*exec.Cmd, error) {
-	encoding := "gzip"
-	if tuned {
-		encoding = "identity"
-	}
+func (b *bench) telegrafWith(dir, db string, meters []simMeter, encoding string, tuned bool) (*exec.Cmd, error) {
 	var c strings.Builder
 	fmt.Fprintf(&c, `[agent]
   interval = "1s"
@@ -156,14 +159,17 @@ func (b *bench) startSetsuden(dir, db string, meters []simMeter) (*exec.Cmd, err
 
 // outage runs setsuden on 50 devices, kills influxd for 20 s, restarts
 // setsuden in the middle of the outage, brings influxd back on the same
-// port and data, and returns points collected minus points stored (from
-// setsuden's own shutdown log lines and a count in InfluxDB).
+// port and data, and returns the points lost: what the simulated meters
+// answered (their own request counters: a kw and an inlet_c point per
+// sample) less what InfluxDB holds. It also logs setsuden's own queued
+// count against the store, for context.
 func (b *bench) outage(ctx context.Context) int64 {
 	const n = 50
 	db := "setsuden_outage"
 	if err := b.influxd.Exec(ctx, "CREATE DATABASE "+db); err != nil {
 		log.Fatal(err)
 	}
+	answered0 := b.sims.answered(0, n)
 	dir := filepath.Join(b.work, db)
 	_ = os.MkdirAll(dir, 0o755)
 	dataDir, url := b.influxd.Dir(), b.influxd.URL
@@ -199,22 +205,26 @@ func (b *bench) outage(ctx context.Context) int64 {
 	end := time.Now()
 	time.Sleep(time.Second)
 
+	answered := b.sims.answered(0, n) - answered0
 	var queued int64
 	for _, tag := range []string{"1", "2"} {
 		queued += statFromLog(filepath.Join(dir, "setsuden-"+tag+".log"), "points_queued")
 	}
 	r := influx.NewReader(b.influxd.URL, "", "", db+"/autogen")
 	defer r.Close()
-	var stored int64
+	counts := map[string]int64{}
 	for _, m := range []struct{ meas, field string }{{"power", "kw"}, {"temperature", "inlet_c"}, {"collector_errors", "count"}} {
 		c, err := r.CountRange(ctx, m.meas, m.field, start.Add(-time.Minute), end.Add(time.Minute))
 		if err != nil {
 			log.Fatal(err)
 		}
-		stored += c
+		counts[m.field] = c
 	}
-	log.Printf("outage: setsuden queued %d points, InfluxDB holds %d", queued, stored)
-	return queued - stored
+	stored := counts["kw"] + counts["inlet_c"]
+	log.Printf("outage: the meters answered %d samples (%d kw and inlet_c points); InfluxDB holds %d of them (and %d collector_errors)",
+		answered, 2*answered, stored, counts["count"])
+	log.Printf("outage (context): setsuden queued %d points, InfluxDB holds %d with the collector_errors", queued, stored+counts["count"])
+	return 2*answered - stored
 }
 
 // statFromLog reads key=N from setsuden's "stopped" log line.

@@ -38,28 +38,74 @@ func simAddr(i int) string {
 
 // serveSims is the simulator process: it serves meters [from, from+n),
 // prints "ready", and runs until its standard input closes (the bench
-// exited) or it is killed.
+// exited) or it is killed. A line "answered A B" on its standard input is
+// answered with the samples meters [A, B) have answered so far.
 func serveSims(from, n int) {
 	ctx := context.Background()
+	var ms []*sim.Meter
 	for i := from; i < from+n; i++ {
-		_, err := sim.StartMeter(ctx, sim.MeterSpec{Addr: simAddr(i), UnitID: 1,
+		m, err := sim.StartMeter(ctx, sim.MeterSpec{Addr: simAddr(i), UnitID: 1,
 			Curve: sim.LoadCurve{BaseKW: 5 + float64(i%7), PeakKW: 9 + float64(i%7), Seed: int64(i + 1), Location: time.UTC}})
 		if err != nil {
 			log.Fatalf("sim meter %d: %v", i, err)
 		}
+		ms = append(ms, m)
 	}
 	fmt.Println("ready")
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		var a, b int
+		if _, err := fmt.Sscanf(in.Text(), "answered %d %d", &a, &b); err != nil {
+			continue
+		}
+		var total int64
+		for i := max(a, from); i < min(b, from+n); i++ {
+			total += ms[i-from].Answered()
+		}
+		fmt.Println(total)
+	}
+}
+
+// simProc is one simulator process.
+type simProc struct {
+	from, n int
+	cmd     *exec.Cmd
+	in      io.Writer
+	out     *bufio.Reader
+}
+
+// sims are the simulator processes.
+type sims []*simProc
+
+// answered is the samples meters [a, b) have answered (their own request
+// counters, sim.Meter.Answered).
+func (ss sims) answered(a, b int) int64 {
+	var total int64
+	for _, p := range ss {
+		if b <= p.from || a >= p.from+p.n {
+			continue
+		}
+		fmt.Fprintf(p.in, "answered %d %d\n", a, b)
+		line, err := p.out.ReadString('\n')
+		if err != nil {
+			log.Fatalf("simulator process %d..: %v", p.from, err)
+		}
+		var n int64
+		fmt.Sscan(strings.TrimSpace(line), &n)
+		total += n
+	}
+	return total
 }
 
 // startSims starts simulator processes for n meters and waits until all of
 // them listen.
-func startSims(n int) ([]simMeter, func(), error) {
+func startSims(n int) ([]simMeter, sims, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var procs []*exec.Cmd
+	var ss sims
 	stopAll := func() {
 		for _, p := range procs {
 			_ = p.Process.Kill()
@@ -70,31 +116,32 @@ func startSims(n int) ([]simMeter, func(), error) {
 		cmd := exec.Command(self, "--serve-sims", fmt.Sprintf("%d,%d", from, min(simsPerProcess, n-from)))
 		cmd.Stderr = os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		stdin, err := cmd.StdinPipe()
+		stdin, err := cmd.StdinPipe() // closed when the bench exits
 		if err != nil {
 			stopAll()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		_ = stdin // closed when the bench exits
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			stopAll()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if err := cmd.Start(); err != nil {
 			stopAll()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		procs = append(procs, cmd)
-		line, err := bufio.NewReader(out).ReadString('\n')
+		r := bufio.NewReader(out)
+		line, err := r.ReadString('\n')
 		if err != nil || strings.TrimSpace(line) != "ready" {
 			stopAll()
-			return nil, nil, fmt.Errorf("simulator process for meters %d..: %q, %v", from, line, err)
+			return nil, nil, nil, fmt.Errorf("simulator process for meters %d..: %q, %v", from, line, err)
 		}
+		ss = append(ss, &simProc{from: from, n: min(simsPerProcess, n-from), cmd: cmd, in: stdin, out: r})
 	}
 	meters := make([]simMeter, n)
 	for i := range meters {
 		meters[i] = simMeter{addr: simAddr(i), unit: 1}
 	}
-	return meters, stopAll, nil
+	return meters, ss, stopAll, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/adapters/webhook"
 	"github.com/setsuden/setsuden/config"
 	"github.com/setsuden/setsuden/rules/demandctl"
@@ -34,7 +35,8 @@ func (p *pipeline) addDemand(cfg *config.Config) error {
 	}
 	ctl, err := demandctl.New(demandctl.Config{
 		Site: cfg.Site.Name, Engine: engine, Limits: demandLimits(specs), Tick: cfg.Demand.TickInterval(),
-		Store: p.reader, Points: p.writer, Notifier: notifier, Logger: p.log, Registerer: p.reg,
+		// Each tick reads only what is new since the last one.
+		Store: &influx.DemandCache{R: p.reader}, Points: p.writer, Notifier: notifier, Logger: p.log, Registerer: p.reg,
 	})
 	if err != nil {
 		return err

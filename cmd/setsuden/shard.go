@@ -121,7 +121,10 @@ type peerFeed struct {
 }
 
 func (f *peerFeed) run(ctx context.Context) {
-	f.since = time.Now().Add(-f.lag)
+	// From now on: what came before is history, which the engine's state
+	// at start covers (an older observation would be moved to its start
+	// and overwrite the "started" change there).
+	f.since = time.Now()
 	t := time.NewTicker(f.every)
 	defer t.Stop()
 	for {

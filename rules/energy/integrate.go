@@ -21,7 +21,7 @@ const nsPerHour = float64(time.Hour)
 //
 // Times are handled as Unix nanoseconds: this loop runs for every meter at
 // every tick, and time.Time.Sub's overflow check costs more than the
-// arithmetic (BenchmarkEvaluate1000Meters).
+// arithmetic (BenchmarkEvaluatePerMeter1000NoIO).
 func Integrate(power []PowerSample, from, to time.Time, maxGap time.Duration) Energy {
 	e := Energy{Span: to.Sub(from)}
 	if !to.After(from) || len(power) < 2 {
