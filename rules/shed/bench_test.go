@@ -23,13 +23,19 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// planetLabDir holds the three PlanetLab days (shared/data/planetlab);
-// SETSUDEN_PLANETLAB overrides it.
+// planetLabDir holds the three PlanetLab days: $SETSUDEN_PLANETLAB, else
+// shared/data/planetlab beside the checkout (a worktree's is one level up).
 func planetLabDir() string {
 	if d := os.Getenv("SETSUDEN_PLANETLAB"); d != "" {
 		return d
 	}
-	return "/work/shared/data/planetlab"
+	for _, up := range []string{"../../../shared", "../../../../shared"} {
+		d := filepath.Join(filepath.FromSlash(up), "data", "planetlab")
+		if _, err := os.Stat(d); err == nil {
+			return d
+		}
+	}
+	return filepath.Join("..", "..", "..", "shared", "data", "planetlab")
 }
 
 var planetLabDays = []string{"20110303", "20110306", "20110309"}
