@@ -50,6 +50,8 @@ type Result struct {
 	MaxPlanningMS   float64 `json:"max_planning_ms"`
 	SimulatedSteps  int     `json:"simulated_steps"`
 	Series          []Point `json:"-"`
+	// Money is the yen and CO2 the run saved (with a money: section).
+	Money *Money `json:"money,omitempty"`
 }
 
 // Point is one block for the chart.
@@ -402,6 +404,9 @@ func Run(sc Scenario, opt Options) (Result, error) {
 	}
 	res.SimulatedSteps = i
 	summarise(&res, sc, cfg, loc, from, sc.Step, blockLen, baseKW, achKW, w)
+	if sc.Money != nil {
+		sc.Money.price(&res, loc, from, sc.Step, baseKW, achKW)
+	}
 	return res, nil
 }
 

@@ -36,6 +36,8 @@ type Scenario struct {
 	Executor ExecutorSpec  `yaml:"executor"`
 	// Policy is the planner's policy (shed.Policy fields; defaults apply).
 	Policy PolicySpec `yaml:"policy"`
+	// Money prices the run: yen and CO2 saved, payback (optional).
+	Money *MoneySpec `yaml:"money"`
 }
 
 // HostSpec is a fleet of identical hosts.
@@ -165,6 +167,11 @@ func LoadScenario(path string) (Scenario, error) {
 }
 
 func (sc *Scenario) defaults() error {
+	if sc.Money != nil {
+		if err := sc.Money.validate(); err != nil {
+			return err
+		}
+	}
 	if sc.Timezone == "" {
 		sc.Timezone = "UTC"
 	}

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 )
@@ -91,4 +92,48 @@ func TestNoShedWithoutLimit(t *testing.T) {
 	if res.Plans != 0 || res.Migrations != 0 || res.EnergySavedKWh != 0 || res.PeakCutPct != 0 {
 		t.Errorf("no limit reached, yet %+v", res)
 	}
+}
+
+// TestMoneyFollowsTheResult: the yen, CO2 and payback of a run are the
+// contract's arithmetic on the run's own peaks and energy (July: one
+// summer price for every minute).
+func TestMoneyFollowsTheResult(t *testing.T) {
+	sc, err := LoadScenario("scenarios/summer-weekday-200.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.To = "2026-07-14"
+	res, err := Run(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Money
+	if m == nil {
+		t.Fatal("no money figures for a scenario with a money section")
+	}
+	peakKW := math.Floor(res.BaselinePeakKW+0.5) - math.Floor(res.AchievedPeakKW+0.5)
+	wantPeak := peakKW * 1765.50 * 12
+	wantEnergy := res.EnergySavedKWh * (13.94 - 1.20 + 3.98)
+	// The result's kWh is rounded to 0.01: allow that much energy.
+	const kwh = 0.005
+	for _, c := range []struct {
+		what           string
+		got, want, tol float64
+	}{
+		{"peak yen", m.PeakYenSaved, wantPeak, 1e-6},
+		{"energy yen", m.EnergyYenSaved, wantEnergy, kwh * 16.72},
+		{"yen", m.YenSaved, wantPeak + wantEnergy, kwh * 16.72},
+		{"CO2", m.CO2AvoidedKg, res.EnergySavedKWh * 0.35, kwh * 0.35},
+		{"CO2 adjusted", m.CO2AdjustedKg, res.EnergySavedKWh * 0.33, kwh * 0.33},
+		{"payback", m.PaybackYears, math.Round(5_000_000/(wantPeak+wantEnergy)*100) / 100, 0.0051},
+	} {
+		if math.Abs(c.got-c.want) > c.tol {
+			t.Errorf("%s = %.4f, want %.4f", c.what, c.got, c.want)
+		}
+	}
+	if peakKW <= 0 || m.YenSaved <= 0 {
+		t.Errorf("the summer week saves nothing: peak %.1f -> %.1f kW, %.0f yen", res.BaselinePeakKW, res.AchievedPeakKW, m.YenSaved)
+	}
+	t.Logf("peak %.1f -> %.1f kW: %.0f yen a year kept off the maximum, %.0f yen of energy, %.1f kg CO2, payback %.2f years",
+		res.BaselinePeakKW, res.AchievedPeakKW, m.PeakYenSaved, m.EnergyYenSaved, m.CO2AvoidedKg, m.PaybackYears)
 }

@@ -82,5 +82,12 @@ func cmdSimulate(_ context.Context, args []string, stdout, stderr io.Writer) err
 		res.BlocksOverTarget, res.BlocksOverReachable, res.BlocksUnreachable)
 	fmt.Fprintf(stdout, "  plans %d, migrations %d, power cycles %d, failed steps %d, SLA minutes lost %.0f, slowest plan %.1f ms\n",
 		res.Plans, res.Migrations, res.PowerCycles, res.FailedSteps, res.SLAViolationMin, res.MaxPlanningMS)
+	if m := res.Money; m != nil {
+		fmt.Fprintf(stdout, "  yen saved: %.0f (peak kept off the 12-month maximum %.0f, energy %.0f); CO2 avoided %.1f kg (adjusted factor %.1f kg)\n",
+			m.YenSaved, m.PeakYenSaved, m.EnergyYenSaved, m.CO2AvoidedKg, m.CO2AdjustedKg)
+		if m.PaybackYears > 0 {
+			fmt.Fprintf(stdout, "  payback of the investment: %.2f years (the scenario's days taken as a year's shedding season)\n", m.PaybackYears)
+		}
+	}
 	return nil
 }

@@ -42,6 +42,9 @@ func TestSimulateBinary(t *testing.T) {
 			t.Errorf("missing %s in %s", k, lines[0])
 		}
 	}
+	if money, ok := m["money"].(map[string]any); !ok || money["yen_saved"].(float64) <= 0 || money["payback_years"].(float64) <= 0 || money["co2_avoided_kg"].(float64) <= 0 {
+		t.Errorf("no yen saved, CO2 avoided and payback in %s", lines[0])
+	}
 	if m["achieved_peak_kw"].(float64) >= m["baseline_peak_kw"].(float64) || m["blocks_over_target"].(float64) != 0 || m["sla_violation_minutes"].(float64) != 0 {
 		t.Errorf("summer goals not met: %s", lines[0])
 	}
