@@ -39,6 +39,7 @@ type costReport struct {
 	// Tenants and Services share the bill by their VMs' attributed kWh.
 	Tenants  []tariff.Allocation `json:"tenants,omitempty"`
 	Services []tariff.Allocation `json:"services,omitempty"`
+	VMs      []tariff.Allocation `json:"vms,omitempty"`
 	// Shed is the value of the month's shed blocks (--shed).
 	Shed *shedReport `json:"shed,omitempty"`
 }
@@ -198,6 +199,11 @@ func allocateBill(ctx context.Context, rep *costReport, reader *influx.Reader, l
 	}
 	rep.Tenants = tariff.Allocate(rep.TotalYen, rep.CO2, shares(totals.Tenants))
 	rep.Services = tariff.Allocate(rep.TotalYen, rep.CO2, shares(totals.Services))
+	vms := make([]tariff.Share, len(res.vms))
+	for i, v := range res.vms {
+		vms[i] = tariff.Share{Name: v.VM, KWh: v.KWh}
+	}
+	rep.VMs = tariff.Allocate(rep.TotalYen, rep.CO2, vms)
 	if len(rep.Tenants) == 0 {
 		rep.Warnings = append(rep.Warnings, "no VM energy attributed in the month: nothing shared per tenant or service")
 	}
@@ -253,7 +259,7 @@ func writeCostText(w io.Writer, r costReport, loc *time.Location) error {
 	for _, g := range []struct {
 		name string
 		rows []tariff.Allocation
-	}{{"TENANT", r.Tenants}, {"SERVICE", r.Services}} {
+	}{{"TENANT", r.Tenants}, {"SERVICE", r.Services}, {"VM", r.VMs}} {
 		if len(g.rows) == 0 {
 			continue
 		}
@@ -293,6 +299,9 @@ func writeCostCSV(w io.Writer, r costReport) error {
 	}
 	for _, a := range r.Services {
 		_ = cw.Write([]string{r.Site, r.Month, "service " + spreadsheetText(a.Name), f(a.KWh), "kWh", "", f(a.Yen)})
+	}
+	for _, a := range r.VMs {
+		_ = cw.Write([]string{r.Site, r.Month, "vm " + spreadsheetText(a.Name), f(a.KWh), "kWh", "", f(a.Yen)})
 	}
 	cw.Flush()
 	return cw.Error()

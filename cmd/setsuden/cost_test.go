@@ -224,6 +224,11 @@ func TestCostSharedByTenant(t *testing.T) {
 			Name     string
 			KWh, Yen float64
 		} `json:"services"`
+		VMs []struct {
+			Name          string  `json:"name"`
+			KWh           float64 `json:"kwh"`
+			CO2LocationKg float64 `json:"co2_location_kg"`
+		} `json:"vms"`
 		CO2 struct {
 			LocationKg float64 `json:"location_kg"`
 		} `json:"co2"`
@@ -247,6 +252,16 @@ func TestCostSharedByTenant(t *testing.T) {
 	}
 	if math.Abs(sum-rep.Total) > 1e-6 {
 		t.Errorf("tenants share %.2f of %.2f yen", sum, rep.Total)
+	}
+	// Per VM: vm-a 2.8, vm-b 1.4, vm-c 5.1 kWh a day, the CO2 in proportion.
+	wantVM := map[string]float64{"vm-a": 2.8 * 73 / 72, "vm-b": 1.4 * 73 / 72, "vm-c": 5.1 * 73 / 72}
+	if len(rep.VMs) != 3 {
+		t.Fatalf("vms %+v, want vm-a, vm-b, vm-c", rep.VMs)
+	}
+	for _, v := range rep.VMs {
+		if math.Abs(v.KWh-wantVM[v.Name]) > 1e-6 || math.Abs(v.CO2LocationKg-rep.CO2.LocationKg*wantVM[v.Name]/(9.3*73/72)) > 1e-6 {
+			t.Errorf("vm %s: %.4f kWh %.4f kg, want %.4f kWh", v.Name, v.KWh, v.CO2LocationKg, wantVM[v.Name])
+		}
 	}
 	csvOut, err := exec.Command(bin, "cost", "--config", conf, "--month", "2024-07", "--format", "csv", "--labels", labels).Output()
 	if err != nil || !strings.Contains(string(csvOut), "tenant '=globex") || strings.Contains(string(csvOut), ",tenant =globex") {
