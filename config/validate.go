@@ -56,6 +56,7 @@ func (c *Config) Validate(opt Options) Problems {
 	if opt.RequireSecrets {
 		v.demandSecrets(c.Demand)
 	}
+	v.shedExecutor(c)
 	v.uniqueNames(c)
 	return v.probs
 }

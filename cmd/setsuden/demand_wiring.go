@@ -32,10 +32,12 @@ func (p *pipeline) addDemand(cfg *config.Config) error {
 	ctl, err := demandctl.New(demandctl.Config{
 		Site: cfg.Site.Name, Engine: engine, Limits: demandLimits(specs), Tick: cfg.Demand.TickInterval(),
 		Store: p.reader, Points: p.writer, Notifier: notifier, Logger: p.log, Registerer: p.reg,
+		Capabilities: p.shedCapabilities(),
 	})
 	if err != nil {
 		return err
 	}
+	p.demandCtl = ctl
 	p.extensions = append(p.extensions, ctl.API())
 	p.runners = append(p.runners, func(ctx context.Context) {
 		if err := ctl.Run(ctx); err != nil {

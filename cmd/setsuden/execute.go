@@ -69,7 +69,7 @@ func cmdExecute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "setsuden execute: --approve and --cancel need --operator NAME")
 		return errUsage
 	}
-	cfg, err := loadExecutorConfig(*path)
+	cfg, err := loadExecuteConfig(*path)
 	if err != nil {
 		return err
 	}

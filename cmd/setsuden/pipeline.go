@@ -23,6 +23,8 @@ import (
 	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/config"
+	"github.com/setsuden/setsuden/rules/demandctl"
+	"github.com/setsuden/setsuden/rules/executor"
 	"github.com/setsuden/setsuden/server"
 	"github.com/setsuden/setsuden/web"
 )
@@ -50,6 +52,16 @@ type pipeline struct {
 	role siteRole
 	// sla is the SLA accounting (nil without an sla: section).
 	sla *slaWiring
+	// executor is the shedding executor (nil without shed.inventory, or
+	// in a process that does not run the site controllers): the plans API
+	// calls its List, Get, Events, Approve, Cancel, SetMode and Mode.
+	executor *executor.Executor
+	// shed is the shedding controller (shed_wiring.go); demandCtl the
+	// demand controller it follows; shedMigrator replaces live migration
+	// in the demo only.
+	shed         *shedWiring
+	demandCtl    *demandctl.Controller
+	shedMigrator shedMigrator
 	// runners are the rules engine's loops (demand, SLA), run beside the
 	// collector until the context ends.
 	runners []func(ctx context.Context)
