@@ -243,7 +243,7 @@ func (w *shedWiring) logOnce(ctx context.Context, event, plan string, dec shedct
 	if extra != "" {
 		reason = extra + "; " + reason
 	}
-	key := event + "|" + reason
+	key := event + "|" + plan // a request's kW changes every tick: log the decision once
 	w.mu.Lock()
 	repeat := key == w.last
 	w.last = key
