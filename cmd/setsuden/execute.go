@@ -125,6 +125,9 @@ func cmdExecute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		case <-time.After(time.Second):
 		}
 	}
+	if le := (*executor.LockError)(nil); err != nil && errors.As(err, &le) && (*approve != "" || *cancel != "") && *submit == "" {
+		return requestOfLockHolder(ctx, store, cfg.Site, *approve, *cancel, *operator, le, stdout)
+	}
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,14 +186,65 @@ func (w *shedWiring) run(ctx context.Context, decisions <-chan demand.Decision) 
 	defer w.exec.Close()
 	w.log.Info("shedding controller running", "mode", w.exec.Mode(), "inventory_hosts", len(w.inv.Inventory.Hosts),
 		"restore_after", w.ctl.RestoreAfter)
+	seq := w.lastSeq(ctx)
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case d := <-decisions:
 			w.tick(ctx, d)
+		case <-poll.C:
+			seq = w.serveRequests(ctx, seq)
 		}
 	}
+}
+
+// lastSeq is the audit store's newest event: requests recorded before this
+// start are not carried out.
+func (w *shedWiring) lastSeq(ctx context.Context) int64 {
+	evs, err := w.store.Events(ctx, "")
+	if err != nil || len(evs) == 0 {
+		return 0
+	}
+	return evs[len(evs)-1].Seq
+}
+
+// serveRequests carries out the approvals and cancellations `setsuden
+// execute` recorded for this lock holder since seq; it returns the newest
+// seq seen.
+func (w *shedWiring) serveRequests(ctx context.Context, seq int64) int64 {
+	evs, err := w.store.Events(ctx, "")
+	if err != nil {
+		w.log.Warn("audit store: reading operator requests failed", "err", err)
+		return seq
+	}
+	for _, ev := range evs {
+		if ev.Seq <= seq {
+			continue
+		}
+		seq = ev.Seq
+		op, ok := strings.CutPrefix(ev.Actor, "operator:")
+		if !ok || ev.Site != w.site {
+			continue
+		}
+		switch ev.Event {
+		case eventApproveRequested:
+			if err := w.exec.Approve(ctx, ev.Plan, op); err != nil {
+				w.log.Warn("approval refused", "plan", ev.Plan, "operator", op, "err", err)
+				w.exec.Note(ctx, ev.Plan, "operator:"+op, "approve_failed", err.Error())
+			}
+		case eventCancelRequested:
+			go func() {
+				if err := w.exec.Cancel(ctx, ev.Plan, op); err != nil {
+					w.log.Warn("cancel refused", "plan", ev.Plan, "operator", op, "err", err)
+					w.exec.Note(ctx, ev.Plan, "operator:"+op, "cancel_failed", err.Error())
+				}
+			}()
+		}
+	}
+	return seq
 }
 
 // tick decides on one demand decision and carries the decision out.

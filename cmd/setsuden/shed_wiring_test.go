@@ -366,3 +366,97 @@ func TestRunShedModeOffPlansNothing(t *testing.T) {
 		t.Errorf("mode off logged %d times, want once", n)
 	}
 }
+
+// TestRunShedApproveModeThroughExecute: in approve mode the shed plan
+// waits; `setsuden execute --approve` while the daemon holds the site lock
+// records the request, the daemon approves it and runs the plan. The
+// test:/// driver cannot migrate, so the real MigrateToURI3 path fails at
+// the first migration: the plan stops there, no host is powered off and
+// every domain is still running where it was.
+func TestRunShedApproveModeThroughExecute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd and setsuden run")
+	}
+	bin := buildBinary(t)
+	s := newShedSite(t, 32)
+	conf := s.config(t, "  mode: approve\n")
+	d := startDaemon(t, bin, conf)
+	d.waitLog(t, 90*time.Second, "shed plan waits for an operator", "--approve shed-")
+	var id string
+	for _, p := range listPlans(t, bin, conf) {
+		if p.Kind == "shed" && p.State == executor.PlanAwaiting {
+			id = p.ID
+		}
+	}
+	if id == "" {
+		t.Fatalf("no awaiting shed plan: %+v", listPlans(t, bin, conf))
+	}
+	out, errb, err := runExecute(t, bin, "--config", conf, "--approve", id, "--operator", "alice")
+	if err != nil || !strings.Contains(out, `"event":"approve_requested"`) {
+		t.Fatalf("execute --approve while the daemon runs: %v\n%s\n%s", err, out, errb)
+	}
+	var plan *executor.Plan
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, p := range listPlans(t, bin, conf) {
+			if p.ID == id && p.State.Final() {
+				plan = &p
+			}
+		}
+		if plan != nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if plan == nil {
+		t.Fatalf("plan %s did not end within 60 s of the approval", id)
+	}
+	if plan.State != executor.PlanFailed {
+		t.Errorf("plan %s: %s, want failed (the test driver cannot migrate)", id, plan.State)
+	}
+	for _, st := range plan.Steps {
+		if st.Kind == executor.StepPowerOff && st.State == executor.StepDone {
+			t.Errorf("step %s powered %s off after a failed migration", st.ID, st.Host)
+		}
+	}
+	if !strings.Contains(d.logs(), "actor=operator:alice") || !strings.Contains(d.logs(), "msg=plan_approved") {
+		t.Errorf("the approval by alice is not in the daemon's audit log")
+	}
+	// The VM of the failed migration still runs on its source: the
+	// collector's newest vm points (after the failure) say so.
+	var failed *executor.Step
+	for i, st := range plan.Steps {
+		if st.Kind == executor.StepMigrate && st.State == executor.StepFailed {
+			failed = &plan.Steps[i]
+		}
+	}
+	if failed == nil {
+		t.Fatalf("no failed migration in %+v", plan.Steps)
+	}
+	r := influx.NewReader(s.db.URL, "", "", s.db.Bucket())
+	defer r.Close()
+	after := time.Now()
+	deadline = after.Add(30 * time.Second)
+	var hosts []string
+	for time.Now().Before(deadline) {
+		hosts = nil
+		vals, _ := r.Last(context.Background(), "vm", "dc1", time.Minute)
+		for _, v := range vals {
+			if v.Tags["vm"] == failed.VM && v.Time.After(after) {
+				hosts = append(hosts, v.Tags["host"])
+			}
+		}
+		if len(hosts) > 0 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(hosts) == 0 {
+		t.Fatalf("no vm point of %s after the failure", failed.VM)
+	}
+	for _, h := range hosts {
+		if h != failed.From {
+			t.Errorf("%s seen on %s after its failed migration, want only %s", failed.VM, h, failed.From)
+		}
+	}
+}
