@@ -57,11 +57,11 @@ type pipeline struct {
 	// calls its List, Get, Events, Approve, Cancel, SetMode and Mode.
 	executor *executor.Executor
 	// shed is the shedding controller (shed_wiring.go); demandCtl the
-	// demand controller it follows; shedMigrator replaces live migration
-	// in the demo only.
-	shed         *shedWiring
-	demandCtl    *demandctl.Controller
-	shedMigrator shedMigrator
+	// demand controller it follows.
+	shed      *shedWiring
+	demandCtl *demandctl.Controller
+	// cfgFile is the configuration file the pipeline was built from.
+	cfgFile string
 	// runners are the rules engine's loops (demand, SLA), run beside the
 	// collector until the context ends.
 	runners []func(ctx context.Context)
@@ -86,6 +86,7 @@ func buildPipelineAs(ctx context.Context, cfg *config.Config, cfgFile string, lo
 	shard := role.Shard
 	p := &pipeline{cfg: cfg, log: log, reg: prometheus.NewRegistry(), shard: shard, role: role}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p.cfgFile = cfgFile
 
 	token := cfg.Influx.Token
 	var err error

@@ -8,7 +8,7 @@ func (p *pipeline) addRules(cfg *config.Config) error {
 	if !p.role.Controllers {
 		// Demand is a site-wide figure: one controller per site (shard.go).
 		p.log.Debug("demand control runs in the process that runs the site controllers", "shard", p.role.String())
-	} else if err := p.addShed(cfg); err != nil {
+	} else if err := p.addShed(cfg, p.cfgFile); err != nil {
 		return err
 	} else if err := p.addDemand(cfg); err != nil {
 		return err

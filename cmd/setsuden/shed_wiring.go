@@ -31,9 +31,14 @@ type shedWiring struct {
 	ctl   shedctl.Config
 	exec  *executor.Executor
 	store *executor.Store
-	fleet executor.Hypervisors
-	hosts []string // the fleet's hosts, asked for the live placement
+	fleet *hvSwitch
+	power map[string]executor.Power // read by the executor at each power step
+	hosts []string                  // the fleet's hosts, asked for the live placement
 	close func()
+	// cfgFile is the configuration `setsuden execute --approve` takes;
+	// announce, if set, is told each plan that waits for an operator.
+	cfgFile  string
+	announce func(planID, approve string)
 
 	mu     sync.Mutex
 	state  shedctl.State
@@ -43,17 +48,35 @@ type shedWiring struct {
 	capsAt time.Time
 }
 
-// shedMigrator replaces the fleet's Migrate (the demo's test:/// hosts
-// cannot migrate); nil in production.
-type shedMigrator func(ctx context.Context, vm, from, to string) error
-
-type migratingFleet struct {
-	executor.Hypervisors
-	migrate shedMigrator
+// hvSwitch is the executor's Hypervisors, replaceable before the
+// executor starts (the demo's simulated hosts: demo_shed.go).
+type hvSwitch struct {
+	mu sync.Mutex
+	hv executor.Hypervisors
 }
 
-func (f migratingFleet) Migrate(ctx context.Context, vm, from, to string) error {
-	return f.migrate(ctx, vm, from, to)
+func (s *hvSwitch) get() executor.Hypervisors {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hv
+}
+
+func (s *hvSwitch) set(hv executor.Hypervisors) {
+	s.mu.Lock()
+	s.hv = hv
+	s.mu.Unlock()
+}
+
+func (s *hvSwitch) Occupancy(ctx context.Context, host string) (executor.Occupancy, error) {
+	return s.get().Occupancy(ctx, host)
+}
+
+func (s *hvSwitch) Migrate(ctx context.Context, vm, from, to string) error {
+	return s.get().Migrate(ctx, vm, from, to)
+}
+
+func (s *hvSwitch) AbortJob(ctx context.Context, host, vm string) (bool, error) {
+	return s.get().AbortJob(ctx, host, vm)
 }
 
 // executorConfigOf is the main configuration's executor: section in the
@@ -86,13 +109,19 @@ func executorConfigOf(cfg *config.Config) (*executorConfig, error) {
 // this process runs the site controllers. It runs before addDemand, whose
 // controller takes its capabilities; startShed then subscribes to the
 // demand controller's decisions.
-func (p *pipeline) addShed(cfg *config.Config) error {
+func (p *pipeline) addShed(cfg *config.Config, cfgFile string) error {
 	if !p.role.Controllers || !cfg.Shed.Enabled() {
 		return nil
 	}
 	inv, err := inventory.Load(cfg.Shed.Inventory)
 	if err != nil {
 		return fmt.Errorf("shed.inventory: %w", err)
+	}
+	if n := len(inv.Inventory.Stages); n > 0 {
+		// The executor has no set-point writer yet (oBIX writes): a plan
+		// with a stage would fail at its set-point step.
+		p.log.Warn("shed: facility stages of the inventory are left out of plans: no oBIX set-point writer is wired", "stages", n, "inventory", cfg.Shed.Inventory)
+		inv.Inventory.Stages = nil
 	}
 	ec, err := executorConfigOf(cfg)
 	if err != nil {
@@ -103,10 +132,7 @@ func (p *pipeline) addShed(cfg *config.Config) error {
 		return fmt.Errorf("executor.store: %w", err)
 	}
 	fleet := newLibvirtFleet(ec)
-	var hv executor.Hypervisors = fleet
-	if p.shedMigrator != nil {
-		hv = migratingFleet{Hypervisors: fleet, migrate: p.shedMigrator}
-	}
+	hv := &hvSwitch{hv: fleet}
 	power := map[string]executor.Power{}
 	for _, h := range ec.Hosts {
 		if h.BMC == nil {
@@ -133,8 +159,8 @@ func (p *pipeline) addShed(cfg *config.Config) error {
 		return err
 	}
 	w := &shedWiring{site: cfg.Site.Name, log: p.log.With("component", "shed", "site", cfg.Site.Name), inv: inv,
-		ctl: shedctl.Config{RestoreAfter: cfg.Shed.RestoreAfter}, exec: e, store: store, fleet: fleet,
-		plans: map[string]shed.Plan{}}
+		ctl: shedctl.Config{RestoreAfter: cfg.Shed.RestoreAfter}, exec: e, store: store, fleet: hv,
+		power: power, cfgFile: cfgFile, plans: map[string]shed.Plan{}}
 	for _, h := range ec.Hosts {
 		w.hosts = append(w.hosts, h.Name)
 	}
@@ -326,7 +352,24 @@ func (w *shedWiring) live(ctx context.Context) map[string]shedctl.Live {
 // current is the inventory with the live placement over it and the hosts
 // the executor excluded (did not come back) in maintenance.
 func (w *shedWiring) current(ctx context.Context) (shed.Inventory, []string) {
-	inv, notes := shedctl.Overlay(w.inv.Inventory, w.live(ctx))
+	live := w.live(ctx)
+	base := w.inv.Inventory
+	base.Hosts = append([]shed.Host(nil), base.Hosts...)
+	for i, h := range base.Hosts {
+		// A host whose hypervisor does not answer and whose BMC says it is
+		// off is off (powered off by a shed, or before setsuden started).
+		if l, ok := live[h.Name]; ok && l.Err != nil {
+			if pw, ok := w.power[h.Name]; ok {
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				on, err := pw.PowerIsOn(cctx)
+				cancel()
+				if err == nil && !on {
+					base.Hosts[i].Off = true
+				}
+			}
+		}
+	}
+	inv, notes := shedctl.Overlay(base, live)
 	if ex, err := w.store.ExcludedHosts(ctx); err == nil {
 		for i := range inv.Hosts {
 			if why, ok := ex[inv.Hosts[i].Name]; ok {
@@ -366,9 +409,18 @@ func (w *shedWiring) shed(ctx context.Context, dec shedctl.Decision) {
 	for _, n := range notes {
 		w.log.Debug("shed inventory", "plan", plan.ID, "note", n)
 	}
-	if sub.State == executor.PlanAwaiting && w.exec.Mode() == executor.ModeApprove {
-		w.log.Info("shed plan waits for an operator", "plan", plan.ID,
-			"approve", fmt.Sprintf("setsuden execute --config FILE --approve %s --operator NAME", plan.ID))
+	w.awaiting(sub)
+}
+
+// awaiting says how to approve a plan that waits for an operator.
+func (w *shedWiring) awaiting(p *executor.Plan) {
+	if p == nil || p.State != executor.PlanAwaiting || w.exec.Mode() != executor.ModeApprove {
+		return
+	}
+	approve := fmt.Sprintf("setsuden execute --config %s --approve %s --operator NAME", w.cfgFile, p.ID)
+	w.log.Info(p.Kind+" plan waits for an operator", "plan", p.ID, "approve", approve)
+	if w.announce != nil {
+		w.announce(p.ID, approve)
 	}
 }
 
@@ -434,6 +486,7 @@ func (w *shedWiring) restore(ctx context.Context, dec shedctl.Decision, was shed
 	w.mu.Lock()
 	w.last = ""
 	w.mu.Unlock()
+	defer w.awaiting(sub)
 	w.log.Info("restore plan submitted", "plan", plan.ID, "restores", was.PlanID, "state", sub.State, "reason", dec.Reason,
 		"steps", len(plan.Steps), "hosts_powered_on", plan.Expected.HostsPoweredOn, "stages", plan.Expected.FacilityStages)
 }
