@@ -274,6 +274,9 @@ func (p *pipeline) serve(ctx context.Context, ready func(addr string)) error {
 
 func (p *pipeline) close() {
 	p.sla.close()
+	if p.shed != nil {
+		p.shed.close()
+	}
 	for _, m := range p.meters {
 		_ = m.Close()
 	}

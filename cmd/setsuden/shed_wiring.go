@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -113,7 +114,7 @@ func (p *pipeline) addShed(cfg *config.Config, cfgFile string) error {
 	if !p.role.Controllers || !cfg.Shed.Enabled() {
 		return nil
 	}
-	inv, err := inventory.Load(cfg.Shed.Inventory)
+	inv, err := inventory.Load(shedInventoryPath(cfg, cfgFile))
 	if err != nil {
 		return fmt.Errorf("shed.inventory: %w", err)
 	}
@@ -164,9 +165,37 @@ func (p *pipeline) addShed(cfg *config.Config, cfgFile string) error {
 	for _, h := range ec.Hosts {
 		w.hosts = append(w.hosts, h.Name)
 	}
-	w.close = func() { fleet.close(); store.Close() }
+	var once sync.Once
+	w.close = func() { once.Do(func() { fleet.close(); store.Close() }) }
 	p.shed, p.executor = w, e
 	return nil
+}
+
+// shedInventoryPath is shed.inventory, relative to the configuration
+// file's directory unless absolute.
+func shedInventoryPath(cfg *config.Config, cfgFile string) string {
+	p := cfg.Shed.Inventory
+	if p == "" || filepath.IsAbs(p) || cfgFile == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(cfgFile), p)
+}
+
+// shedRunProblems are the inventory file's problems (FILE:LINE: field),
+// so that `validate` and `run` report them with the configuration's.
+func shedRunProblems(cfgFile string, cfg *config.Config) config.Problems {
+	if !cfg.Shed.Enabled() {
+		return nil
+	}
+	_, err := inventory.Load(shedInventoryPath(cfg, cfgFile))
+	var probs config.Problems
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &probs):
+		return probs
+	}
+	return config.Problems{{File: cfgFile, Path: "shed.inventory", Msg: err.Error()}}
 }
 
 // startShed subscribes the shedding controller to the demand controller

@@ -460,3 +460,86 @@ func TestRunShedApproveModeThroughExecute(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateAndRunReportTheInventorysProblems: a broken inventory file
+// is reported by `setsuden validate` and refused by `setsuden run` as
+// INVENTORY:LINE: field: problem, before anything starts; a relative
+// shed.inventory is read beside the configuration.
+func TestValidateAndRunReportTheInventorysProblems(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	inv := "site: dc1\nhosts:\n  - {name: h1, cpu: -4, memory_gb: 64, idle_w: 100, slope_w: 100}\nvms:\n  - {name: v1, host: nowhere, cpu: 1, memory_gb: 1}\n"
+	if err := os.WriteFile(filepath.Join(dir, "inventory.yaml"), []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "setsuden.yaml")
+	y := `site: {name: dc1}
+influx: {url: "http://127.0.0.1:1", bucket: setsuden/autogen}
+demand:
+  limits:
+    - contract: {kw: 30}
+shed:
+  inventory: inventory.yaml
+executor:
+  store: audit.db
+`
+	if err := os.WriteFile(conf, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "validate", "--config", conf).CombinedOutput()
+	if err == nil {
+		t.Fatalf("validate passed a broken inventory:\n%s", out)
+	}
+	want := filepath.Join(dir, "inventory.yaml") + ":3: hosts[0].cpu:"
+	if !strings.Contains(string(out), want) || !strings.Contains(string(out), "nowhere") {
+		t.Errorf("validate output:\n%s\nwant a line starting %q and the unknown host named", out, want)
+	}
+	out, err = exec.Command(bin, "run", "--config", conf).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("run with a broken inventory: %v\n%s\nwant a refusal naming %q", err, out, want)
+	}
+}
+
+// TestRunDemandAsksNoMoreThanThePlannerCanShed: with the limit (10 kW)
+// far below the load (32 kW), the demand controller's request is capped at
+// what the planner can release (the consolidation `setsuden plan` finds on
+// the same inventory), and the limit is reported out of reach.
+func TestRunDemandAsksNoMoreThanThePlannerCanShed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd and setsuden run")
+	}
+	bin := buildBinary(t)
+	s := newShedSite(t, 32)
+	conf := s.config(t, "")
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, bytes.Replace(b, []byte("contract: {kw: 30}"), []byte("contract: {kw: 10}"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "plan", "--inventory", s.inv).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var sum struct {
+		ExpectedSavingKW float64 `json:"expected_saving_kw"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || sum.ExpectedSavingKW <= 0 {
+		t.Fatalf("setsuden plan summary %q: %v", lines[len(lines)-1], err)
+	}
+	d := startDaemon(t, bin, conf)
+	line := d.waitLog(t, 90*time.Second, "shed plan submitted")
+	m := regexp.MustCompile(`request_kw=([0-9.]+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no request_kw in %q", line)
+	}
+	var kw float64
+	fmt.Sscanf(m[1], "%g", &kw)
+	if kw <= 0 || kw > sum.ExpectedSavingKW+0.01 {
+		t.Errorf("request %.2f kW, want at most the %.2f kW the planner can release (load 32 kW, limit 10 kW)", kw, sum.ExpectedSavingKW)
+	}
+	d.waitLog(t, 30*time.Second, "demand limit out of reach this block")
+	t.Logf("request %.2f kW, planner's most %.2f kW", kw, sum.ExpectedSavingKW)
+}
