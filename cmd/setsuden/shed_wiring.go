@@ -304,10 +304,19 @@ func (w *shedWiring) serveRequests(ctx context.Context, seq int64) int64 {
 
 // tick decides on one demand decision and carries the decision out.
 func (w *shedWiring) tick(ctx context.Context, d demand.Decision) {
+	w.mu.Lock()
+	inForce := planOf(w.state)
+	w.mu.Unlock()
+	// Busy: a plan runs, waits for an operator after an interruption, or
+	// (other than the shed in force) waits for approval, e.g. one left
+	// by a previous start: nothing new is stacked on it.
 	busy := false
 	for _, pl := range w.exec.List() {
-		if pl.State == executor.PlanRunning {
+		switch pl.State {
+		case executor.PlanRunning, executor.PlanInterrupted:
 			busy = true
+		case executor.PlanAwaiting:
+			busy = busy || pl.ID != inForce
 		}
 	}
 	w.mu.Lock()
@@ -465,6 +474,16 @@ func (w *shedWiring) dropShed(ctx context.Context, dec shedctl.Decision, why str
 // with the shed plan's done steps over it (all of them when it never ran:
 // advise and approve modes show what its restore would be).
 func (w *shedWiring) restore(ctx context.Context, dec shedctl.Decision, was shedctl.InForce) {
+	if ran := w.exec.Get(was.PlanID); ran != nil && ran.State == executor.PlanAwaiting {
+		// Never approved: its window is over, so it is withdrawn rather
+		// than restored.
+		why := "withdrawn unapproved: " + dec.Reason
+		if err := w.exec.Cancel(ctx, was.PlanID, "shed-controller"); err != nil {
+			w.log.Warn("withdrawing the unapproved shed plan failed", "plan", was.PlanID, "err", err)
+		}
+		w.logOnce(ctx, "shed_withdrawn", was.PlanID, dec, why)
+		return
+	}
 	w.mu.Lock()
 	sp, ok := w.plans[was.PlanID]
 	w.mu.Unlock()

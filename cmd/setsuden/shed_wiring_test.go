@@ -543,3 +543,28 @@ func TestRunDemandAsksNoMoreThanThePlannerCanShed(t *testing.T) {
 	d.waitLog(t, 30*time.Second, "demand limit out of reach this block")
 	t.Logf("request %.2f kW, planner's most %.2f kW", kw, sum.ExpectedSavingKW)
 }
+
+// TestRunShedApproveModeWithdrawsAnUnapprovedPlan: a shed plan nobody
+// approved is withdrawn (cancelled, audited) once headroom has lasted,
+// instead of a restore of what never ran; no plan is stacked meanwhile.
+func TestRunShedApproveModeWithdrawsAnUnapprovedPlan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd and setsuden run")
+	}
+	bin := buildBinary(t)
+	s := newShedSite(t, 32)
+	conf := s.config(t, "  mode: approve\n")
+	d := startDaemon(t, bin, conf)
+	d.waitLog(t, 90*time.Second, "shed plan waits for an operator")
+	s.kw.Store(1.0)
+	d.waitLog(t, 90*time.Second, "msg=shed_withdrawn")
+	plans := listPlans(t, bin, conf)
+	if len(plans) != 1 || plans[0].Kind != "shed" || plans[0].State != executor.PlanCancelled {
+		t.Fatalf("plans %+v, want the one shed plan, cancelled", plans)
+	}
+	for _, st := range plans[0].Steps {
+		if st.State != executor.StepCancelled || st.Runs != 0 {
+			t.Errorf("step %s: %s after %d runs, want cancelled, never run", st.ID, st.State, st.Runs)
+		}
+	}
+}
