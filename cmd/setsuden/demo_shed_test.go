@@ -141,3 +141,49 @@ func TestDemoShedCycleInApproveMode(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoShedsInAdviseModeByDefault: the default demo records its shed
+// plan advised, every step pending, and no domain moves.
+func TestDemoShedsInAdviseModeByDefault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd and the demo")
+	}
+	bin := buildBinary(t)
+	data := t.TempDir()
+	cmd := exec.Command(bin, "demo", "--listen", "127.0.0.1:0", "--data", data)
+	d := &daemon{cmd: cmd}
+	cmd.Stdout, cmd.Stderr = d, d
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("demo output:\n%s", d.logs())
+		}
+	}()
+	line := d.waitLog(t, 120*time.Second, "shed plan submitted")
+	if !strings.Contains(line, "state=advised") || !strings.Contains(d.logs(), "shedding (mode advise)") {
+		t.Errorf("shed plan %q: want advised, the demo's default", line)
+	}
+	plans := listPlans(t, bin, filepath.Join(data, "rules.yaml"))
+	if len(plans) != 1 || plans[0].State != executor.PlanAdvised || len(plans[0].Steps) == 0 {
+		t.Fatalf("plans %+v, want one advised plan with steps", plans)
+	}
+	for _, st := range plans[0].Steps {
+		if st.State != executor.StepPending || st.Runs != 0 {
+			t.Errorf("step %s %s: %s, %d runs; want pending, never run", st.ID, st.Kind, st.State, st.Runs)
+		}
+	}
+	if strings.Contains(d.logs(), "msg=step_started") {
+		t.Errorf("a step started in advise mode")
+	}
+}
