@@ -241,6 +241,7 @@ func (w *shedWiring) run(ctx context.Context, decisions <-chan demand.Decision) 
 	defer w.exec.Close()
 	w.log.Info("shedding controller running", "mode", w.exec.Mode(), "inventory_hosts", len(w.inv.Inventory.Hosts),
 		"restore_after", w.ctl.RestoreAfter)
+	w.adopt(ctx)
 	seq := w.lastSeq(ctx)
 	poll := time.NewTicker(time.Second)
 	defer poll.Stop()
@@ -253,6 +254,27 @@ func (w *shedWiring) run(ctx context.Context, decisions <-chan demand.Decision) 
 		case <-poll.C:
 			seq = w.serveRequests(ctx, seq)
 		}
+	}
+}
+
+// adopt takes the newest shed plan a previous start left awaiting,
+// running or interrupted as the shed in force, so that nothing is stacked
+// on it: its window is unknown, so it lasts while demand asks for a shed,
+// and its restore (or withdrawal, if never approved) follows as usual.
+func (w *shedWiring) adopt(ctx context.Context) {
+	for _, p := range w.exec.List() { // newest first
+		if p.Kind != string(shed.KindShed) {
+			continue
+		}
+		switch p.State {
+		case executor.PlanAwaiting, executor.PlanRunning, executor.PlanInterrupted:
+			w.mu.Lock()
+			w.state.Shed = &shedctl.InForce{PlanID: p.ID, KW: p.PredictedKW, By: time.Now(), Since: p.CreatedAt}
+			w.mu.Unlock()
+			w.exec.Note(ctx, p.ID, "shed-controller", "shed_adopted", fmt.Sprintf("%s shed plan from a previous start is the shed in force", p.State))
+			w.log.Info("shed plan from a previous start adopted", "plan", p.ID, "state", p.State)
+		}
+		return
 	}
 }
 

@@ -568,3 +568,35 @@ func TestRunShedApproveModeWithdrawsAnUnapprovedPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestRunShedAdoptsAnAwaitingPlanAfterARestart: a shed plan awaiting
+// approval when the daemon stops is the shed in force after its restart:
+// no second shed plan is stacked while demand still asks, and it is
+// withdrawn once headroom has lasted.
+func TestRunShedAdoptsAnAwaitingPlanAfterARestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts influxd and setsuden run")
+	}
+	bin := buildBinary(t)
+	s := newShedSite(t, 32)
+	conf := s.config(t, "  mode: approve\n")
+	d := startDaemon(t, bin, conf)
+	d.waitLog(t, 90*time.Second, "shed plan waits for an operator")
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("first daemon: %v", err)
+	}
+	d2 := startDaemon(t, bin, conf)
+	d2.waitLog(t, 60*time.Second, "shed plan from a previous start adopted", "state=awaiting")
+	d2.waitLog(t, 30*time.Second, "msg=\"demand stage up\"")
+	time.Sleep(3 * time.Second)
+	if plans := listPlans(t, bin, conf); len(plans) != 1 {
+		t.Fatalf("%d plans after the restart under load, want the one adopted: %+v", len(plans), plans)
+	}
+	s.kw.Store(1.0)
+	d2.waitLog(t, 90*time.Second, "msg=shed_withdrawn")
+	plans := listPlans(t, bin, conf)
+	if len(plans) != 1 || plans[0].State != executor.PlanCancelled {
+		t.Errorf("plans %+v, want the adopted plan withdrawn", plans)
+	}
+}
