@@ -31,6 +31,10 @@ type Config struct {
 	SLA    *yaml.Node `yaml:"sla"`
 	Demand Demand     `yaml:"demand"`
 	Tariff Tariff     `yaml:"tariff"`
+	// Shed and Executor are the shedding controller and its executor
+	// (executor.go).
+	Shed     Shed     `yaml:"shed"`
+	Executor Executor `yaml:"executor"`
 }
 
 // Site is the datacenter this process serves.
@@ -254,6 +258,9 @@ func Default() Config {
 		Server:  Server{Listen: "127.0.0.1:8080"},
 		Log:     Log{Level: "info", Format: "text"},
 		Runtime: Runtime{GCPercent: 400},
+
+		Shed:     DefaultShed(),
+		Executor: DefaultExecutor(),
 	}
 }
 

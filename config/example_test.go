@@ -22,6 +22,9 @@ func commentedOut() map[string]string {
 		"influx.token_file":                          "token_file",    // alternative to influx.token
 		"obix.gateways[].password_file":              "password_file", // alternative to password
 		"demand.limits[].cap.calendar.holidays_file": "holidays_file", // needs a file beside the example
+		"executor.hosts[].bmc.url":                   "url",           // redfish instead of ipmi's addr
+		"executor.hosts[].bmc.system":                "system",        // redfish only
+		"executor.hosts[].bmc.insecure":              "insecure",      // redfish only
 	}
 }
 

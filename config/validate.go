@@ -57,6 +57,7 @@ func (c *Config) Validate(opt Options) Problems {
 	if opt.RequireSecrets {
 		v.demandSecrets(c.Demand)
 	}
+	v.shedExecutor(c)
 	v.uniqueNames(c)
 	return v.probs
 }

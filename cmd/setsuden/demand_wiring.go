@@ -37,11 +37,13 @@ func (p *pipeline) addDemand(cfg *config.Config) error {
 		Site: cfg.Site.Name, Engine: engine, Limits: demandLimits(specs), Tick: cfg.Demand.TickInterval(),
 		// Each tick reads only what is new since the last one.
 		Store: &influx.DemandCache{R: p.reader}, Points: p.writer, Notifier: notifier, Logger: p.log, Registerer: p.reg,
+		Capabilities: p.shedCapabilities(),
 	})
 	if err != nil {
 		return err
 	}
 	p.demandAPI = ctl
+	p.demandCtl = ctl
 	p.runners = append(p.runners, func(ctx context.Context) {
 		if err := ctl.Run(ctx); err != nil {
 			p.log.Error("demand control stopped", "err", err)

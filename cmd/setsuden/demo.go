@@ -17,6 +17,7 @@ import (
 	"github.com/setsuden/setsuden/adapters/sim"
 	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/config"
+	"github.com/setsuden/setsuden/rules/executor"
 	"github.com/setsuden/setsuden/server"
 )
 
@@ -38,7 +39,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the web UI")
 	dataDir := fs.String("data", "demo-data", "directory for the demo's InfluxDB data and simulated hosts")
 	influxd := fs.String("influxd", "", "influxd binary (default: $SETSUDEN_INFLUXD, .tools/bin/influxd, PATH)")
+	shedMode := fs.String("shed-mode", "advise", "the shedding executor's mode in the demo: off, advise or approve (auto runs the simulated plan at once)")
 	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if _, err := executor.ParseMode(*shedMode); err != nil || *shedMode == "" {
+		fmt.Fprintf(stderr, "setsuden demo: --shed-mode %q: expected off, advise, approve or auto\n", *shedMode)
 		return errUsage
 	}
 	cfg := config.Default()
@@ -81,7 +87,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			Interval: 2 * time.Second, Timeout: time.Second, Retries: 1, Tags: m.tags,
 		})
 	}
-	hosts, err := sim.WriteInventory(filepath.Join(dir, "hosts"), sim.InventorySpec{Hosts: 4, VMsPerHost: 5, Seed: 1, CPUs: 32, MemoryGiB: 128})
+	hosts, err := sim.WriteInventory(filepath.Join(dir, "hosts"), sim.InventorySpec{Hosts: 4, VMsPerHost: 5, Seed: 1, CPUs: 32, MemoryGiB: 256})
 	if err != nil {
 		return fmt.Errorf("simulated hosts: %w", err)
 	}
@@ -123,7 +129,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// service on the simulated VMs. They are written as the YAML an
 	// operator would write (DATA/rules.yaml) and loaded the same way.
 	rulesFile := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rulesFile, demoRules(dir, *listen, hosts), 0o644); err != nil {
+	if err := writeDemoInventory(dir, hosts); err != nil {
+		return err
+	}
+	if err := os.WriteFile(rulesFile, append(demoRules(dir, *listen, hosts), demoShedYAML(dir, *shedMode)...), 0o644); err != nil {
 		return err
 	}
 	rules, err := loadConfig(rulesFile, false)
@@ -131,9 +140,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("demo rules: %w", reportProblems(stderr, rulesFile, err))
 	}
 	cfg.Demand, cfg.SLA = rules.Demand, rules.SLA
+	cfg.Shed, cfg.Executor = rules.Shed, rules.Executor
 
 	p, err := buildPipeline(ctx, &cfg, rulesFile, log, collector.Shard{Count: 1})
 	if err != nil {
+		return err
+	}
+	if err := p.demoShedding(func(id, approve string) {
+		fmt.Fprintf(stdout, "plan %s waits for approval: %s\n", id, strings.Replace(approve, "NAME", "demo", 1))
+	}); err != nil {
 		return err
 	}
 	// The influxd supervisor: if the database dies, the demo stops loudly
@@ -152,6 +167,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "setsuden ready: http://%s\n", addr)
 		fmt.Fprintf(stdout, "console login: user demo, password %s (demo only; also in %s)\n", password, pwFile)
 		fmt.Fprintf(stdout, "customer login: user demo-corp, password %s (sees Demo Corp. only)\n", customerPassword)
+		fmt.Fprintf(stdout, "shedding (mode %s): a demand-response target of 20 kW starts a shed; plans: setsuden execute --config %s --list\n", *shedMode, rulesFile)
 	})
 }
 

@@ -69,7 +69,7 @@ func cmdExecute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "setsuden execute: --approve and --cancel need --operator NAME")
 		return errUsage
 	}
-	cfg, err := loadExecutorConfig(*path)
+	cfg, err := loadExecuteConfig(*path)
 	if err != nil {
 		return err
 	}
@@ -124,6 +124,9 @@ func cmdExecute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return ctx.Err()
 		case <-time.After(time.Second):
 		}
+	}
+	if le := (*executor.LockError)(nil); err != nil && errors.As(err, &le) && (*approve != "" || *cancel != "") && *submit == "" {
+		return requestOfLockHolder(ctx, store, cfg.Site, *approve, *cancel, *operator, le, stdout)
 	}
 	if err != nil {
 		return err

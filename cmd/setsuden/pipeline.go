@@ -23,6 +23,8 @@ import (
 	"github.com/setsuden/setsuden/collector"
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/config"
+	"github.com/setsuden/setsuden/rules/demandctl"
+	"github.com/setsuden/setsuden/rules/executor"
 	"github.com/setsuden/setsuden/server"
 )
 
@@ -53,6 +55,16 @@ type pipeline struct {
 	role siteRole
 	// sla is the SLA accounting (nil without an sla: section).
 	sla *slaWiring
+	// executor is the shedding executor (nil without shed.inventory, or
+	// in a process that does not run the site controllers): the plans API
+	// calls its List, Get, Events, Approve, Cancel, SetMode and Mode.
+	executor *executor.Executor
+	// shed is the shedding controller (shed_wiring.go); demandCtl the
+	// demand controller it follows.
+	shed      *shedWiring
+	demandCtl *demandctl.Controller
+	// cfgFile is the configuration file the pipeline was built from.
+	cfgFile string
 	// runners are the rules engine's loops (demand, SLA), run beside the
 	// collector until the context ends.
 	runners []func(ctx context.Context)
@@ -77,6 +89,7 @@ func buildPipelineAs(ctx context.Context, cfg *config.Config, cfgFile string, lo
 	shard := role.Shard
 	p := &pipeline{cfg: cfg, log: log, reg: prometheus.NewRegistry(), shard: shard, role: role}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p.cfgFile = cfgFile
 
 	token := cfg.Influx.Token
 	var err error
@@ -244,6 +257,9 @@ func (p *pipeline) serve(ctx context.Context, ready func(addr string)) error {
 
 func (p *pipeline) close() {
 	p.sla.close()
+	if p.shed != nil {
+		p.shed.close()
+	}
 	for _, m := range p.meters {
 		_ = m.Close()
 	}

@@ -80,6 +80,9 @@ func (p *pipeline) controllers() []string {
 	if p.sla != nil {
 		out = append(out, "sla")
 	}
+	if p.shed != nil {
+		out = append(out, "shed")
+	}
 	return out
 }
 

@@ -39,6 +39,7 @@ func loadRunConfig(path string) (*config.Config, error) {
 		return nil, err
 	}
 	probs = append(slaProblems(path, cfg), slaRunProblems(path, cfg.SLA)...)
+	probs = append(probs, shedRunProblems(path, cfg)...)
 	if len(probs) > 0 {
 		return nil, probs
 	}
