@@ -53,6 +53,9 @@ func newServer(p *pipeline) (*server.Server, error) {
 	if p.slaAPI != nil {
 		sc.SLA = p.slaAPI
 	}
+	if p.executor != nil {
+		p.plansAPI = executorPlans{p.executor}
+	}
 	if p.plansAPI != nil {
 		sc.Plans = p.plansAPI
 	}
