@@ -51,7 +51,9 @@ func WriteCSV(w io.Writer, m Monthly) error {
 
 func csvRow(m Monthly, s ServiceReport) []string {
 	f := s.Figures
-	sec := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+	// Seconds to the millisecond: SLA figures carry no meaning below it (a
+	// change recorded a nanosecond after another, Controller.sequence).
+	sec := func(d time.Duration) string { return strconv.FormatFloat(d.Round(time.Millisecond).Seconds(), 'f', -1, 64) }
 	pct := func(r sla.Ratio) string {
 		if !r.Valid() {
 			return ""

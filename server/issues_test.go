@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -19,8 +21,17 @@ func TestFoundIssues(t *testing.T) {
 	r := newRig(t)
 	// A 3 MB reason: refused by the body limit, naming the body, logged never.
 	huge := strings.Repeat("A", 3<<20)
-	code, body := r.overHTTP(t, "POST", "/api/v1/maintenance", `{"services": ["web"], "start": "2026-07-10T02:00:00+09:00", "end": "2026-07-10T04:00:00+09:00", "reason": "`+huge+`"}`)
-	if code != 413 || !strings.Contains(body, `"body: larger than 64 KiB`) {
+	// The server answers 413 and closes the connection without reading the
+	// rest; on a loaded machine the client may still be writing and see the
+	// reset before it reads the answer: that is the same refusal (the
+	// checks below that nothing was recorded or logged still hold).
+	code, body, err := r.overHTTPErr(t, "POST", "/api/v1/maintenance", `{"services": ["web"], "start": "2026-07-10T02:00:00+09:00", "end": "2026-07-10T04:00:00+09:00", "reason": "`+huge+`"}`)
+	switch {
+	case err != nil && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)):
+		t.Logf("3 MB body: refused by a reset before the 413 was read (%v)", err)
+	case err != nil:
+		t.Fatal(err)
+	case code != 413 || !strings.Contains(body, `"body: larger than 64 KiB`):
 		t.Errorf("3 MB body: %d %.200s, want 413 naming the body", code, body)
 	}
 	// A reason within the body limit but longer than a paragraph: the field.
@@ -244,6 +255,16 @@ func TestSeriesDownsamplesInTheStore(t *testing.T) {
 // the HTTP server's, which App().Test bypasses).
 func (r *rig) overHTTP(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
+	code, b, err := r.overHTTPErr(t, method, path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, b
+}
+
+// overHTTPErr is overHTTP returning the transport's error.
+func (r *rig) overHTTPErr(t *testing.T, method, path, body string) (int, string, error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -257,11 +278,11 @@ func (r *rig) overHTTP(t *testing.T, method, path, body string) (int, string) {
 	req.SetBasicAuth("alice", testPassword)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), nil
 }
 
 // TestParallelGuessesAreBounded: 100 guesses at once run at most the

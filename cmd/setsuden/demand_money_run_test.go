@@ -47,7 +47,9 @@ func TestRunKnowsTheAnnualMaximum(t *testing.T) {
 	}
 	defer m.Close()
 	conf := writeDemandConfig(t, db.URL, db.Bucket(), fmt.Sprintf(`  flush_interval: 200ms
-server: {listen: "127.0.0.1:0"}
+server:
+  listen: "127.0.0.1:0"
+  users: [{name: vera, role: viewer, password_hash: %q}]
 modbus:
   devices:
     - {name: pdu-1, model: setsuden-sim-pm, address: %q, interval: 1s, timeout: 500ms}
@@ -58,7 +60,7 @@ demand:
   limits:
     - contract: {kw: 100}
     - annual_max: {name: annual_max}
-%s`, m.Addr(), kepcoTariff))
+%s`, viewerHash(t), m.Addr(), kepcoTariff))
 	cfg, err := loadConfig(conf, true)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +89,7 @@ demand:
 			t.Fatalf("no decision with the meter's load within 45 s: %+v", v)
 		}
 		time.Sleep(300 * time.Millisecond)
-		resp, err := http.Get(base + "/api/v1/demand")
+		resp, err := getAs(base+"/api/v1/demand", "vera", viewerPassword)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/adapters/webhook"
 	"github.com/setsuden/setsuden/config"
 	"github.com/setsuden/setsuden/rules/demandctl"
+	"github.com/setsuden/setsuden/rules/tariff"
 )
 
 // addDemand adds demand control when the configuration has a demand
@@ -35,8 +37,9 @@ func (p *pipeline) addDemand(cfg *config.Config) error {
 	}
 	ctl, err := demandctl.New(demandctl.Config{
 		Site: cfg.Site.Name, Engine: engine, Limits: demandLimits(specs), Tick: cfg.Demand.TickInterval(),
-		// Each tick reads only what is new since the last one.
-		Store: &influx.DemandCache{R: p.reader}, Points: p.writer, Notifier: notifier, Logger: p.log, Registerer: p.reg,
+		// Each tick reads only what is new since the last one; the 12-month
+		// maximum and the bill blocks come from the reader itself.
+		Store: demandStore{&influx.DemandCache{R: p.reader}, p.reader}, Points: p.writer, Notifier: notifier, Logger: p.log, Registerer: p.reg,
 		Capabilities: p.shedCapabilities(),
 	})
 	if err != nil {
@@ -75,4 +78,21 @@ func demandLimits(specs []config.DemandLimitSpec) []demandctl.LimitSpec {
 		out[i] = demandctl.LimitSpec{Limit: s.Limit, BaselineLastYear: s.BaselineLastYear, ReductionAuto: s.ReductionAuto}
 	}
 	return out
+}
+
+// demandStore is the demand controller's store: the tick's power and
+// energy through the cache (which reads only what is new), and the
+// history the controller also asks of its store (demandctl.PeakStore,
+// BillBlockReader) from the reader, which the cache alone would hide.
+type demandStore struct {
+	*influx.DemandCache
+	r *influx.Reader
+}
+
+func (s demandStore) PeakDemand(ctx context.Context, site string, from, to time.Time, block time.Duration) (float64, time.Time, error) {
+	return s.r.PeakDemand(ctx, site, from, to, block)
+}
+
+func (s demandStore) BillBlocks(ctx context.Context, site string, from, to time.Time, block time.Duration) ([]tariff.Block, error) {
+	return s.r.BillBlocks(ctx, site, from, to, block)
 }
