@@ -19,7 +19,7 @@ import (
 // demo operator logs in, sees the plan waiting for approval with its steps
 // and expected kW, approves it, and watches its status change to done as
 // the demo's migrator carries it out (live, through the stream's plans
-// event and the page's poll), with a screenshot of each state.
+// event), with a screenshot of each state.
 func TestConsoleApprovesAPlanInChromium(t *testing.T) {
 	base, password, _ := startDemo(t, "--shed-mode", "approve")
 	shots := screenshotDir(t)
@@ -69,6 +69,12 @@ func TestConsoleApprovesAPlanInChromium(t *testing.T) {
 		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.ID("site-kw")))
 	step("peak page", chromedp.Click(chromedp.CSS(`#nav a[href="#peak"]`)), chromedp.WaitVisible(chromedp.ID("plans")))
 	waitFor("the approve mode", `document.getElementById("plan-mode").textContent.startsWith("Mode: approve")`, 30*time.Second)
+
+	// From here the page's 10 s poll is stopped: what changes on the page
+	// arrives through the stream's plans event (and the click's answer).
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`stopPage(); S.timers.length`)); err != nil || n != 0 {
+		t.Fatalf("stopping the page's poll: %d %v", n, err)
+	}
 
 	// The demo's demand-response target starts a shed whose plan waits.
 	waitFor("a plan waiting for approval", `document.querySelector('#plans .plan[data-status="waiting"] button[id^="approve-"]') !== null`, 180*time.Second)
@@ -121,5 +127,17 @@ func TestConsoleApprovesAPlanInChromium(t *testing.T) {
 	if err := json.Unmarshal(b, &p); err != nil || p.Status != "done" {
 		t.Errorf("GET /api/v1/plans/%s: %d %s", id, resp.StatusCode, b)
 	}
+
+	// Reports: this month's bill from the demo's meters (GET /api/v1/cost).
+	step("reports page", chromedp.Click(chromedp.CSS(`#nav a[href="#reports"]`)), chromedp.WaitVisible(chromedp.ID("bill-total")))
+	month := time.Now().In(time.FixedZone("JST", 9*3600)).Format("2006-01")
+	waitFor("the month's bill", `/^\d+ yen \(`+month+`\)$/.test(document.getElementById("bill-total").textContent)`, 60*time.Second)
+	if v := text("#bill-lines"); !strings.Contains(v, "basic charge") || !strings.Contains(v, "energy charge") {
+		t.Errorf("bill lines %q", v)
+	}
+	if v := text("#bill-coverage"); !strings.HasSuffix(v, " %") {
+		t.Errorf("bill coverage %q", v)
+	}
+	shot("11-reports-bill")
 	t.Logf("screenshots in %s", shots)
 }

@@ -485,7 +485,19 @@ $("maint-form").addEventListener("submit", async (e) => {
 function showSLA() { every(10000, slaPoll); }
 
 // ---- reports ---------------------------------------------------------------
+async function showBill() {
+  const b = await api("GET", "/api/v1/cost");
+  if (!b.ok) { $("bill-total").textContent = (b.body && b.body.error) || String(b.status); return; }
+  const v = b.body;
+  fillTable("bill-lines", v.lines || [], (l) => [cell(l.item), cell(num(l.quantity, 1) + " " + l.unit, "n"), cell(num(l.unit_price, 2), "n"), cell(num(l.yen, 0), "n")]);
+  $("bill-total").textContent = num(v.total_yen, 0) + (S.lang === "ja" ? " 円" : " yen") + " (" + v.month + ")";
+  $("bill-max").textContent = num(v.max_demand_kw, 1) + " kW" + (v.max_block ? " @ " + fmtTime(v.max_block, true) : "");
+  $("bill-contract").textContent = num(v.contract_kw, 1) + " kW" + (v.contract_set_by && v.contract_set_by.month ? " (" + t("rp.setby", { month: v.contract_set_by.month }) + ")" : "");
+  $("bill-coverage").textContent = v.coverage ? num(100 * v.coverage.fraction, 1) + " %" : "—";
+  $("bill-warnings").replaceChildren(...(v.warnings || []).map((w) => el("li", w)));
+}
 async function showReports() {
+  if (S.user.role === "operator" || S.user.role === "admin") showBill();
   const r = await api("GET", "/api/v1/reports");
   if (!r.ok) return;
   fillTable("report-list", r.body.revisions || [], (x) => {
