@@ -273,7 +273,7 @@ func newRig(t *testing.T, mod ...func(*Config)) *rig {
 	live := NewLive("dc1", tableReader{}, nil, time.Hour, nil)
 	cfg := Config{Site: "dc1", Version: "t", Live: live, Gatherer: prometheus.NewRegistry(), Auth: auth,
 		Logger: slog.New(slog.NewTextHandler(syncWriter{r}, nil)),
-		Demand: r.demand, SLA: r.sla, Plans: r.plans, Series: r.series,
+		Demand: r.demand, SLA: r.sla, Plans: r.plans, Series: r.series, Cost: &fakeCost{},
 		Now:   func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now },
 		Audit: func(_ context.Context, e AuditEntry) { r.mu.Lock(); r.audited = append(r.audited, e); r.mu.Unlock() }}
 	for _, m := range mod {

@@ -42,6 +42,7 @@ var allowedSets = map[string]string{
 	"POST /api/v1/plans/:id/cancel":                "operator admin",
 	"GET /api/v1/shed/mode":                        "viewer operator admin",
 	"PUT /api/v1/shed/mode":                        "admin",
+	"GET /api/v1/cost":                             "operator admin",
 }
 
 // validBodies make each mutating call well-formed, so only the role decides.

@@ -42,6 +42,7 @@ func (s *Server) allRoutes() []route {
 	rs = append(rs, s.demandRoutes()...)
 	rs = append(rs, s.slaRoutes()...)
 	rs = append(rs, s.planRoutes()...)
+	rs = append(rs, s.costRoutes()...)
 	return rs
 }
 

@@ -56,6 +56,8 @@ type Config struct {
 	SLA    SLAController
 	Plans  PlanController
 	Series SeriesReader
+	// Cost is the month's bill (nil: /api/v1/cost answers 503).
+	Cost CostReader
 	// Now is the clock of sessions and rate limits (default time.Now).
 	Now func() time.Time
 }

@@ -23,7 +23,7 @@ import (
 
 // startDemo runs `setsuden demo` and returns its URL and account password;
 // the demo is stopped (SIGTERM) when the test ends.
-func startDemo(t *testing.T) (base, password, data string) {
+func startDemo(t *testing.T, args ...string) (base, password, data string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts influxd, simulators and Chromium")
@@ -33,7 +33,7 @@ func startDemo(t *testing.T) (base, password, data string) {
 	}
 	bin := buildBinary(t)
 	data = t.TempDir()
-	cmd := exec.Command(bin, "demo", "--listen", "127.0.0.1:0", "--data", data)
+	cmd := exec.Command(bin, append([]string{"demo", "--listen", "127.0.0.1:0", "--data", data}, args...)...)
 	stdout, _ := cmd.StdoutPipe()
 	logf, err := os.Create(filepath.Join(data, "demo.log"))
 	if err != nil {

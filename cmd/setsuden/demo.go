@@ -132,7 +132,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := writeDemoInventory(dir, hosts); err != nil {
 		return err
 	}
-	if err := os.WriteFile(rulesFile, append(demoRules(dir, *listen, hosts), demoShedYAML(dir, *shedMode)...), 0o644); err != nil {
+	if err := os.WriteFile(rulesFile, append(append(demoRules(dir, *listen, hosts), demoShedYAML(dir, *shedMode)...), demoTariffYAML()...), 0o644); err != nil {
 		return err
 	}
 	rules, err := loadConfig(rulesFile, false)
@@ -141,6 +141,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg.Demand, cfg.SLA = rules.Demand, rules.SLA
 	cfg.Shed, cfg.Executor = rules.Shed, rules.Executor
+	cfg.Tariff = rules.Tariff
 
 	p, err := buildPipeline(ctx, &cfg, rulesFile, log, collector.Shard{Count: 1})
 	if err != nil {

@@ -59,6 +59,11 @@ func newServer(p *pipeline) (*server.Server, error) {
 	if p.plansAPI != nil {
 		sc.Plans = p.plansAPI
 	}
+	if cost, err := newCostAPI(cfg, p.reader, loc); err != nil {
+		return nil, err
+	} else if cost != nil {
+		sc.Cost = cost
+	}
 	return server.New(sc), nil
 }
 

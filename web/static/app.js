@@ -185,6 +185,7 @@ function connectLive() {
     if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
     renderLive(JSON.parse(e.data));
   });
+  S.es.addEventListener("plans", () => { if (!$("page-peak").hidden) plansPoll(); });
   S.es.onerror = () => {
     $("conn").textContent = t("reconnecting"); $("conn").className = "conn down";
     if (!pollTimer) pollTimer = setInterval(poll, 5000);
@@ -352,25 +353,78 @@ async function peakPoll() {
     fillTable("peak-targets", d.external_targets || [], (x) => [cell(x.source), cell(num(x.kw, 1), "n"), cell(fmtTime(x.from, true)), cell(fmtTime(x.to, true))]);
     $("peak-history").replaceChildren(...(d.transitions || []).map((x) => el("li", `${fmtTime(x.at, true)} ${t("stage." + x.from)} → ${t("stage." + x.to)}: ${x.reason}`)));
   }
-  const p = await api("GET", "/api/v1/plans");
+  await plansPoll();
+}
+// The executor's plans: steps and status, expected against measured kW,
+// Approve / Cancel for operators. Refreshed by the stream's plans event.
+async function plansPoll() {
+  const p = await api("GET", "/api/v1/plans?limit=10");
   if (!p.ok) { $("plan-mode").textContent = p.status === 503 ? t("pk.noexec") : (p.body && p.body.error) || ""; $("plans").replaceChildren(); return; }
-  $("plan-mode").textContent = t("pk.mode") + ": " + p.body.mode;
-  $("plans").replaceChildren(...p.body.plans.map((pl) => {
-    const box = el("div", null, "plan");
-    box.append(el("h3", `${pl.id} · ${pl.status} · ${t("pk.expected")} ${num(pl.expected_kw, 1)} kW` + (pl.measured_kw !== undefined ? ` · ${t("pk.measured")} ${num(pl.measured_kw, 1)} kW` : "")));
-    const ul = el("ol");
-    for (const s of pl.steps || []) ul.append(el("li", `${s.action} ${s.vm || s.host || ""} ${s.from ? s.from + " → " + s.to : ""} (${num(s.expected_kw, 1)} kW) ${s.status}${s.error ? ": " + s.error : ""}`));
-    box.append(ul);
-    if (pl.status === "waiting" && S.user.role !== "viewer") {
-      const ok = el("button", t("pk.approve")); ok.type = "button"; ok.id = "approve-" + pl.id;
-      ok.addEventListener("click", async () => { await api("POST", `/api/v1/plans/${encodeURIComponent(pl.id)}/approve`); peakPoll(); });
-      box.append(ok);
+  renderPlans(p.body);
+}
+function planAction(pl, path, body) {
+  return async () => {
+    const res = $("plan-result-" + pl.id);
+    const r = await api("POST", `/api/v1/plans/${encodeURIComponent(pl.id)}/${path}`, body);
+    res.textContent = r.ok ? t("pk.done." + path, { status: stName(r.body.status) }) : (r.body && r.body.error) || String(r.status);
+    res.className = "result " + (r.ok ? "ok" : "failed");
+    plansPoll();
+  };
+}
+const stName = (s) => { const k = "pk.st." + s, v = t(k); return v === k ? s : v; };
+function renderPlans(body) {
+  $("plan-mode").textContent = t("pk.mode") + ": " + t("pk.mode." + body.mode);
+  const plans = body.plans || [];
+  if (!plans.length) { $("plans").replaceChildren(el("p", t("pk.noplans"))); return; }
+  // keep the result line of an action across refreshes
+  const results = {};
+  document.querySelectorAll("#plans .result").forEach((r) => { results[r.id] = [r.textContent, r.className]; });
+  $("plans").replaceChildren(...plans.map((pl) => {
+    const box = el("div", null, "plan"); box.id = "plan-" + pl.id; box.dataset.status = pl.status;
+    const h = el("h3");
+    h.append(el("span", pl.id + " "), el("span", stName(pl.status), "badge st-" + pl.status));
+    box.append(h);
+    const kv = el("dl", null, "kv");
+    const add = (k, v, cls) => { const d = el("dd", v, cls); kv.append(el("dt", t(k)), d); return d; };
+    add("pk.created", fmtTime(pl.created_at, true));
+    add("pk.reason", pl.reason || "—");
+    if (pl.target_kw > 0) add("pk.targetkw", num(pl.target_kw, 1) + " kW");
+    add("pk.expectedkw", num(pl.expected_kw, 1) + " kW").id = "plan-expected-" + pl.id;
+    const m = add("pk.measuredkw", pl.measured_kw === undefined || pl.measured_kw === null ? "—" : num(pl.measured_kw, 1) + " kW");
+    m.id = "plan-measured-" + pl.id;
+    if (pl.measured_kw !== undefined && pl.measured_kw !== null && pl.expected_kw > 0) m.className = pl.measured_kw >= 0.8 * pl.expected_kw ? "ok" : "warn";
+    if (pl.approved_by) add("pk.approvedby", pl.approved_by);
+    box.append(kv);
+    const tbl = el("table", null, "steps");
+    const hr = el("tr");
+    for (const k of ["pk.step", "pk.action", "pk.what", "pk.expectedkw", "pk.status", "pk.started", "pk.ended"]) hr.append(el("th", t(k), k === "pk.expectedkw" ? "n" : ""));
+    const thead = el("thead"); thead.append(hr);
+    const tb = el("tbody");
+    for (const s of pl.steps || []) {
+      const tr = el("tr");
+      const what = s.vm ? s.vm + (s.from ? " " + s.from + " → " + (s.to || "?") : "") : (s.host || "");
+      tr.append(cell(s.n, "n"), cell(s.action), cell(what), cell(num(s.expected_kw, 1), "n"),
+        cell(stName(s.status) + (s.error ? ": " + s.error : ""), s.status === "failed" ? "failed" : s.status === "done" ? "ok" : ""),
+        cell(fmtTime(s.started_at)), cell(fmtTime(s.ended_at)));
+      tb.append(tr);
     }
-    if ((pl.status === "waiting" || pl.status === "running") && S.user.role !== "viewer") {
-      const no = el("button", t("pk.cancel")); no.type = "button";
-      no.addEventListener("click", async () => { const reason = prompt(t("sl.reason")); if (reason) { await api("POST", `/api/v1/plans/${encodeURIComponent(pl.id)}/cancel`, { reason }); peakPoll(); } });
-      box.append(no);
+    tbl.append(thead, tb);
+    box.append(tbl);
+    if (S.user.role === "operator" || S.user.role === "admin") {
+      if (pl.status === "waiting") {
+        const ok = el("button", t("pk.approve")); ok.type = "button"; ok.id = "approve-" + pl.id;
+        ok.addEventListener("click", planAction(pl, "approve"));
+        box.append(ok);
+      }
+      if (pl.status === "waiting" || pl.status === "running") {
+        const no = el("button", t("pk.cancel")); no.type = "button"; no.id = "cancel-" + pl.id;
+        no.addEventListener("click", () => { const reason = prompt(t("pk.cancelwhy")); if (reason) planAction(pl, "cancel", { reason })(); });
+        box.append(no);
+      }
     }
+    const res = el("div", null, "result"); res.id = "plan-result-" + pl.id;
+    if (results[res.id]) { res.textContent = results[res.id][0]; res.className = results[res.id][1]; }
+    box.append(res);
     return box;
   }));
 }
@@ -431,7 +485,19 @@ $("maint-form").addEventListener("submit", async (e) => {
 function showSLA() { every(10000, slaPoll); }
 
 // ---- reports ---------------------------------------------------------------
+async function showBill() {
+  const b = await api("GET", "/api/v1/cost");
+  if (!b.ok) { $("bill-total").textContent = (b.body && b.body.error) || String(b.status); return; }
+  const v = b.body;
+  fillTable("bill-lines", v.lines || [], (l) => [cell(l.item), cell(num(l.quantity, 1) + " " + l.unit, "n"), cell(num(l.unit_price, 2), "n"), cell(num(l.yen, 0), "n")]);
+  $("bill-total").textContent = num(v.total_yen, 0) + (S.lang === "ja" ? " 円" : " yen") + " (" + v.month + ")";
+  $("bill-max").textContent = num(v.max_demand_kw, 1) + " kW" + (v.max_block ? " @ " + fmtTime(v.max_block, true) : "");
+  $("bill-contract").textContent = num(v.contract_kw, 1) + " kW" + (v.contract_set_by && v.contract_set_by.month ? " (" + t("rp.setby", { month: v.contract_set_by.month }) + ")" : "");
+  $("bill-coverage").textContent = v.coverage ? num(100 * v.coverage.fraction, 1) + " %" : "—";
+  $("bill-warnings").replaceChildren(...(v.warnings || []).map((w) => el("li", w)));
+}
 async function showReports() {
+  if (S.user.role === "operator" || S.user.role === "admin") showBill();
   const r = await api("GET", "/api/v1/reports");
   if (!r.ok) return;
   fillTable("report-list", r.body.revisions || [], (x) => {

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestConsoleApprovesAPlanInChromium drives the Peak-shaving page against
+// `setsuden demo --shed-mode approve` in a real headless Chromium: the
+// demo operator logs in, sees the plan waiting for approval with its steps
+// and expected kW, approves it, and watches its status change to done as
+// the demo's migrator carries it out (live, through the stream's plans
+// event), with a screenshot of each state.
+func TestConsoleApprovesAPlanInChromium(t *testing.T) {
+	base, password, _ := startDemo(t, "--shed-mode", "approve")
+	shots := screenshotDir(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath("/usr/bin/chromium"), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancelC := chromedp.NewContext(actx)
+	defer cancelC()
+	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
+	defer cancelT()
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return strings.TrimSpace(v)
+	}
+	waitFor := func(what, js string, limit time.Duration) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(limit), chromedp.WithPollingInterval(250*time.Millisecond))); err != nil {
+			t.Fatalf("waiting for %s: %v (plans: %q)", what, err, text("#plans"))
+		}
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	step("open", chromedp.Navigate(base+"/?lang=en"), chromedp.WaitVisible(chromedp.ID("login-name")))
+	step("log in", chromedp.SendKeys(chromedp.ID("login-name"), "demo"), chromedp.SendKeys(chromedp.ID("login-password"), password),
+		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.ID("site-kw")))
+	step("peak page", chromedp.Click(chromedp.CSS(`#nav a[href="#peak"]`)), chromedp.WaitVisible(chromedp.ID("plans")))
+	waitFor("the approve mode", `document.getElementById("plan-mode").textContent.startsWith("Mode: approve")`, 30*time.Second)
+
+	// From here the page's 10 s poll is stopped: what changes on the page
+	// arrives through the stream's plans event (and the click's answer).
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`stopPage(); S.timers.length`)); err != nil || n != 0 {
+		t.Fatalf("stopping the page's poll: %d %v", n, err)
+	}
+
+	// The demo's demand-response target starts a shed whose plan waits.
+	waitFor("a plan waiting for approval", `document.querySelector('#plans .plan[data-status="waiting"] button[id^="approve-"]') !== null`, 180*time.Second)
+	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#plans .plan[data-status="waiting"]').id.slice(5)`))
+	if err != nil || id == "" {
+		t.Fatalf("the waiting plan's id: %q %v", id, err)
+	}
+	box := `#plan-` + id
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("`+box+` table.steps tbody tr").length`)); n == 0 {
+		t.Errorf("the waiting plan shows no steps: %q", text(box))
+	}
+	if v := text(box + ` table.steps`); !strings.Contains(v, "migrate") || !strings.Contains(v, "pending") {
+		t.Errorf("the steps do not say what they do and their status: %q", v)
+	}
+	if v := text("#plan-expected-" + id); !strings.HasSuffix(v, " kW") || v == "0.0 kW" {
+		t.Errorf("expected kW %q", v)
+	}
+	if v := text("#plan-measured-" + id); v != "—" {
+		t.Errorf("a waiting plan shows a measured kW %q", v)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("cancel-`+id+`") !== null`)); !v {
+		t.Error("no Cancel button on the waiting plan")
+	}
+	shot("09-peak-plan-waiting")
+
+	// The operator's click goes through with the session's CSRF token.
+	step("approve", chromedp.Click(chromedp.ID("approve-"+id)))
+	waitFor("the approval's answer", `document.getElementById("plan-result-`+id+`") && document.getElementById("plan-result-`+id+`").textContent.startsWith("Approved")`, 30*time.Second)
+	waitFor("the plan to be done", `document.querySelector("`+box+`") && document.querySelector("`+box+`").dataset.status === "done"`, 180*time.Second)
+	if v := text(box + ` table.steps`); strings.Contains(v, "pending") || !strings.Contains(v, "done") {
+		t.Errorf("the done plan's steps: %q", v)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("approve-`+id+`") === null`)); !v {
+		t.Error("the done plan still offers Approve")
+	}
+	shot("10-peak-plan-done")
+
+	// The daemon agrees with the page.
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/plans/"+id, nil)
+	req.SetBasicAuth("demo", password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var p struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil || p.Status != "done" {
+		t.Errorf("GET /api/v1/plans/%s: %d %s", id, resp.StatusCode, b)
+	}
+
+	// Reports: this month's bill from the demo's meters (GET /api/v1/cost).
+	step("reports page", chromedp.Click(chromedp.CSS(`#nav a[href="#reports"]`)), chromedp.WaitVisible(chromedp.ID("bill-total")))
+	month := time.Now().In(time.FixedZone("JST", 9*3600)).Format("2006-01")
+	waitFor("the month's bill", `/^\d+ yen \(`+month+`\)$/.test(document.getElementById("bill-total").textContent)`, 60*time.Second)
+	if v := text("#bill-lines"); !strings.Contains(v, "basic charge") || !strings.Contains(v, "energy charge") {
+		t.Errorf("bill lines %q", v)
+	}
+	if v := text("#bill-coverage"); !strings.HasSuffix(v, " %") {
+		t.Errorf("bill coverage %q", v)
+	}
+	shot("11-reports-bill")
+	t.Logf("screenshots in %s", shots)
+}

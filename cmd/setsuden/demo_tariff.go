@@ -1,0 +1,19 @@
+package main
+
+// demoTariffYAML is the demo's electricity contract, so the console's
+// Reports page and GET /api/v1/cost show a bill: the example contract's
+// figures (Kansai Electric 高圧電力AS, https://biz.kepco.jp/elec/menu/500kw_less/,
+// as in setsuden.example.yaml), in force since long before the demo's data.
+func demoTariffYAML() string {
+	return `tariff:
+  contracts:
+    - name: kepco-as
+      from: "2020-04-01"
+      source: Kansai Electric 高圧電力AS, https://biz.kepco.jp/elec/menu/500kw_less/
+      rule: measured
+      basic_yen_per_kw: 1765.50
+      bands:
+        - {name: summer, season: summer, yen_per_kwh: 13.94}
+        - {name: other, season: other, yen_per_kwh: 12.87}
+`
+}
