@@ -53,7 +53,9 @@ func csvRow(m Monthly, s ServiceReport) []string {
 	f := s.Figures
 	// Seconds to the millisecond: SLA figures carry no meaning below it (a
 	// change recorded a nanosecond after another, Controller.sequence).
-	sec := func(d time.Duration) string { return strconv.FormatFloat(d.Round(time.Millisecond).Seconds(), 'f', -1, 64) }
+	sec := func(d time.Duration) string {
+		return strconv.FormatFloat(d.Round(time.Millisecond).Seconds(), 'f', -1, 64)
+	}
 	pct := func(r sla.Ratio) string {
 		if !r.Valid() {
 			return ""
