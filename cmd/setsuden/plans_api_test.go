@@ -34,7 +34,7 @@ func TestPlansAPIOnTheRunningDaemon(t *testing.T) {
     - {name: vera, role: viewer, password_hash: '` + hash + `'}
     - {name: olga, role: operator, password_hash: '` + hash + `'}
 `
-	if err := os.WriteFile(conf, []byte(strings.Replace(string(raw), "server: {listen: \"127.0.0.1:0\"}\n", users, 1)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(strings.Replace(string(raw), "server: {listen: \"127.0.0.1:0\", metrics_public: true}\n", users, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, bin, conf)

@@ -119,7 +119,7 @@ func (s *shedSite) config(t *testing.T, modeLine string) string {
 	}
 	y := fmt.Sprintf(`site: {name: dc1, timezone: Asia/Tokyo}
 influx: {url: %s, bucket: %s, flush_interval: 200ms}
-server: {listen: "127.0.0.1:0"}
+server: {listen: "127.0.0.1:0", metrics_public: true}
 log: {level: debug}
 libvirt:
   hosts:
