@@ -60,8 +60,9 @@ func waitPlan(t *testing.T, bin, conf, kind string, within time.Duration) execut
 
 // TestRunShedWritesAndRevertsAnObixSetPoint: `setsuden run` in auto mode
 // with an inventory whose only stage is obixd's supply-air set-point
-// (bms:HREF, 10 kW, priority 1, covering the request on its own): the
-// shed plan's set-point step writes 21 on obixd (read back by the
+// (bms:HREF, 20 kW, priority 1: it covers the 32 kW load's request on
+// its own, and 1 kW + 20 kW leaves headroom for the restore): the shed
+// plan's set-point step writes 21 on obixd (read back by the
 // executor and by the test, obixd's log shows the PUT) and moves no VM;
 // when the load falls, the restore plan's revert writes the normal value
 // (18) back.
@@ -72,7 +73,7 @@ func TestRunShedWritesAndRevertsAnObixSetPoint(t *testing.T) {
 	bin := buildBinary(t)
 	gw := testobixd.Start(t)
 	s := newShedSite(t, 32)
-	appendFile(t, s.inv, "stages:\n  - {name: ahu-supply+3, point: \"bms:"+supplySetpoint+"\", value: 21, normal: 18, kw: 10, latency: 1s, priority: 1}\n")
+	appendFile(t, s.inv, "stages:\n  - {name: ahu-supply+3, point: \"bms:"+supplySetpoint+"\", value: 21, normal: 18, kw: 20, latency: 1s, priority: 1}\n")
 	conf := s.config(t, "  mode: auto\n")
 	appendFile(t, conf, fmt.Sprintf(`obix:
   gateways:
