@@ -118,10 +118,14 @@ func (p *pipeline) addShed(cfg *config.Config, cfgFile string) error {
 	if err != nil {
 		return fmt.Errorf("shed.inventory: %w", err)
 	}
-	if n := len(inv.Inventory.Stages); n > 0 {
-		// The executor has no set-point writer yet (oBIX writes): a plan
-		// with a stage would fail at its set-point step.
-		p.log.Warn("shed: facility stages of the inventory are left out of plans: no oBIX set-point writer is wired", "stages", n, "inventory", cfg.Shed.Inventory)
+	setPoints, err := shedSetPoints(cfg, inv.Inventory.Stages, p.log)
+	if err != nil {
+		return fmt.Errorf("shed.inventory: %w", err)
+	}
+	if n := len(inv.Inventory.Stages); n > 0 && setPoints == nil {
+		// No oBIX gateway to write on: a plan with a stage would fail at
+		// its set-point step.
+		p.log.Warn("shed: facility stages of the inventory are left out of plans: obix.gateways is empty (no set-point writer)", "stages", n, "inventory", cfg.Shed.Inventory)
 		inv.Inventory.Stages = nil
 	}
 	ec, err := executorConfigOf(cfg)
@@ -152,7 +156,7 @@ func (p *pipeline) addShed(cfg *config.Config, cfgFile string) error {
 		Site: ec.Site, Mode: mode, Parallel: ec.Parallel, LockTTL: ec.LockTTL,
 		SoftOffWait: ec.SoftOffWait, PowerOffTimeout: ec.PowerOffTimeout, PowerOnTimeout: ec.PowerOnTimeout,
 		ReserveMiB: ec.ReserveMiB, MeasureWindow: ec.MeasureWindow,
-	}, store, executor.Deps{Hypervisors: hv, Power: power, Sink: writerSink{p.writer},
+	}, store, executor.Deps{Hypervisors: hv, Power: power, SetPoints: setPoints, Sink: writerSink{p.writer},
 		Meters: siteMeters{r: p.reader, site: cfg.Site.Name}, Log: p.log, Registerer: p.reg})
 	if err != nil {
 		fleet.close()
@@ -187,11 +191,11 @@ func shedRunProblems(cfgFile string, cfg *config.Config) config.Problems {
 	if !cfg.Shed.Enabled() {
 		return nil
 	}
-	_, err := inventory.Load(shedInventoryPath(cfg, cfgFile))
+	inv, err := inventory.Load(shedInventoryPath(cfg, cfgFile))
 	var probs config.Problems
 	switch {
 	case err == nil:
-		return nil
+		return shedStageProblems(shedInventoryPath(cfg, cfgFile), cfg, inv.Inventory.Stages)
 	case errors.As(err, &probs):
 		return probs
 	}
