@@ -9,6 +9,7 @@ import (
 	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/internal/testinflux"
+	"github.com/setsuden/setsuden/rules/demand"
 )
 
 // TestDemandCacheMatchesTheReader ticks a demand read every 20 s over the
@@ -77,5 +78,129 @@ func TestDemandCacheMatchesTheReader(t *testing.T) {
 	check(t0.Add(9*time.Minute + 40*time.Second))
 	if _, full := c.Stats(); full != 2 {
 		t.Errorf("%d whole reads, want still 2", full)
+	}
+}
+
+// TestDemandCacheFollowsALiveSite writes a site tick by tick, as the
+// collectors do, and reads it every 10 s through the cache and the Reader:
+// the cache's settled window sums must give exactly the Reader's result
+// while a meter goes silent for longer than the re-read span and comes back
+// (the windows of its gap, complete while it was silent, are then left out),
+// a register resets, a facility meter appears (the selection changes: every
+// window is added up again, once), a point arrives late within the re-read
+// span, and the block's start moves on. A point later than the re-read span
+// is the cache's documented rule: it is not read, and the window keeps the
+// value the cache had.
+func TestDemandCacheFollowsALiveSite(t *testing.T) {
+	d := testinflux.Start(t)
+	ctx := context.Background()
+	t0 := time.Date(2024, 7, 1, 1, 0, 0, 0, time.UTC)
+	r := influx.NewReader(d.URL, "", "", d.Bucket())
+	defer r.Close()
+	c := &influx.DemandCache{R: r}
+	every := 10 * time.Second
+	sample := func(meter, category string, step int, off time.Duration, kw float64, reset bool) point.Point {
+		f := map[string]any{"kw": kw, "kwh_total": 100*float64(len(meter)) + float64(step)*kw/360}
+		if reset {
+			f["kwh_total"] = 0.5
+			f["kwh_reset"] = true
+		}
+		return point.Point{Measurement: "power", Tags: map[string]string{"site": "dc1", "meter": meter, "category": category},
+			Fields: f, Time: t0.Add(time.Duration(step)*every + off)}
+	}
+	from := t0
+	var last []demand.Sample
+	check := func(to time.Time) {
+		t.Helper()
+		want, err := r.SitePower(ctx, "dc1", from, to, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.SitePower(ctx, "dc1", from, to, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("power to %s:\n got %v\nwant %v", to.Format("15:04:05"), got, want)
+		}
+		wantE, err := r.SiteEnergy(ctx, "dc1", from, to, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotE, err := c.SiteEnergy(ctx, "dc1", from, to, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gotE, wantE) {
+			t.Fatalf("energy to %s:\n got %v\nwant %v", to.Format("15:04:05"), gotE, wantE)
+		}
+		last = got
+	}
+	sawGap, sawReset := false, false
+	for step := 0; step < 60; step++ {
+		var pts []point.Point
+		pts = append(pts, sample("pdu-a", "it", step, 0, 10+float64(step%3), false))
+		pts = append(pts, sample("pdu-b", "it", step, 3*time.Second, 20, step == 25))
+		if step < 15 || step >= 30 { // silent for 15 windows (the re-read span is 3)
+			pts = append(pts, sample("crac-1", "cooling", step, 7*time.Second, 5, false))
+		}
+		if step >= 40 && step != 42 { // a facility meter appears; step 42 comes late
+			pts = append(pts, sample("main", "facility", step, 5*time.Second, 40, false))
+		}
+		if step == 43 {
+			pts = append(pts, sample("main", "facility", 42, 5*time.Second, 41, false)) // late, within the span
+		}
+		testinflux.Write(t, d, pts)
+		if step == 50 {
+			from = t0.Add(45 * every) // a new block
+		}
+		check(t0.Add(time.Duration(step+1) * every))
+		if step == 31 {
+			// crac-1 is back: the windows of its silence are gaps now,
+			// though each was complete when it left the re-read span.
+			sawGap = len(last) == 32-15
+		}
+		if step == 26 {
+			e, err := c.SiteEnergy(ctx, "dc1", from, t0.Add(27*every), every)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sawReset = len(e) > 0 && e[len(e)-2].Reset
+		}
+	}
+	if !sawGap {
+		t.Errorf("after crac-1 came back, want its 15 silent windows left out of 32")
+	}
+	if !sawReset {
+		t.Errorf("want the register reset of step 25 flagged")
+	}
+	if q, full := c.Stats(); full != 1 || q < 120 {
+		t.Errorf("%d calls, %d whole reads, want 1", q, full)
+	}
+	// The first read and the facility meter's appearance; every other tick
+	// added up only its re-read windows.
+	if n := c.Resums(); n != 2 {
+		t.Errorf("%d reads added up every window, want 2", n)
+	}
+	// Later than the re-read span: the Reader sees it, the cache keeps its
+	// value (the cache's rule, DemandCache's doc).
+	before := last
+	testinflux.Write(t, d, []point.Point{sample("main", "facility", 50, 6*time.Second, 400, false),
+		sample("main", "facility", 60, 5*time.Second, 40, false)})
+	to := t0.Add(61 * every) // the next tick
+	got, err := c.SitePower(ctx, "dc1", from, to, every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := r.SitePower(ctx, "dc1", from, to, every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(before)+1 || len(want) != len(got) {
+		t.Fatalf("a window more: got %d, the Reader %d, before %d", len(got), len(want), len(before))
+	}
+	got, want = got[:len(before)], want[:len(before)]
+	if !reflect.DeepEqual(got, before) || reflect.DeepEqual(got, want) {
+		t.Errorf("a point 9 windows late: got %v, want the cache's %v (the Reader's %v differs)", got, before, want)
 	}
 }

@@ -1,6 +1,7 @@
 package influx
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -73,7 +74,14 @@ func (r *Reader) influxQLWindows(ctx context.Context, stmt string) ([]*meterWind
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, fmt.Errorf("influxql on %s: HTTP %s: %s", r.bucket, resp.Status, strings.TrimSpace(string(b)))
 	}
-	return decodeWindows(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("influxql on %s: %w", r.bucket, err)
+	}
+	if out, err := decodeWindowsFast(body); err == nil {
+		return out, nil
+	}
+	return decodeWindows(bytes.NewReader(body))
 }
 
 // v1Auth turns the client's "Token user:password" (InfluxDB 1.8's form of
