@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/internal/testinflux"
 )
 
@@ -25,26 +24,7 @@ func TestCostAPIOnTheRunningDaemon(t *testing.T) {
 		t.Skip("starts influxd and setsuden run")
 	}
 	db := testinflux.Start(t)
-	jst, _ := time.LoadLocation("Asia/Tokyo")
-	var pts []point.Point
-	reg := 5000.0
-	peakJune := time.Date(2026, 6, 10, 14, 0, 0, 0, jst)
-	peakMay := time.Date(2026, 5, 20, 10, 0, 0, 0, jst)
-	inBlock := func(t, b time.Time) bool { return !t.Before(b) && t.Before(b.Add(30*time.Minute)) }
-	for tt := time.Date(2026, 5, 1, 0, 0, 0, 0, jst); !tt.After(time.Date(2026, 7, 1, 0, 0, 0, 0, jst)); tt = tt.Add(time.Minute) {
-		kw := 100.0
-		switch {
-		case inBlock(tt, peakJune):
-			kw = 150
-		case inBlock(tt, peakMay):
-			kw = 180
-		}
-		pts = append(pts, point.Point{Measurement: "power",
-			Tags:   map[string]string{"site": "dc1", "meter": "incomer", "category": "facility"},
-			Fields: map[string]any{"kw": kw, "kwh_total": reg, "pf": 1.0}, Time: tt})
-		reg += kw / 60
-	}
-	testinflux.Write(t, db, pts)
+	peakJune, peakMay := writeIncomerMayJune(t, db)
 	hash := viewerHash(t)
 	conf := writeDemandConfig(t, db.URL, db.Bucket(), `tariff:
   contracts:

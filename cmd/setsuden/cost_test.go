@@ -35,26 +35,7 @@ func TestCostThroughTheBinary(t *testing.T) {
 		t.Skip("needs influxd")
 	}
 	db := testinflux.Start(t)
-	jst, _ := time.LoadLocation("Asia/Tokyo")
-	var pts []point.Point
-	reg := 5000.0
-	peakJune := time.Date(2026, 6, 10, 14, 0, 0, 0, jst)
-	peakMay := time.Date(2026, 5, 20, 10, 0, 0, 0, jst)
-	inBlock := func(t, b time.Time) bool { return !t.Before(b) && t.Before(b.Add(30*time.Minute)) }
-	for tt := time.Date(2026, 5, 1, 0, 0, 0, 0, jst); !tt.After(time.Date(2026, 7, 1, 0, 0, 0, 0, jst)); tt = tt.Add(time.Minute) {
-		kw := 100.0
-		switch {
-		case inBlock(tt, peakJune):
-			kw = 150
-		case inBlock(tt, peakMay):
-			kw = 180
-		}
-		pts = append(pts, point.Point{Measurement: "power",
-			Tags:   map[string]string{"site": "dc1", "meter": "incomer", "category": "facility"},
-			Fields: map[string]any{"kw": kw, "kwh_total": reg, "pf": 1.0}, Time: tt})
-		reg += kw / 60 // the energy of the minute that starts now
-	}
-	testinflux.Write(t, db, pts)
+	peakJune, peakMay := writeIncomerMayJune(t, db)
 
 	conf := writeDemandConfig(t, db.URL, db.Bucket(), `tariff:
   contracts:
@@ -267,4 +248,33 @@ func TestCostSharedByTenant(t *testing.T) {
 	if err != nil || !strings.Contains(string(csvOut), "tenant '=globex") || strings.Contains(string(csvOut), ",tenant =globex") {
 		t.Errorf("CSV does not defuse a formula-like tenant name (%v):\n%s", err, csvOut)
 	}
+}
+
+// writeIncomerMayJune stores an incomer meter read every minute on the
+// minute from 1 May to 1 July 2026 (Tokyo): 100 kW, except 150 kW in the
+// block 10 June 14:00-14:30 and 180 kW in 20 May 10:00-10:30, power factor
+// 1, with its energy register. It returns the two peak blocks' starts.
+func writeIncomerMayJune(t *testing.T, db *influx.Influxd) (peakJune, peakMay time.Time) {
+	t.Helper()
+	jst, _ := time.LoadLocation("Asia/Tokyo")
+	var pts []point.Point
+	reg := 5000.0
+	peakJune = time.Date(2026, 6, 10, 14, 0, 0, 0, jst)
+	peakMay = time.Date(2026, 5, 20, 10, 0, 0, 0, jst)
+	inBlock := func(t, b time.Time) bool { return !t.Before(b) && t.Before(b.Add(30*time.Minute)) }
+	for tt := time.Date(2026, 5, 1, 0, 0, 0, 0, jst); !tt.After(time.Date(2026, 7, 1, 0, 0, 0, 0, jst)); tt = tt.Add(time.Minute) {
+		kw := 100.0
+		switch {
+		case inBlock(tt, peakJune):
+			kw = 150
+		case inBlock(tt, peakMay):
+			kw = 180
+		}
+		pts = append(pts, point.Point{Measurement: "power",
+			Tags:   map[string]string{"site": "dc1", "meter": "incomer", "category": "facility"},
+			Fields: map[string]any{"kw": kw, "kwh_total": reg, "pf": 1.0}, Time: tt})
+		reg += kw / 60 // the energy of the minute that starts now
+	}
+	testinflux.Write(t, db, pts)
+	return peakJune, peakMay
 }
