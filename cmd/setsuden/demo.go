@@ -179,7 +179,9 @@ func randomPassword() string {
 }
 
 // demoRules is the demo's demand and SLA configuration: a 60 kW contract on
-// 30-minute blocks, and a "web" service on the fleet's web VMs (2 of them
+// 30-minute blocks (a no-action time of 1 minute instead of the default 5,
+// so a demo started at a block's start shows its shed within a minute or
+// two, not after 5), and a "web" service on the fleet's web VMs (2 of them
 // must be up) with a probe of setsuden's own /healthz when the UI port is
 // known.
 func demoRules(dir, listen string, hosts []sim.SimHost) []byte {
@@ -206,6 +208,7 @@ func demoRules(dir, listen string, hosts []sim.SimHost) []byte {
 demand:
   block: 30m
   tick: 10s
+  no_action: 1m
   limits:
     - contract: {name: contract, kw: 60}
 sla:
