@@ -102,6 +102,7 @@ func (d *decoder) resolve(c *Config, dir string) {
 	}
 	c.Influx.TokenFile = relativeTo(dir, c.Influx.TokenFile)
 	c.Tariff.AdjustmentsFile = relativeTo(dir, c.Tariff.AdjustmentsFile)
+	c.Tariff.VMLabels = relativeTo(dir, c.Tariff.VMLabels)
 	c.Influx.QueueDir = relativeTo(dir, c.Influx.QueueDir)
 	c.Demand.resolvePaths(dir)
 

@@ -28,6 +28,10 @@ type Tariff struct {
 	Holidays []string `yaml:"holidays"`
 	// Emission is the supplier and its CO2 factors by year.
 	Emission TariffEmission `yaml:"emission"`
+	// VMLabels is a file naming each VM's tenant and service (CSV
+	// vm,tenant,service or YAML, as setsuden cost --labels), read when the
+	// daemon starts: GET /api/v1/cost?by=tenant|service shares the bill by it.
+	VMLabels string `yaml:"vm_labels"`
 }
 
 // TariffContract is one contract as the utility publishes it.

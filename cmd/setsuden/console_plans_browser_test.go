@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,13 @@ func TestConsoleApprovesAPlanInChromium(t *testing.T) {
 	}
 	if v := text("#bill-coverage"); !strings.HasSuffix(v, " %") {
 		t.Errorf("bill coverage %q", v)
+	}
+	// The value of the month's shed events (?shed=1) and its CO2.
+	if v := text("#bill-shed"); !regexp.MustCompile(`^\d+ events, [\d,]+ yen saved \(estimate\)$`).MatchString(v) {
+		t.Errorf("bill shed value %q", v)
+	}
+	if v := text("#bill-co2"); !regexp.MustCompile(`^[\d,]+ kg location-based, [\d,]+ kg adjusted \(kepco 2018\)$`).MatchString(v) {
+		t.Errorf("bill CO2 %q", v)
 	}
 	shot("11-reports-bill")
 	t.Logf("screenshots in %s", shots)

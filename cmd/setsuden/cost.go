@@ -94,9 +94,18 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	reader := influx.NewReader(cfg.Influx.URL, cfg.Influx.Token, cfg.Influx.Org, cfg.Influx.Bucket)
 	defer reader.Close()
 
-	bill, months, err := readBill(ctx, reader, cfg.Site.Name, priced, month, newProgressLine(stderr))
+	var labels map[string]energy.VMLabels
+	if *labelsPath != "" {
+		if labels, err = readVMLabels(*labelsPath); err != nil {
+			return err
+		}
+	}
+	rep, months, err := buildCost(ctx, reader, cfg.Site.Name, priced, month, costOptions{shares: *labelsPath != "", labels: labels, shed: *withShed}, newProgressLine(stderr))
 	if err != nil {
-		return fmt.Errorf("bill of %s: %w", *monthFlag, err)
+		if errors.Is(err, errEmission) {
+			return fmt.Errorf("%s: %w", *path, err)
+		}
+		return err
 	}
 	stored := 0
 	for _, m := range months {
@@ -105,27 +114,6 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	fmt.Fprintf(stderr, "blocks of %d months from stored bill_block points, %d from the meters\n", stored, len(months)-stored)
-	rep := costReport{Site: cfg.Site.Name, Bill: bill}
-	if priced.Supplier != "" {
-		f, err := tariff.FactorFor(priced.Factors, priced.Supplier, month.Year())
-		if err != nil {
-			return fmt.Errorf("%s: tariff.emission: %w", *path, err)
-		}
-		c := f.Emissions(bill.EnergyKWh)
-		rep.CO2, rep.Supplier = &c, fmt.Sprintf("%s %d", f.Supplier, f.Year)
-	}
-	if *labelsPath != "" {
-		if err := allocateBill(ctx, &rep, reader, *labelsPath, month); err != nil {
-			return err
-		}
-	}
-	if *withShed {
-		shed, warn, err := costShed(ctx, reader, cfg.Site.Name, priced, month, bill, months)
-		if err != nil {
-			return err
-		}
-		rep.Shed, rep.Warnings = shed, append(rep.Warnings, warn...)
-	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(stderr, "setsuden cost: warning:", w)
 	}
@@ -138,6 +126,50 @@ func cmdCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return writeCostCSV(stdout, rep)
 	}
 	return writeCostText(stdout, rep, loc)
+}
+
+// errEmission marks a missing emission factor (a configuration problem).
+var errEmission = errors.New("tariff.emission")
+
+// costOptions are what a cost report adds to the bill: the shares per
+// tenant, service and VM (labels: the VMs' tenant and service, may be nil)
+// and the value of the shed blocks.
+type costOptions struct {
+	shares bool
+	labels map[string]energy.VMLabels
+	shed   bool
+}
+
+// buildCost is the month's cost report as setsuden cost prints it and
+// GET /api/v1/cost answers: the bill, its CO2, and as asked the shares and
+// the shed blocks' value; with the months of blocks it read.
+func buildCost(ctx context.Context, reader *influx.Reader, site string, priced config.Priced, month time.Time, opt costOptions, progress *progressLine) (costReport, []monthBlocks, error) {
+	bill, months, err := readBill(ctx, reader, site, priced, month, progress)
+	if err != nil {
+		return costReport{}, nil, fmt.Errorf("bill of %s: %w", month.Format("2006-01"), err)
+	}
+	rep := costReport{Site: site, Bill: bill}
+	if priced.Supplier != "" {
+		f, err := tariff.FactorFor(priced.Factors, priced.Supplier, month.Year())
+		if err != nil {
+			return costReport{}, nil, fmt.Errorf("%w: %w", errEmission, err)
+		}
+		c := f.Emissions(bill.EnergyKWh)
+		rep.CO2, rep.Supplier = &c, fmt.Sprintf("%s %d", f.Supplier, f.Year)
+	}
+	if opt.shares {
+		if err := allocateBill(ctx, &rep, reader, opt.labels, month); err != nil {
+			return costReport{}, nil, err
+		}
+	}
+	if opt.shed {
+		shed, warn, err := costShed(ctx, reader, site, priced, month, bill, months)
+		if err != nil {
+			return costReport{}, nil, err
+		}
+		rep.Shed, rep.Warnings = shed, append(rep.Warnings, warn...)
+	}
+	return rep, months, nil
 }
 
 // readBill rebuilds the month's bill from the month and the 11 before it
@@ -174,11 +206,7 @@ func readBill(ctx context.Context, reader *influx.Reader, site string, priced co
 
 // allocateBill shares the bill over tenants and services by the month's VM
 // energy attribution (the same as setsuden energy-vms, with its defaults).
-func allocateBill(ctx context.Context, rep *costReport, reader *influx.Reader, labelsPath string, month time.Time) error {
-	labels, err := readVMLabels(labelsPath)
-	if err != nil {
-		return err
-	}
+func allocateBill(ctx context.Context, rep *costReport, reader *influx.Reader, labels map[string]energy.VMLabels, month time.Time) error {
 	start, end := tariff.MonthBounds(month)
 	const maxGap = 5 * time.Minute
 	hosts, err := reader.HostEnergySeries(ctx, rep.Site, start.Add(-maxGap), end.Add(maxGap))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/setsuden/setsuden/adapters/influx"
 	"github.com/setsuden/setsuden/collector/point"
 	"github.com/setsuden/setsuden/internal/testinflux"
 )
@@ -41,33 +42,7 @@ func TestCostShedThroughTheBinary(t *testing.T) {
 		t.Skip("needs influxd")
 	}
 	db := testinflux.Start(t)
-	jst, _ := time.LoadLocation("Asia/Tokyo")
-	var pts []point.Point
-	meter := func(day time.Time, kw float64) {
-		reg := 1000.0
-		for tt := day.Add(13*time.Hour + 30*time.Minute); !tt.After(day.Add(15 * time.Hour)); tt = tt.Add(time.Minute) {
-			pts = append(pts, point.Point{Measurement: "power",
-				Tags:   map[string]string{"site": "dc1", "meter": "incomer", "category": "facility"},
-				Fields: map[string]any{"kw": kw, "kwh_total": reg, "pf": 1.0}, Time: tt})
-			reg += kw / 60
-		}
-	}
-	demandPt := func(at time.Time, predicted, request float64) {
-		pts = append(pts, point.Point{Measurement: "demand", Tags: map[string]string{"site": "dc1"},
-			Fields: map[string]any{"predicted_kw": predicted, "request_kw": request, "limit_kw": 520.0, "annual_max_kw": 510.0,
-				"demand_kw": 300.0, "stage": "shed", "limit": "contract"}, Time: at})
-	}
-	jul := time.Date(2026, 7, 15, 0, 0, 0, 0, jst)
-	aug := time.Date(2026, 8, 5, 0, 0, 0, 0, jst)
-	meter(jul, 510)
-	meter(aug, 505)
-	// A tick without a request, then the first shed tick and a later one.
-	pts = append(pts, point.Point{Measurement: "demand", Tags: map[string]string{"site": "dc1"},
-		Fields: map[string]any{"predicted_kw": 560.0, "demand_kw": 200.0, "stage": "caution"}, Time: jul.Add(14*time.Hour + 9*time.Minute)})
-	demandPt(jul.Add(14*time.Hour+10*time.Minute), 540, 30)
-	demandPt(jul.Add(14*time.Hour+11*time.Minute), 530, 35)
-	demandPt(aug.Add(14*time.Hour+12*time.Minute), 520, 10)
-	testinflux.Write(t, db, pts)
+	_, aug := writeShedSummer(t, db, 2026)
 
 	conf := writeDemandConfig(t, db.URL, db.Bucket(), kepcoTariff)
 	bin := buildBinary(t)
@@ -137,4 +112,38 @@ func TestCostShedThroughTheBinary(t *testing.T) {
 			t.Errorf("text has no %q:\n%s", want, text)
 		}
 	}
+}
+
+// writeShedSummer stores TestCostShedThroughTheBinary's two shed blocks,
+// 15 July and 5 August of year 14:00 (Tokyo), and returns those days.
+func writeShedSummer(t *testing.T, db *influx.Influxd, year int) (jul, aug time.Time) {
+	t.Helper()
+	jst, _ := time.LoadLocation("Asia/Tokyo")
+	var pts []point.Point
+	meter := func(day time.Time, kw float64) {
+		reg := 1000.0
+		for tt := day.Add(13*time.Hour + 30*time.Minute); !tt.After(day.Add(15 * time.Hour)); tt = tt.Add(time.Minute) {
+			pts = append(pts, point.Point{Measurement: "power",
+				Tags:   map[string]string{"site": "dc1", "meter": "incomer", "category": "facility"},
+				Fields: map[string]any{"kw": kw, "kwh_total": reg, "pf": 1.0}, Time: tt})
+			reg += kw / 60
+		}
+	}
+	demandPt := func(at time.Time, predicted, request float64) {
+		pts = append(pts, point.Point{Measurement: "demand", Tags: map[string]string{"site": "dc1"},
+			Fields: map[string]any{"predicted_kw": predicted, "request_kw": request, "limit_kw": 520.0, "annual_max_kw": 510.0,
+				"demand_kw": 300.0, "stage": "shed", "limit": "contract"}, Time: at})
+	}
+	jul = time.Date(year, 7, 15, 0, 0, 0, 0, jst)
+	aug = time.Date(year, 8, 5, 0, 0, 0, 0, jst)
+	meter(jul, 510)
+	meter(aug, 505)
+	// A tick without a request, then the first shed tick and a later one.
+	pts = append(pts, point.Point{Measurement: "demand", Tags: map[string]string{"site": "dc1"},
+		Fields: map[string]any{"predicted_kw": 560.0, "demand_kw": 200.0, "stage": "caution"}, Time: jul.Add(14*time.Hour + 9*time.Minute)})
+	demandPt(jul.Add(14*time.Hour+10*time.Minute), 540, 30)
+	demandPt(jul.Add(14*time.Hour+11*time.Minute), 530, 35)
+	demandPt(aug.Add(14*time.Hour+12*time.Minute), 520, 10)
+	testinflux.Write(t, db, pts)
+	return jul, aug
 }

@@ -35,7 +35,7 @@ func TestCostThroughTheBinary(t *testing.T) {
 		t.Skip("needs influxd")
 	}
 	db := testinflux.Start(t)
-	peakJune, peakMay := writeIncomerMayJune(t, db)
+	peakJune, peakMay := writeIncomerMayJune(t, db, 2026)
 
 	conf := writeDemandConfig(t, db.URL, db.Bucket(), `tariff:
   contracts:
@@ -251,18 +251,19 @@ func TestCostSharedByTenant(t *testing.T) {
 }
 
 // writeIncomerMayJune stores an incomer meter read every minute on the
-// minute from 1 May to 1 July 2026 (Tokyo): 100 kW, except 150 kW in the
+// minute from 1 May to 1 July of year (Tokyo): 100 kW, except 150 kW in the
 // block 10 June 14:00-14:30 and 180 kW in 20 May 10:00-10:30, power factor
 // 1, with its energy register. It returns the two peak blocks' starts.
-func writeIncomerMayJune(t *testing.T, db *influx.Influxd) (peakJune, peakMay time.Time) {
+// The bill of June is the same in every year (a flat price by season).
+func writeIncomerMayJune(t *testing.T, db *influx.Influxd, year int) (peakJune, peakMay time.Time) {
 	t.Helper()
 	jst, _ := time.LoadLocation("Asia/Tokyo")
 	var pts []point.Point
 	reg := 5000.0
-	peakJune = time.Date(2026, 6, 10, 14, 0, 0, 0, jst)
-	peakMay = time.Date(2026, 5, 20, 10, 0, 0, 0, jst)
+	peakJune = time.Date(year, 6, 10, 14, 0, 0, 0, jst)
+	peakMay = time.Date(year, 5, 20, 10, 0, 0, 0, jst)
 	inBlock := func(t, b time.Time) bool { return !t.Before(b) && t.Before(b.Add(30*time.Minute)) }
-	for tt := time.Date(2026, 5, 1, 0, 0, 0, 0, jst); !tt.After(time.Date(2026, 7, 1, 0, 0, 0, 0, jst)); tt = tt.Add(time.Minute) {
+	for tt := time.Date(year, 5, 1, 0, 0, 0, 0, jst); !tt.After(time.Date(year, 7, 1, 0, 0, 0, 0, jst)); tt = tt.Add(time.Minute) {
 		kw := 100.0
 		switch {
 		case inBlock(tt, peakJune):
@@ -277,4 +278,16 @@ func writeIncomerMayJune(t *testing.T, db *influx.Influxd) (peakJune, peakMay ti
 	}
 	testinflux.Write(t, db, pts)
 	return peakJune, peakMay
+}
+
+// lastEnded is the latest year whose month m has ended by now in Tokyo,
+// so that a daemon test's month is in the past and within the API's
+// 5-year reach whatever today's date.
+func lastEnded(m time.Month) int {
+	jst, _ := time.LoadLocation("Asia/Tokyo")
+	now := time.Now().In(jst)
+	if end := time.Date(now.Year(), m+1, 1, 0, 0, 0, 0, jst); now.Before(end) {
+		return now.Year() - 1
+	}
+	return now.Year()
 }

@@ -27,13 +27,20 @@ import (
 //	other (no for_host): 5 kW
 func writeVMDay(t *testing.T, db *influx.Influxd) {
 	t.Helper()
+	writeVMDayIn(t, db, 2024, time.July)
+}
+
+// writeVMDayIn is writeVMDay in another month: from 23:50 on its 2nd to
+// 00:10 on its 4th.
+func writeVMDayIn(t *testing.T, db *influx.Influxd, year int, month time.Month) {
+	t.Helper()
 	tokyo, err := time.LoadLocation("Asia/Tokyo")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var pts []point.Point
 	i := 0
-	for tt := time.Date(2024, 7, 2, 23, 50, 0, 0, tokyo); !tt.After(time.Date(2024, 7, 4, 0, 10, 0, 0, tokyo)); tt = tt.Add(time.Minute) {
+	for tt := time.Date(year, month, 2, 23, 50, 0, 0, tokyo); !tt.After(time.Date(year, month, 4, 0, 10, 0, 0, tokyo)); tt = tt.Add(time.Minute) {
 		a := 0.25
 		if i%2 == 1 {
 			a = 0.75

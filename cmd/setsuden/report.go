@@ -116,9 +116,13 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if m.Energy, err = monthEnergy(ctx, cfg, *month, loc, progress, stderr); err != nil {
+	var warnings []string
+	if m.Energy, warnings, err = monthEnergy(ctx, cfg, *month, loc, progress); err != nil {
 		// The availability figures stand without it.
 		fmt.Fprintf(stderr, "WARNING: report %s: no energy section: %v\n", *month, err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "setsuden report: energy section: warning: %s\n", w)
 	}
 	if err := writeReport(*out, stdout, m, *format, report.PDFOptions{FontFile: *font}); err != nil {
 		return err

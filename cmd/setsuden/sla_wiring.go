@@ -165,7 +165,7 @@ func newSLAWiring(cfg *config.Config, cfgFile string, writer slactl.PointWriter,
 		notifier = w.sender
 	}
 	w.ctl, err = slactl.New(slactl.Config{Site: cfg.Site.Name, SLA: sc, Location: loc, Points: writer, Store: store,
-		Maintenance: w.log, Notifier: notifier, Logger: log, BeforeIssue: w.rollup.catchUpNow})
+		Maintenance: w.log, Notifier: notifier, Logger: log, BeforeIssue: w.rollup.catchUpNow, Energy: reportEnergy(cfg, loc, log)})
 	if err != nil {
 		w.close()
 		return nil, err

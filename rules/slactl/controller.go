@@ -44,7 +44,13 @@ type Config struct {
 	// its later recomputations read the same summaries. An error is logged
 	// and the report computed anyway: it then reads those days' samples.
 	BeforeIssue func(ctx context.Context) error
-	Logger      *slog.Logger
+	// Energy, if set, is the month's energy section (kWh, PUE, peak block,
+	// shed events and their yen, CO2, as setsuden report has it), put in
+	// the report of all customers (a customer's has its services only: the
+	// site's bill is the operator's). An error is logged and the report
+	// issued without it, as setsuden report does.
+	Energy func(ctx context.Context, month string) (*report.Energy, error)
+	Logger *slog.Logger
 	// Clock drives the schedules and stamps everything (default the real
 	// clock; tests pass a clockwork fake).
 	Clock clockwork.Clock

@@ -207,3 +207,54 @@ func TestBeforeIssueRunsFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestIssueWithEnergy: the hook's energy section is in the archived report
+// of all customers, not in a customer's; a failing hook issues the report
+// without it.
+func TestIssueWithEnergy(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		clock := clockwork.NewFakeClockAt(jst(2025, 5, 20, 9, 0))
+		sc := testSLA(t)
+		var asked []string
+		ctl, err := slactl.New(slactl.Config{
+			Site: "dc1", SLA: sc, Location: tokyo, Points: &memSink{}, Store: aprilStore(),
+			Maintenance: sla.NewMemoryMaintenanceStore(clock.Now),
+			Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock,
+			Energy: func(_ context.Context, month string) (*report.Energy, error) {
+				asked = append(asked, month)
+				if fail {
+					return &report.Energy{KWh: 1}, errors.New("influxd unreachable")
+				}
+				return &report.Energy{KWh: 72025, PeakDemandKW: 150, Priced: true, BillYen: 1152063, ShedEvents: 1, ShedYen: 360290.70, CO2LocationKg: 25208.75}, nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		issued, err := ctl.Issue(context.Background(), "2025-04", "ops", "")
+		if err != nil || len(issued) != 3 {
+			t.Fatalf("fail=%v: %+v %v", fail, issued, err)
+		}
+		if strings.Join(asked, ",") != "2025-04" {
+			t.Errorf("fail=%v: the hook was asked for %v, want 2025-04 once", fail, asked)
+		}
+		archive, err := report.OpenArchive(sc.Files.ReportsDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, is := range issued {
+			m, _, err := archive.Get("2025-04", is.Revision.Scope, is.Revision.Number)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case is.Revision.Scope == "all" && !fail:
+				if e := m.Energy; e == nil || e.KWh != 72025 || e.BillYen != 1152063 || e.ShedYen != 360290.70 || e.CO2LocationKg != 25208.75 {
+					t.Errorf("the report of all has energy %+v", e)
+				}
+			case m.Energy != nil:
+				t.Errorf("fail=%v: scope %s has an energy section %+v", fail, is.Revision.Scope, m.Energy)
+			}
+		}
+	}
+}

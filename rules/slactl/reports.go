@@ -62,6 +62,12 @@ func (c *Controller) Issue(ctx context.Context, month, by, reason string) ([]Iss
 	if err != nil {
 		return nil, err
 	}
+	if c.cfg.Energy != nil {
+		if all.Energy, err = c.cfg.Energy(ctx, month); err != nil {
+			c.log.Warn("SLA report without its energy section", "month", month, "err", err)
+			all.Energy = nil
+		}
+	}
 	var out []Issued
 	for _, m := range scopes(all) {
 		r := reason
@@ -91,7 +97,8 @@ func (c *Controller) Issue(ctx context.Context, month, by, reason string) ([]Iss
 
 // scopes splits the report for all customers into one per customer too.
 // Each service's figures do not depend on the others, so this is the
-// report Generate gives with a customer filter.
+// report Generate gives with a customer filter; the site's energy section
+// stays in the report of all.
 func scopes(all report.Monthly) []report.Monthly {
 	out := []report.Monthly{all}
 	byCustomer := map[string][]report.ServiceReport{}
@@ -109,7 +116,7 @@ func scopes(all report.Monthly) []report.Monthly {
 	sort.Strings(customers)
 	for _, cu := range customers {
 		m := all
-		m.Customer, m.Services = cu, byCustomer[cu]
+		m.Customer, m.Services, m.Energy = cu, byCustomer[cu], nil
 		out = append(out, m)
 	}
 	return out

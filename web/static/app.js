@@ -486,7 +486,7 @@ function showSLA() { every(10000, slaPoll); }
 
 // ---- reports ---------------------------------------------------------------
 async function showBill() {
-  const b = await api("GET", "/api/v1/cost");
+  const b = await api("GET", "/api/v1/cost?shed=1");
   if (!b.ok) { $("bill-total").textContent = (b.body && b.body.error) || String(b.status); return; }
   const v = b.body;
   fillTable("bill-lines", v.lines || [], (l) => [cell(l.item), cell(num(l.quantity, 1) + " " + l.unit, "n"), cell(num(l.unit_price, 2), "n"), cell(num(l.yen, 0), "n")]);
@@ -494,6 +494,9 @@ async function showBill() {
   $("bill-max").textContent = num(v.max_demand_kw, 1) + " kW" + (v.max_block ? " @ " + fmtTime(v.max_block, true) : "");
   $("bill-contract").textContent = num(v.contract_kw, 1) + " kW" + (v.contract_set_by && v.contract_set_by.month ? " (" + t("rp.setby", { month: v.contract_set_by.month }) + ")" : "");
   $("bill-coverage").textContent = v.coverage ? num(100 * v.coverage.fraction, 1) + " %" : "—";
+  const sm = v.shed && v.shed.month;
+  $("bill-shed").textContent = sm ? t("rp.shedval", { n: sm.events, yen: num(sm.total_yen, 0) }) : "—";
+  $("bill-co2").textContent = v.co2 ? t("rp.co2val", { loc: num(v.co2.location_kg, 0), adj: num(v.co2.adjusted_kg, 0), src: v.co2_supplier || "" }) : t("rp.noco2");
   $("bill-warnings").replaceChildren(...(v.warnings || []).map((w) => el("li", w)));
 }
 async function showReports() {
