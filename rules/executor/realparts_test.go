@@ -19,6 +19,7 @@ import (
 	"github.com/setsuden/setsuden/adapters/libvirt"
 	"github.com/setsuden/setsuden/adapters/libvirt/fleet"
 	"github.com/setsuden/setsuden/internal/testmigrate"
+	"github.com/setsuden/setsuden/internal/testproc"
 	"github.com/setsuden/setsuden/rules/executor"
 )
 
@@ -48,8 +49,8 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addHost(s.fl, "h1", s.h1.URI())
-	addHost(s.fl, "h2", s.h2.URI())
+	addHost(s.fl, "h1", s.h1.URI)
+	addHost(s.fl, "h2", s.h2.URI)
 	t.Cleanup(s.fl.Close)
 	s.store, err = executor.OpenStore(context.Background(), filepath.Join(dir, "audit.db"))
 	if err != nil {
@@ -492,7 +493,7 @@ func TestExecutorRealParts(t *testing.T) {
 		h3 := testmigrate.NewHost(t, s.dir, "h3", 3) // never started: the "OS" never boots
 		sim3 := bmctest.Start(t, s.dir, "h3", bmctest.HostScript(t, s.dir, "h3"))
 		ipmi3, _ := bmc.NewIPMI(bmc.IPMIConfig{Addr: sim3.Addr(), User: bmctest.User, Password: bmctest.Password})
-		addHost(s.fl, "h3", h3.URI())
+		addHost(s.fl, "h3", h3.URI)
 		e3, err := executor.New(executor.Config{Site: "dc1", Owner: "test3", Mode: executor.ModeAuto, PowerOnTimeout: 3 * time.Second, PollInterval: 100 * time.Millisecond},
 			s.store, executor.Deps{Hypervisors: s.fl, Power: map[string]executor.Power{"h1": s.ipmi1, "h3": ipmi3}, Log: testLog(t)})
 		if err != nil {
@@ -607,9 +608,9 @@ func TestExecutorRealParts(t *testing.T) {
 func killGuest(h *testmigrate.Host, name string) {
 	if p := h.QemuPid(name); p != 0 {
 		syscall.Kill(p, syscall.SIGKILL)
-		testmigrate.WaitDead(p, 10*time.Second)
+		testproc.WaitDead(p, 10*time.Second)
 	}
-	lh := libvirt.NewHost(libvirt.HostConfig{Name: h.Name, URI: h.URI()})
+	lh := libvirt.NewHost(libvirt.HostConfig{Name: h.Name, URI: h.URI})
 	defer lh.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
