@@ -21,8 +21,8 @@ func realPair(t *testing.T) (a, b *testmigrate.Host, ha, hb *Host) {
 	dir := testmigrate.NewDir(t)
 	a = testmigrate.StartHost(t, dir, "src", 1)
 	b = testmigrate.StartHost(t, dir, "dst", 2)
-	ha = NewHost(HostConfig{Name: "src", URI: a.URI()})
-	hb = NewHost(HostConfig{Name: "dst", URI: b.URI()})
+	ha = NewHost(HostConfig{Name: "src", URI: a.URI})
+	hb = NewHost(HostConfig{Name: "dst", URI: b.URI})
 	t.Cleanup(func() { ha.Close(); hb.Close() })
 	return a, b, ha, hb
 }

@@ -166,11 +166,9 @@ func TestConsoleInChromium(t *testing.T) {
 	if v := text("#page-overview"); strings.Contains(v, "pdu-a1") {
 		t.Error("the overview is filled in before login")
 	}
-	step("wrong password", chromedp.SendKeys(chromedp.ID("login-name"), "demo"), chromedp.SendKeys(chromedp.ID("login-password"), "not-it"),
-		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.ID("login-error")))
+	step("wrong password", consoleLogin("demo", "not-it", "login-error")...)
 	shot("01-login")
-	step("log in", chromedp.SendKeys(chromedp.ID("login-password"), password), chromedp.Click(chromedp.ID("login-submit")),
-		chromedp.WaitVisible(chromedp.ID("site-kw")))
+	step("log in", consoleLogin("", password, "site-kw")...) // the name stays typed
 
 	// 2. Overview: power arrives and changes without a reload.
 	waitFor("site power", `/^\d+\.\d$/.test(document.getElementById("site-kw").textContent) && document.getElementById("conn").textContent === "live"`, 40*time.Second)

@@ -66,8 +66,7 @@ func TestConsoleApprovesAPlanInChromium(t *testing.T) {
 	}
 
 	step("open", chromedp.Navigate(base+"/?lang=en"), chromedp.WaitVisible(chromedp.ID("login-name")))
-	step("log in", chromedp.SendKeys(chromedp.ID("login-name"), "demo"), chromedp.SendKeys(chromedp.ID("login-password"), password),
-		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.ID("site-kw")))
+	step("log in", consoleLogin("demo", password, "site-kw")...)
 	step("peak page", chromedp.Click(chromedp.CSS(`#nav a[href="#peak"]`)), chromedp.WaitVisible(chromedp.ID("plans")))
 	waitFor("the approve mode", `document.getElementById("plan-mode").textContent.startsWith("Mode: approve")`, 30*time.Second)
 

@@ -90,7 +90,7 @@ func cmdExecute(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	fleet := newLibvirtFleet(cfg)
-	defer fleet.close()
+	defer fleet.Close()
 	power := map[string]executor.Power{}
 	for _, h := range cfg.Hosts {
 		if h.BMC == nil {

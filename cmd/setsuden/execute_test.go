@@ -72,7 +72,7 @@ hosts:
   - name: h2
     uri: %s
     migration_uri: tcp://127.0.0.1
-`, modeLine(mode), s.store, bandwidth, s.h1.URI(), s.bmc1.Addr(), bmctest.User, s.pwFile, s.h2.URI())
+`, modeLine(mode), s.store, bandwidth, s.h1.URI, s.bmc1.Addr(), bmctest.User, s.pwFile, s.h2.URI)
 	p := filepath.Join(s.dir, name+".yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func modeLine(m string) string {
 
 func (s *execSite) guest(t *testing.T, name string, slow bool) {
 	t.Helper()
-	c, err := lv.NewConnect(s.h1.URI())
+	c, err := lv.NewConnect(s.h1.URI)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/setsuden/setsuden/adapters/bmc"
-	"github.com/setsuden/setsuden/adapters/libvirt"
+	"github.com/setsuden/setsuden/adapters/libvirt/fleet"
 	"github.com/setsuden/setsuden/rules/executor"
 )
 
@@ -175,72 +174,12 @@ func withWake(b executor.Power, c *bmcConfig) (executor.Power, error) {
 	return bmc.WakeThenOther{Wake: w, Other: b}, nil
 }
 
-// libvirtFleet is the executor's Hypervisors over adapters/libvirt.
-type libvirtFleet struct {
-	hosts     map[string]*libvirt.Host
-	migURI    map[string]string
-	timeout   time.Duration
-	bandwidth uint64
-}
-
-func newLibvirtFleet(c *executorConfig) *libvirtFleet {
-	f := &libvirtFleet{hosts: map[string]*libvirt.Host{}, migURI: map[string]string{}, timeout: c.Migration.Timeout, bandwidth: c.Migration.BandwidthMiBs}
-	if f.timeout <= 0 {
-		f.timeout = 15 * time.Minute // Watcher's 180 x 5 s
-	}
+// newLibvirtFleet is the executor's Hypervisors over adapters/libvirt, one
+// host an executor host.
+func newLibvirtFleet(c *executorConfig) *fleet.Fleet {
+	hosts := make([]fleet.Host, 0, len(c.Hosts))
 	for _, h := range c.Hosts {
-		f.hosts[h.Name] = libvirt.NewHost(libvirt.HostConfig{Name: h.Name, URI: h.URI})
-		f.migURI[h.Name] = h.MigrationURI
+		hosts = append(hosts, fleet.Host{Name: h.Name, URI: h.URI, MigrationURI: h.MigrationURI})
 	}
-	return f
-}
-
-func (f *libvirtFleet) close() {
-	for _, h := range f.hosts {
-		h.Close()
-	}
-}
-
-func (f *libvirtFleet) host(name string) (*libvirt.Host, error) {
-	h, ok := f.hosts[name]
-	if !ok {
-		return nil, fmt.Errorf("host %q is not in the executor's hosts", name)
-	}
-	return h, nil
-}
-
-func (f *libvirtFleet) Occupancy(ctx context.Context, name string) (executor.Occupancy, error) {
-	h, err := f.host(name)
-	if err != nil {
-		return executor.Occupancy{}, err
-	}
-	o, err := h.Occupancy(ctx)
-	if err != nil {
-		return executor.Occupancy{}, err
-	}
-	out := executor.Occupancy{MemTotalMiB: o.MemTotalMiB}
-	for _, d := range o.Domains {
-		out.Domains = append(out.Domains, executor.Domain{Name: d.Name, MemMiB: d.MemMiB})
-	}
-	return out, nil
-}
-
-func (f *libvirtFleet) Migrate(ctx context.Context, vm, from, to string) error {
-	src, err := f.host(from)
-	if err != nil {
-		return err
-	}
-	dst, err := f.host(to)
-	if err != nil {
-		return err
-	}
-	return src.Migrate(ctx, vm, dst, libvirt.MigrateOptions{MigrationURI: f.migURI[to], BandwidthMiBs: f.bandwidth, Timeout: f.timeout})
-}
-
-func (f *libvirtFleet) AbortJob(ctx context.Context, host, vm string) (bool, error) {
-	h, err := f.host(host)
-	if err != nil {
-		return false, err
-	}
-	return h.AbortJob(ctx, vm)
+	return fleet.New(fleet.Options{Timeout: c.Migration.Timeout, BandwidthMiBs: c.Migration.BandwidthMiBs}, hosts...)
 }

@@ -42,7 +42,7 @@ func TestRunCPUUtilFromARealGuest(t *testing.T) {
 	bin := buildBinary(t)
 	lvd.DefineAndStartGuest(testlibvirtd.Guest{Name: "burn", Busy: true})
 	lvd.DefineAndStartGuest(testlibvirtd.Guest{Name: "idle"})
-	qemu := lvd.QemuPid("burn")
+	qemu := lvd.MustQemuPid("burn")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "setsuden.yaml")
 	err := os.WriteFile(conf, []byte(fmt.Sprintf(`site: {name: dc1, timezone: Asia/Tokyo}

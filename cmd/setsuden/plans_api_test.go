@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,10 +22,6 @@ func TestPlansAPIOnTheRunningDaemon(t *testing.T) {
 	bin := buildBinary(t)
 	s := newShedSite(t, 32)
 	conf := s.config(t, "  mode: approve\n")
-	raw, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hash := viewerHash(t)
 	users := `server:
   listen: "127.0.0.1:0"
@@ -34,9 +29,7 @@ func TestPlansAPIOnTheRunningDaemon(t *testing.T) {
     - {name: vera, role: viewer, password_hash: '` + hash + `'}
     - {name: olga, role: operator, password_hash: '` + hash + `'}
 `
-	if err := os.WriteFile(conf, []byte(strings.Replace(string(raw), "server: {listen: \"127.0.0.1:0\", metrics_public: true}\n", users, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replaceInFile(t, conf, "server: {listen: \"127.0.0.1:0\", metrics_public: true}\n", users)
 	d := startDaemon(t, bin, conf)
 	line := d.waitLog(t, 60*time.Second, "setsuden running", "ui=")
 	base := regexp.MustCompile(`ui=(http://[0-9.:]+)`).FindStringSubmatch(line)[1]

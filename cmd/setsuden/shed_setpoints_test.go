@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -147,32 +146,15 @@ func TestRunShedWritesAndRevertsAnObixSetPoint(t *testing.T) {
 // field, the gateway and the gateways configured.
 func TestValidateAndRunRefuseAStageOnAnUnknownGateway(t *testing.T) {
 	bin := buildBinary(t)
-	dir := t.TempDir()
 	inv := "site: dc1\nhosts:\n  - {name: h1, cpu: 4, memory_gb: 64, idle_w: 100, slope_w: 100}\nvms: []\n" +
 		"stages:\n  - {name: cooling+1, point: \"crac:/obix/config/AHU1/SupplyAirSetpoint/\", value: 27, normal: 26, kw: 4}\n"
-	if err := os.WriteFile(filepath.Join(dir, "inventory.yaml"), []byte(inv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "setsuden.yaml")
-	y := `site: {name: dc1}
-influx: {url: "http://127.0.0.1:1", bucket: setsuden/autogen}
-demand:
-  limits:
-    - contract: {kw: 30}
-shed:
-  inventory: inventory.yaml
-executor:
-  store: audit.db
-obix:
+	_, conf := writeShedValidateConfig(t, inv, `obix:
   gateways:
     - name: bms
       url: http://127.0.0.1:1/obix
       points:
         - {href: config/AHU1/SupplyAirTemp/, measurement: temperature, field: supply_air_c}
-`
-	if err := os.WriteFile(conf, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	want := []string{"inventory.yaml", "stages[0].point", `gateway "crac" is not in obix.gateways (configured: bms`}
 	for _, cmd := range []string{"validate", "run"} {
 		out, err := exec.Command(bin, cmd, "--config", conf).CombinedOutput()

@@ -145,7 +145,7 @@ func (p *pipeline) addShed(cfg *config.Config, cfgFile string) error {
 		}
 		pw, err := newPower(h.Name, h.BMC)
 		if err != nil {
-			fleet.close()
+			fleet.Close()
 			store.Close()
 			return fmt.Errorf("executor.hosts: %w", err)
 		}
@@ -159,7 +159,7 @@ func (p *pipeline) addShed(cfg *config.Config, cfgFile string) error {
 	}, store, executor.Deps{Hypervisors: hv, Power: power, SetPoints: setPoints, Sink: writerSink{p.writer},
 		Meters: siteMeters{r: p.reader, site: cfg.Site.Name}, Log: p.log, Registerer: p.reg})
 	if err != nil {
-		fleet.close()
+		fleet.Close()
 		store.Close()
 		return err
 	}
@@ -170,7 +170,7 @@ func (p *pipeline) addShed(cfg *config.Config, cfgFile string) error {
 		w.hosts = append(w.hosts, h.Name)
 	}
 	var once sync.Once
-	w.close = func() { once.Do(func() { fleet.close(); store.Close() }) }
+	w.close = func() { once.Do(func() { fleet.Close(); store.Close() }) }
 	p.shed, p.executor = w, e
 	return nil
 }

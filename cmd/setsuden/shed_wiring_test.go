@@ -144,6 +144,64 @@ executor:
 	return path
 }
 
+// writeShedValidateConfig writes inv as inventory.yaml and a configuration
+// that sheds from it (demand limit, relative shed.inventory, executor
+// store; InfluxDB unreachable: for validate and run's refusals), with extra
+// appended, into a new directory; it returns the directory and the
+// configuration's path.
+func writeShedValidateConfig(t *testing.T, inv, extra string) (dir, conf string) {
+	t.Helper()
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "inventory.yaml"), []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf = filepath.Join(dir, "setsuden.yaml")
+	y := `site: {name: dc1}
+influx: {url: "http://127.0.0.1:1", bucket: setsuden/autogen}
+demand:
+  limits:
+    - contract: {kw: 30}
+shed:
+  inventory: inventory.yaml
+executor:
+  store: audit.db
+` + extra
+	if err := os.WriteFile(conf, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, conf
+}
+
+// replaceInFile replaces the first old in the file at path by new; a file
+// without old fails the test (the configuration it edits has changed).
+func replaceInFile(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("%s has no %q to replace:\n%s", path, old, b)
+	}
+	if err := os.WriteFile(path, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startShedRun starts `setsuden run` (the built binary) on a shed site of
+// 32 kW against a 30 kW limit, with the executor's mode line modeLine ("":
+// the default); it skips under -short.
+func startShedRun(t *testing.T, modeLine string) (s *shedSite, bin, conf string, d *daemon) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts influxd and setsuden run")
+	}
+	bin = buildBinary(t)
+	s = newShedSite(t, 32)
+	conf = s.config(t, modeLine)
+	return s, bin, conf, startDaemon(t, bin, conf)
+}
+
 // daemon is `setsuden run` with its log in a buffer.
 type daemon struct {
 	cmd *exec.Cmd
@@ -227,13 +285,7 @@ func listPlans(t *testing.T, bin, conf string) []executor.Plan {
 // logs it and writes audit points to influxd; when the load falls it
 // proposes the restore of the hosts the shed would have released.
 func TestRunShedsInAdviseModeByDefault(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts influxd and setsuden run")
-	}
-	bin := buildBinary(t)
-	s := newShedSite(t, 32)
-	conf := s.config(t, "")
-	d := startDaemon(t, bin, conf)
+	s, bin, conf, d := startShedRun(t, "")
 	line := d.waitLog(t, 90*time.Second, "shed plan submitted")
 	if !strings.Contains(line, "state=advised") {
 		t.Errorf("shed plan log %q: want state=advised (the default mode)", line)
@@ -350,13 +402,7 @@ func TestRunShedsInAdviseModeByDefault(t *testing.T) {
 
 // TestRunShedModeOffPlansNothing: mode off records no plan, says so once.
 func TestRunShedModeOffPlansNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts influxd and setsuden run")
-	}
-	bin := buildBinary(t)
-	s := newShedSite(t, 32)
-	conf := s.config(t, "  mode: off\n")
-	d := startDaemon(t, bin, conf)
+	_, bin, conf, d := startShedRun(t, "  mode: off\n")
 	d.waitLog(t, 90*time.Second, "shed decision", "executor mode is off: no plan")
 	time.Sleep(3 * time.Second)
 	if plans := listPlans(t, bin, conf); len(plans) != 0 {
@@ -374,13 +420,7 @@ func TestRunShedModeOffPlansNothing(t *testing.T) {
 // the first migration: the plan stops there, no host is powered off and
 // every domain is still running where it was.
 func TestRunShedApproveModeThroughExecute(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts influxd and setsuden run")
-	}
-	bin := buildBinary(t)
-	s := newShedSite(t, 32)
-	conf := s.config(t, "  mode: approve\n")
-	d := startDaemon(t, bin, conf)
+	s, bin, conf, d := startShedRun(t, "  mode: approve\n")
 	d.waitLog(t, 90*time.Second, "shed plan waits for an operator", "--approve shed-")
 	var id string
 	for _, p := range listPlans(t, bin, conf) {
@@ -467,25 +507,7 @@ func TestRunShedApproveModeThroughExecute(t *testing.T) {
 // shed.inventory is read beside the configuration.
 func TestValidateAndRunReportTheInventorysProblems(t *testing.T) {
 	bin := buildBinary(t)
-	dir := t.TempDir()
-	inv := "site: dc1\nhosts:\n  - {name: h1, cpu: -4, memory_gb: 64, idle_w: 100, slope_w: 100}\nvms:\n  - {name: v1, host: nowhere, cpu: 1, memory_gb: 1}\n"
-	if err := os.WriteFile(filepath.Join(dir, "inventory.yaml"), []byte(inv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "setsuden.yaml")
-	y := `site: {name: dc1}
-influx: {url: "http://127.0.0.1:1", bucket: setsuden/autogen}
-demand:
-  limits:
-    - contract: {kw: 30}
-shed:
-  inventory: inventory.yaml
-executor:
-  store: audit.db
-`
-	if err := os.WriteFile(conf, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, conf := writeShedValidateConfig(t, "site: dc1\nhosts:\n  - {name: h1, cpu: -4, memory_gb: 64, idle_w: 100, slope_w: 100}\nvms:\n  - {name: v1, host: nowhere, cpu: 1, memory_gb: 1}\n", "")
 	out, err := exec.Command(bin, "validate", "--config", conf).CombinedOutput()
 	if err == nil {
 		t.Fatalf("validate passed a broken inventory:\n%s", out)
@@ -511,13 +533,7 @@ func TestRunDemandAsksNoMoreThanThePlannerCanShed(t *testing.T) {
 	bin := buildBinary(t)
 	s := newShedSite(t, 32)
 	conf := s.config(t, "")
-	b, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(conf, bytes.Replace(b, []byte("contract: {kw: 30}"), []byte("contract: {kw: 10}"), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	replaceInFile(t, conf, "contract: {kw: 30}", "contract: {kw: 10}")
 	out, err := exec.Command(bin, "plan", "--inventory", s.inv).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -548,13 +564,7 @@ func TestRunDemandAsksNoMoreThanThePlannerCanShed(t *testing.T) {
 // approved is withdrawn (cancelled, audited) once headroom has lasted,
 // instead of a restore of what never ran; no plan is stacked meanwhile.
 func TestRunShedApproveModeWithdrawsAnUnapprovedPlan(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts influxd and setsuden run")
-	}
-	bin := buildBinary(t)
-	s := newShedSite(t, 32)
-	conf := s.config(t, "  mode: approve\n")
-	d := startDaemon(t, bin, conf)
+	s, bin, conf, d := startShedRun(t, "  mode: approve\n")
 	d.waitLog(t, 90*time.Second, "shed plan waits for an operator")
 	s.kw.Store(1.0)
 	d.waitLog(t, 90*time.Second, "msg=shed_withdrawn")
@@ -574,13 +584,7 @@ func TestRunShedApproveModeWithdrawsAnUnapprovedPlan(t *testing.T) {
 // no second shed plan is stacked while demand still asks, and it is
 // withdrawn once headroom has lasted.
 func TestRunShedAdoptsAnAwaitingPlanAfterARestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts influxd and setsuden run")
-	}
-	bin := buildBinary(t)
-	s := newShedSite(t, 32)
-	conf := s.config(t, "  mode: approve\n")
-	d := startDaemon(t, bin, conf)
+	s, bin, conf, d := startShedRun(t, "  mode: approve\n")
 	d.waitLog(t, 90*time.Second, "shed plan waits for an operator")
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	if err := d.cmd.Wait(); err != nil {

@@ -35,7 +35,7 @@ func TestDaemonGuestRestart(t *testing.T) {
 	if got := cpu("busy") - c0; got < 0.5 {
 		t.Errorf("busy guest used %.2f s of CPU in 2 s", got)
 	}
-	pid := d.QemuPid("busy")
+	pid := d.MustQemuPid("busy")
 	d.Restart(300 * time.Millisecond)
 	if !d.Running() || syscall.Kill(pid, 0) != nil {
 		t.Fatal("after the restart: daemon or guest gone")

@@ -17,7 +17,9 @@ import (
 	"github.com/setsuden/setsuden/adapters/bmc"
 	"github.com/setsuden/setsuden/adapters/bmc/bmctest"
 	"github.com/setsuden/setsuden/adapters/libvirt"
+	"github.com/setsuden/setsuden/adapters/libvirt/fleet"
 	"github.com/setsuden/setsuden/internal/testmigrate"
+	"github.com/setsuden/setsuden/internal/testproc"
 	"github.com/setsuden/setsuden/rules/executor"
 )
 
@@ -27,7 +29,7 @@ type site struct {
 	h1, h2 *testmigrate.Host
 	bmc1   *bmctest.BMC
 	ipmi1  *bmc.IPMI
-	fl     *fleet
+	fl     *fleet.Fleet
 	store  *executor.Store
 	dir    string
 	kernel string
@@ -47,9 +49,9 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.fl.add("h1", s.h1.URI())
-	s.fl.add("h2", s.h2.URI())
-	t.Cleanup(s.fl.close)
+	addHost(s.fl, "h1", s.h1.URI)
+	addHost(s.fl, "h2", s.h2.URI)
+	t.Cleanup(s.fl.Close)
 	s.store, err = executor.OpenStore(context.Background(), filepath.Join(dir, "audit.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +101,7 @@ func (s *site) executor(t *testing.T, mode executor.Mode, power map[string]execu
 
 func (s *site) guest(t *testing.T, host, name string, slow bool) {
 	t.Helper()
-	h, err := s.fl.host(host)
+	h, err := s.fl.Hypervisor(host)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,15 +324,15 @@ func TestExecutorRealParts(t *testing.T) {
 		o := testmigrate.Case(t, caseName)
 		s.guest(t, "h1", vm, slow)
 		if slow {
-			s.fl.bandwidth.Store(1)
-			defer s.fl.bandwidth.Store(0)
+			s.fl.SetBandwidth(1)
+			defer s.fl.SetBandwidth(0)
 			var once sync.Once
-			s.fl.onProgress = func(v string, p libvirt.MigrateProgress) {
+			s.fl.OnProgress(func(v string, p libvirt.MigrateProgress) {
 				if v == vm && p.DataDone > 2<<20 && s.h2.QemuPid(vm) != 0 {
 					once.Do(func() { go fault() })
 				}
-			}
-			defer func() { s.fl.onProgress = nil }()
+			})
+			defer s.fl.OnProgress(nil)
 		} else {
 			fault()
 		}
@@ -369,7 +371,7 @@ func TestExecutorRealParts(t *testing.T) {
 	})
 	t.Run("migration aborted", func(t *testing.T) {
 		failing(t, "executor: migration aborted mid-way (AbortJob from outside)", "aborted", "f2", true, func() {
-			h, _ := s.fl.host("h1")
+			h, _ := s.fl.Hypervisor("h1")
 			if ok, err := h.AbortJob(ctx, "f2"); !ok || err != nil {
 				t.Errorf("abort: %v %v", ok, err)
 			}
@@ -392,16 +394,16 @@ func TestExecutorRealParts(t *testing.T) {
 		for _, g := range []string{"c1", "c2", "c3"} {
 			s.guest(t, "h1", g, true)
 		}
-		s.fl.bandwidth.Store(1)
-		defer s.fl.bandwidth.Store(0)
+		s.fl.SetBandwidth(1)
+		defer s.fl.SetBandwidth(0)
 		inflight := make(chan struct{})
 		var once sync.Once
-		s.fl.onProgress = func(v string, p libvirt.MigrateProgress) {
+		s.fl.OnProgress(func(v string, p libvirt.MigrateProgress) {
 			if p.DataDone > 2<<20 {
 				once.Do(func() { close(inflight) })
 			}
-		}
-		defer func() { s.fl.onProgress = nil }()
+		})
+		defer s.fl.OnProgress(nil)
 		p, err := e.Submit(ctx, drainPlan("cancel-1", "c1", "c2", "c3"), "test")
 		if err != nil {
 			t.Fatal(err)
@@ -491,7 +493,7 @@ func TestExecutorRealParts(t *testing.T) {
 		h3 := testmigrate.NewHost(t, s.dir, "h3", 3) // never started: the "OS" never boots
 		sim3 := bmctest.Start(t, s.dir, "h3", bmctest.HostScript(t, s.dir, "h3"))
 		ipmi3, _ := bmc.NewIPMI(bmc.IPMIConfig{Addr: sim3.Addr(), User: bmctest.User, Password: bmctest.Password})
-		s.fl.add("h3", h3.URI())
+		addHost(s.fl, "h3", h3.URI)
 		e3, err := executor.New(executor.Config{Site: "dc1", Owner: "test3", Mode: executor.ModeAuto, PowerOnTimeout: 3 * time.Second, PollInterval: 100 * time.Millisecond},
 			s.store, executor.Deps{Hypervisors: s.fl, Power: map[string]executor.Power{"h1": s.ipmi1, "h3": ipmi3}, Log: testLog(t)})
 		if err != nil {
@@ -606,9 +608,9 @@ func TestExecutorRealParts(t *testing.T) {
 func killGuest(h *testmigrate.Host, name string) {
 	if p := h.QemuPid(name); p != 0 {
 		syscall.Kill(p, syscall.SIGKILL)
-		testmigrate.WaitDead(p, 10*time.Second)
+		testproc.WaitDead(p, 10*time.Second)
 	}
-	lh := libvirt.NewHost(libvirt.HostConfig{Name: h.Name, URI: h.URI()})
+	lh := libvirt.NewHost(libvirt.HostConfig{Name: h.Name, URI: h.URI})
 	defer lh.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

@@ -7,7 +7,6 @@ package bmctest
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/setsuden/setsuden/internal/testproc"
 )
 
 // User and Password are the admin account of every simulated BMC.
@@ -79,7 +80,7 @@ func HostScript(t testing.TB, dir, name string, cmd ...string) string {
 // at cleanup.
 func Start(t testing.TB, dir, name, startcmd string) *BMC {
 	t.Helper()
-	b := &BMC{Name: name, Dir: filepath.Join(dir, "bmc-"+name), Port: freeUDP(t), VMPort: freeTCP(t), t: t}
+	b := &BMC{Name: name, Dir: filepath.Join(dir, "bmc-"+name), Port: testproc.FreeUDPPort(t), VMPort: testproc.FreeTCPPort(t), t: t}
 	if err := os.MkdirAll(filepath.Join(b.Dir, "state"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +103,8 @@ set_working_mc 0x20
   user 2 true  "%s" "%s" admin 10 none md2 md5 straight
 `, name, b.Port, b.Port, b.VMPort, startcmd, User, Password)
 	emu := "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n"
-	writeFile(t, filepath.Join(b.Dir, "lan.conf"), lan)
-	writeFile(t, filepath.Join(b.Dir, "bmc.emu"), emu)
+	testproc.WriteFile(t, filepath.Join(b.Dir, "lan.conf"), lan, 0o644)
+	testproc.WriteFile(t, filepath.Join(b.Dir, "bmc.emu"), emu, 0o644)
 	logf, err := os.Create(filepath.Join(b.Dir, "sim.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -120,19 +121,17 @@ set_working_mc 0x20
 	b.pid = cmd.Process.Pid
 	go cmd.Wait() // reap
 	t.Cleanup(b.Stop)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	listening := testproc.Poll(10*time.Second, 20*time.Millisecond, func() bool {
 		out, _ := exec.Command("ss", "-Hlunp", fmt.Sprintf("sport = :%d", b.Port)).Output()
-		if strings.Contains(string(out), fmt.Sprintf("pid=%d,", b.pid)) {
-			return b
-		}
-		if !alive(b.pid) {
-			t.Fatalf("ipmi_sim %s died at start (bad config? with -n it logs to syslog only)", name)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return strings.Contains(string(out), fmt.Sprintf("pid=%d,", b.pid)) || !testproc.Alive(b.pid)
+	})
+	switch {
+	case !testproc.Alive(b.pid):
+		t.Fatalf("ipmi_sim %s died at start (bad config? with -n it logs to syslog only)", name)
+	case !listening:
+		t.Fatalf("ipmi_sim %s not listening on udp %d after 10 s", name, b.Port)
 	}
-	t.Fatalf("ipmi_sim %s not listening on udp %d after 10 s", name, b.Port)
-	return nil
+	return b
 }
 
 // HostPid is the pid of the host process ipmi_sim started (power on), 0 if
@@ -140,7 +139,7 @@ set_working_mc 0x20
 func (b *BMC) HostPid() int {
 	out, _ := exec.Command("ps", "-o", "pid=", "--ppid", strconv.Itoa(b.pid)).Output()
 	for _, f := range strings.Fields(string(out)) {
-		if p, err := strconv.Atoi(f); err == nil && alive(p) {
+		if p, err := strconv.Atoi(f); err == nil && testproc.Alive(p) {
 			return p
 		}
 	}
@@ -156,22 +155,14 @@ func (b *BMC) Thaw() { _ = syscall.Kill(b.pid, syscall.SIGCONT) }
 // Stop stops the host first (ipmi_sim does not kill its startcmd on exit),
 // then ipmi_sim.
 func (b *BMC) Stop() {
-	if !alive(b.pid) {
+	if !testproc.Alive(b.pid) {
 		return
 	}
 	b.Thaw()
 	if h := b.HostPid(); h != 0 {
-		_ = syscall.Kill(h, syscall.SIGTERM)
-		if !waitDead(h, 10*time.Second) {
-			_ = syscall.Kill(h, syscall.SIGKILL)
-			waitDead(h, 5*time.Second)
-		}
+		testproc.Stop(h, 10*time.Second)
 	}
-	_ = syscall.Kill(b.pid, syscall.SIGTERM)
-	if !waitDead(b.pid, 5*time.Second) {
-		_ = syscall.Kill(b.pid, syscall.SIGKILL)
-		waitDead(b.pid, 5*time.Second)
-	}
+	testproc.Stop(b.pid, 5*time.Second)
 }
 
 // Ipmitool runs ipmitool against the BMC (cipher suite 3) and returns its
@@ -196,58 +187,4 @@ func (b *BMC) IpmitoolPowerOn() (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("ipmitool: unexpected %q", out)
-}
-
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
-func waitDead(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if !alive(pid) {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
-
-func freeUDP(t testing.TB) int {
-	for i := 0; i < 20; i++ {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := c.LocalAddr().(*net.UDPAddr).Port
-		c.Close()
-		// ipmi_sim sets SO_REUSEADDR and would share a used port: check.
-		if out, _ := exec.Command("ss", "-Hlun", fmt.Sprintf("sport = :%d", p)).Output(); len(strings.TrimSpace(string(out))) == 0 {
-			return p
-		}
-	}
-	t.Fatal("no free UDP port")
-	return 0
-}
-
-func freeTCP(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func writeFile(t testing.TB, p, s string) {
-	t.Helper()
-	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
