@@ -26,7 +26,7 @@ type MaintenanceImporter interface {
 func (s *Server) incidentRoutes() []route {
 	return []route{
 		{Method: "GET", Path: "/api/v1/incidents", Need: RoleCustomer, Tag: "sla",
-			Summary: "a month's incidents per service: start, end, cause, whether they counted against the SLA, RTO met (a customer: its own)",
+			Summary: "a month's incidents per service: start, end, cause, whether they counted against the SLA, RTO met; and each service's response-time SLI for the month (a customer: its own)",
 			Query:   []string{"month", "service"}, Handler: s.incidents},
 		{Method: "POST", Path: "/api/v1/maintenance/import", Need: RoleOperator, Tag: "maintenance",
 			Summary: "import a maintenance calendar (CSV, header " + strings.Join(slactl.CalendarColumns, ",") + "; services separated by ;) with its original announcement times: every row is checked first, one bad row imports nothing",
@@ -64,6 +64,36 @@ type IncidentView struct {
 	RTOMet      *bool   `json:"rto_met,omitempty"`
 	Stretches   int     `json:"stretches"`
 	CarriedOver bool    `json:"carried_over,omitempty"`
+}
+
+// ResponseView is a service's response-time SLI for the month (the model
+// measures it per month, not per incident): the share of valid probes
+// within the bound against the objective.
+type ResponseView struct {
+	Service    string   `json:"service"`
+	BoundMs    float64  `json:"bound_ms"`
+	Objective  float64  `json:"objective,omitempty"`
+	Valid      int      `json:"valid"`
+	Within     int      `json:"within"`
+	Compliance *float64 `json:"compliance,omitempty"`
+	// Met: compliance reaches the objective (unset without an objective
+	// or without valid probes).
+	Met   *bool   `json:"met,omitempty"`
+	P95Ms float64 `json:"p95_ms"`
+}
+
+func responseView(f sla.Figures) (ResponseView, bool) {
+	r := f.Response
+	if r.Bound <= 0 {
+		return ResponseView{}, false
+	}
+	v := ResponseView{Service: f.Service, BoundMs: float64(r.Bound) / float64(time.Millisecond), Objective: r.Objective,
+		Valid: r.Valid, Within: r.Within, Compliance: ratioPtr(r.Compliance), P95Ms: r.P95}
+	if v.Compliance != nil && r.Objective > 0 {
+		met := *v.Compliance >= r.Objective
+		v.Met = &met
+	}
+	return v, true
 }
 
 func incidentView(f sla.Figures, in sla.Incident, carried bool) IncidentView {
@@ -114,9 +144,13 @@ func (s *Server) incidents(c *fiber.Ctx) error {
 		return badRequest(c, FieldProblem{Field: "service", Msg: fmt.Sprintf("unknown service %q (expected one of: %s)", service, strings.Join(names, ", "))})
 	}
 	out := []IncidentView{}
+	resp := []ResponseView{}
 	for _, f := range visible {
 		if service != "" && f.Service != service {
 			continue
+		}
+		if rv, ok := responseView(f); ok {
+			resp = append(resp, rv)
 		}
 		for _, in := range f.CarriedOver {
 			out = append(out, incidentView(f, in, true))
@@ -129,7 +163,7 @@ func (s *Server) incidents(c *fiber.Ctx) error {
 	if month == "" {
 		month = ctl.Now().In(s.cfg.Location).Format("2006-01")
 	}
-	return c.JSON(fiber.Map{"month": month, "incidents": out})
+	return c.JSON(fiber.Map{"month": month, "incidents": out, "response": resp})
 }
 
 // maxCalendar bounds an imported calendar: years of windows, not a dump.

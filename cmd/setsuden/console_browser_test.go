@@ -224,7 +224,8 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	waitFor("the month's incidents", `document.getElementById("incidents-month").value !== "" &&
 		(document.querySelectorAll("#sla-incidents tbody tr").length > 0 || !document.getElementById("incidents-empty").hidden) &&
-		document.querySelector("#page-sla h2[data-i18n='sl.incidents']").textContent === "インシデント"`, 30*time.Second)
+		document.querySelector("#page-sla h2[data-i18n='sl.incidents']").textContent === "インシデント" &&
+		document.getElementById("incidents-response").textContent.includes("web の応答時間: 3.0 秒以内")`, 30*time.Second)
 	start := time.Now().Add(40 * 24 * time.Hour).In(time.FixedZone("JST", 9*3600))
 	step("fill the window",
 		chromedp.SetValue(chromedp.ID("maint-services"), "web"),

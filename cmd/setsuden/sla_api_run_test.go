@@ -59,7 +59,7 @@ server:
 sla:
   state_dir: %s
   slas:
-    - {name: core, objective: 0.999, rto: 1h, max_failures: 1}
+    - {name: core, objective: 0.999, rto: 1h, max_failures: 1, response_bound: 1s, response_objective: 0.99}
   services:
     - {name: web, sla: core, customer: ACME, runs_on: {probes: [web-http]}}
     - {name: db, sla: core, customer: Globex, runs_on: {hosts: [hv2]}}
@@ -133,6 +133,7 @@ sla:
 	var inc struct {
 		Month     string
 		Incidents []server.IncidentView
+		Response  []server.ResponseView
 	}
 	waitFor("GET /api/v1/incidents?month=2025-04", func() (bool, string) {
 		code, body := call("GET", "/api/v1/incidents?month=2025-04", "vera", "")
@@ -147,6 +148,17 @@ sla:
 	if in.Service != "web" || in.Customer != "ACME" || !in.Start.Equal(slaJST(4, 7, 14, 0)) || !in.End.Equal(slaJST(4, 7, 14, 50)) ||
 		in.DurationS != 3000 || !in.Failure || !in.CountsAgainstSLA || in.RTOS != 3600 || in.RTOMet == nil || !*in.RTOMet || in.Cause != "connection refused" {
 		t.Errorf("the 7th's incident: %+v (want web 14:00-14:50 JST, 3000 s, a failure within the 1 h RTO, caused by connection refused)", in)
+	}
+	// web's probes every 5 minutes: 10 failed on the 7th (the 12th's are
+	// in the planned window, not valid), the rest answered in 120-129 ms.
+	var webResp *server.ResponseView
+	for i := range inc.Response {
+		if inc.Response[i].Service == "web" {
+			webResp = &inc.Response[i]
+		}
+	}
+	if webResp == nil || webResp.BoundMs != 1000 || webResp.Valid == 0 || webResp.Valid-webResp.Within != 10 || webResp.Met == nil || !*webResp.Met || webResp.P95Ms < 120 || webResp.P95Ms > 130 {
+		t.Errorf("web's response-time SLI for April: %+v (want 10 valid probes outside the 1 s bound, the 99%% objective met, p95 120-130 ms)", webResp)
 	}
 	if code, body := call("GET", "/api/v1/incidents?month=2025-04", "acme", ""); code != 200 || !strings.Contains(body, `"service":"web"`) {
 		t.Errorf("ACME's incidents: %d %s", code, body)

@@ -492,6 +492,9 @@ async function incidentsPoll() {
     cell(fmtDuration(x.duration_s), "n"), cell(x.cause || x.maintenance || "—"),
     cell(!x.counts_against_sla ? t("sl.inc.planned") : t(x.failure ? "sl.inc.failure" : "sl.inc.downtime"), x.failure ? "failed" : (x.counts_against_sla ? "warn" : "ok")),
     cell(x.rto_met === undefined ? "—" : t(x.rto_met ? "yes" : "no"), x.rto_met === false ? "failed" : "")]);
+  $("incidents-response").replaceChildren(...(r.body.response || []).map((x) => el("li", t("sl.inc.response", { svc: x.service,
+    pct: x.compliance === undefined ? "—" : num(100 * x.compliance, 2), bound: num(x.bound_ms / 1000, 1), obj: x.objective ? num(100 * x.objective, 1) : "—",
+    met: x.met === undefined ? "—" : t(x.met ? "yes" : "no") }), x.met === false ? "failed" : "")));
 }
 $("incidents-month").addEventListener("change", incidentsPoll);
 function maintBody() {
