@@ -78,14 +78,24 @@ func (f *fakeDemand) Now() time.Time { return testNow }
 type fakeSLA struct {
 	mu      sync.Mutex
 	windows []slactl.MaintenanceView
+	// calendar is the log of imported calendars; down: web is DOWN
+	// (incidents_test.go).
+	calendar *sla.MemoryMaintenanceStore
+	down     bool
 }
 
 func (f *fakeSLA) Site() string   { return "dc1" }
 func (f *fakeSLA) Now() time.Time { return testNow }
 func (f *fakeSLA) States() ([]slactl.ServiceState, time.Time) {
+	f.mu.Lock()
+	web := sla.StateUp
+	if f.down {
+		web = sla.StateDown
+	}
+	f.mu.Unlock()
 	return []slactl.ServiceState{
 		{Service: "crm", Customer: "Globex", State: sla.StateUp},
-		{Service: "web", Customer: "Demo Corp.", State: sla.StateUp},
+		{Service: "web", Customer: "Demo Corp.", State: web},
 	}, testNow
 }
 
@@ -146,8 +156,12 @@ func (f *fakeSLA) MonthFigures(_ context.Context, month string) ([]sla.Figures, 
 	p := sla.Period{Start: time.Date(2026, 7, 1, 0, 0, 0, 0, testNow.Location()), End: time.Date(2026, 8, 1, 0, 0, 0, 0, testNow.Location())}
 	return []sla.Figures{
 		{Service: "web", Customer: "Demo Corp.", SLA: "core", Objective: 0.999, Period: p, Provisional: true,
-			Availability: sla.Ratio{Num: 99, Den: 100}, BudgetTotal: 100 * time.Second, BudgetSpent: 25 * time.Second, BudgetLeft: 75 * time.Second},
-		{Service: "crm", Customer: "Globex", SLA: "core", Objective: 0.999, Period: p},
+			Availability: sla.Ratio{Num: 99, Den: 100}, BudgetTotal: 100 * time.Second, BudgetSpent: 25 * time.Second, BudgetLeft: 75 * time.Second,
+			RTO: time.Hour, Incidents: []sla.Incident{{Start: p.Start.Add(time.Hour), End: p.Start.Add(3 * time.Hour), Downtime: 2 * time.Hour,
+				DowntimeInPeriod: 2 * time.Hour, TTR: 2 * time.Hour, RTOBreach: true, Failure: true, Causes: []string{"probe web-http"}, Stretches: 1}}},
+		{Service: "crm", Customer: "Globex", SLA: "core", Objective: 0.999, Period: p,
+			Incidents: []sla.Incident{{Start: p.Start.Add(5 * time.Hour), End: p.Start.Add(5*time.Hour + time.Minute), Downtime: time.Minute,
+				DowntimeInPeriod: time.Minute, TTR: time.Minute, Failure: true, Causes: []string{"host hv2"}, Stretches: 1}}},
 	}, nil
 }
 

@@ -11,8 +11,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
-
-	"github.com/setsuden/setsuden/rules/sla"
 )
 
 func (s *Server) liveRoutes() []route {
@@ -85,7 +83,7 @@ type streamEvent struct{ name, data string }
 
 // streamEvents are the rules' state for the stream, sent when it changes:
 // demand (the stage and its figures), plans (the executor's open plans),
-// alarms (services not UP and firing alerts).
+// alarms (the open alarms, as GET /api/v1/alarms lists them).
 func (s *Server) streamEvents(ctx context.Context) []streamEvent {
 	var out []streamEvent
 	if s.cfg.Demand != nil {
@@ -111,22 +109,9 @@ func (s *Server) streamEvents(ctx context.Context) []streamEvent {
 			out = append(out, streamEvent{"plans", string(js)})
 		}
 	}
-	if s.cfg.SLA != nil {
-		states, _ := s.cfg.SLA.States()
-		type alarm struct {
-			Service string `json:"service"`
-			State   string `json:"state"`
-			Alerts  int    `json:"alerts"`
-		}
-		alarms := []alarm{}
-		for _, st := range states {
-			if st.State != sla.StateUp || len(st.Alerts) > 0 {
-				alarms = append(alarms, alarm{st.Service, st.State.String(), len(st.Alerts)})
-			}
-		}
-		js, _ := json.Marshal(map[string]any{"alarms": alarms})
-		out = append(out, streamEvent{"alarms", string(js)})
-	}
+	// The same list as GET /api/v1/alarms (alarms.go).
+	js, _ := json.Marshal(map[string]any{"alarms": BuildAlarms(s.alarmInputs(ctx, false), s.alarmClock())})
+	out = append(out, streamEvent{"alarms", string(js)})
 	return out
 }
 

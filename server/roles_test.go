@@ -43,6 +43,9 @@ var allowedSets = map[string]string{
 	"GET /api/v1/shed/mode":                        "viewer operator admin",
 	"PUT /api/v1/shed/mode":                        "admin",
 	"GET /api/v1/cost":                             "operator admin",
+	"GET /api/v1/incidents":                        "viewer operator admin customer",
+	"POST /api/v1/maintenance/import":              "operator admin",
+	"GET /api/v1/alarms":                           "viewer operator admin",
 }
 
 // validBodies make each mutating call well-formed, so only the role decides.
@@ -54,6 +57,7 @@ var validBodies = map[string]string{
 	"POST /api/v1/maintenance/check":        `{"services": ["web"], "start": "2026-07-10T02:00:00+09:00", "end": "2026-07-10T04:00:00+09:00", "reason": "firmware"}`,
 	"POST /api/v1/plans/:id/cancel":         `{"reason": "batch job"}`,
 	"PUT /api/v1/shed/mode":                 `{"mode": "approve"}`,
+	"POST /api/v1/maintenance/import":       `{"file": "cal.csv", "csv": "services,start,end,announced_at,announced_by,reason\nweb,2026-07-10T02:00:00+09:00,2026-07-10T04:00:00+09:00,2026-06-01T10:00:00+09:00,alice,firmware\n"}`,
 }
 
 var pathValues = strings.NewReplacer(":month", "2026-06", ":revision", "1", ":format", "csv", ":id", "p1")

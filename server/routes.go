@@ -43,6 +43,8 @@ func (s *Server) allRoutes() []route {
 	rs = append(rs, s.slaRoutes()...)
 	rs = append(rs, s.planRoutes()...)
 	rs = append(rs, s.costRoutes()...)
+	rs = append(rs, s.incidentRoutes()...)
+	rs = append(rs, s.alarmRoutes()...)
 	return rs
 }
 

@@ -203,6 +203,15 @@ func TestConsoleInChromium(t *testing.T) {
 	waitFor("Japanese labels", `document.querySelector('#nav a[href="#floor"]').textContent === "フロア" && document.documentElement.lang === "ja"`, 10*time.Second)
 	step("overview in Japanese", chromedp.Click(chromedp.CSS(`#nav a[href="#overview"]`)), chromedp.WaitVisible(chromedp.ID("site-kw")))
 	waitFor("the stage in Japanese", `["通常","注意","削減","限界"].includes(document.getElementById("demand-stage").textContent)`, 20*time.Second)
+	// The power chart's axes follow the switch, the time axis in the site's zone.
+	waitFor("the power chart's axes in Japanese", `(() => { const u = S.charts["chart-today"];
+		return !!u && u.axes[1].label === "電力 (kW)" && u.axes[0].label === "時刻 (Asia/Tokyo)" &&
+			document.querySelector("#chart-today .u-legend").textContent.includes("本日 kW") &&
+			document.querySelector("#chart-today .u-legend").textContent.includes("時刻"); })()`, 70*time.Second)
+	if v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const u = S.charts["chart-today"]; return u.axes[0].values(u, [Date.UTC(2026, 6, 1, 3, 0) / 1000]).join(); })()`)); err != nil || v != "12:00" {
+		t.Errorf("the time axis labels 03:00 UTC as %q (%v), want 12:00 in Asia/Tokyo", v, err)
+	}
+	waitFor("the open alarms from the server", `Array.isArray(S.alarms) && document.querySelectorAll("#alarms li").length === Math.max(1, S.alarms.length)`, 20*time.Second)
 	shot("04-overview-ja")
 
 	// 5. A maintenance window, with the notice rule shown before saving.
@@ -211,6 +220,10 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(500*time.Millisecond))); err != nil {
 		t.Errorf("the SLA page shows no month's availability: %v (%q)", err, text("#sla-services"))
 	}
+	waitFor("the month's incidents", `document.getElementById("incidents-month").value !== "" &&
+		(document.querySelectorAll("#sla-incidents tbody tr").length > 0 || !document.getElementById("incidents-empty").hidden) &&
+		document.querySelector("#page-sla h2[data-i18n='sl.incidents']").textContent === "インシデント" &&
+		document.getElementById("incidents-response").textContent.includes("web の応答時間: 3.0 秒以内")`, 30*time.Second)
 	start := time.Now().Add(40 * 24 * time.Hour).In(time.FixedZone("JST", 9*3600))
 	step("fill the window",
 		chromedp.SetValue(chromedp.ID("maint-services"), "web"),

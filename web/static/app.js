@@ -186,6 +186,7 @@ function connectLive() {
     renderLive(JSON.parse(e.data));
   });
   S.es.addEventListener("plans", () => { if (!$("page-peak").hidden) plansPoll(); });
+  S.es.addEventListener("alarms", (e) => { S.alarms = JSON.parse(e.data).alarms || []; renderAlarms(); });
   S.es.onerror = () => {
     $("conn").textContent = t("reconnecting"); $("conn").className = "conn down";
     if (!pollTimer) pollTimer = setInterval(poll, 5000);
@@ -209,18 +210,28 @@ function renderDemand(d) {
   $("gauge-limit").style.left = (100 * (d.limit_kw || 0) / scale) + "%";
   renderAlarms();
 }
+// The open alarms are the server's list (GET /api/v1/alarms, and the
+// stream's alarms event), worded here in the page's language.
 function renderAlarms() {
-  const items = [];
-  if (lastDemand && lastDemand.request) items.push(t("alarm.stage", { stage: t("stage." + lastDemand.stage), kw: num(lastDemand.request.shed_kw, 1) }));
-  for (const s of (lastSLA || [])) {
-    if (s.state !== "UP" && s.state !== "UNKNOWN") items.push(t("alarm.down", { svc: s.service, state: s.state }));
-    for (const a of s.alerts || []) items.push(t("alarm.sla", { svc: s.service, rule: a.rule || a.name || "", state: a.state }));
-  }
-  for (const m of ((S.live || {}).meters || [])) if (m.stale) items.push(t("alarm.meter", { name: m.meter }));
-  for (const x of ((S.live || {}).sources || [])) if (x.failed) items.push(t("alarm.source", { name: x.name, err: x.last_error }));
-  $("alarms").replaceChildren(...(items.length ? items.map((x) => el("li", x, "alarm")) : [el("li", t("noalarms"), "ok")]));
+  const list = S.alarms || [];
+  $("alarms").replaceChildren(...(list.length ? list.map(alarmItem) : [el("li", t("noalarms"), "ok")]));
+}
+function alarmItem(a) {
+  const p = Object.assign({}, a.params || {});
+  if (p.stage) p.stage = t("stage." + p.stage);
+  let key = "alarm." + a.kind;
+  if (a.kind === "demand_stage" && p.shed_kw) key = "alarm.demand_shed";
+  let text = (I18N.en[key] ? t(key, p) : a.message);
+  if (a.since) text += " — " + t("alarm.since", { t: fmtTime(a.since, true) });
+  const li = el("li", text, "alarm " + a.severity);
+  li.dataset.kind = a.kind; li.dataset.source = a.source;
+  return li;
+}
+function alarmsPoll() {
+  api("GET", "/api/v1/alarms").then((r) => { if (r.ok) { S.alarms = r.body.alarms || []; renderAlarms(); } }).catch(() => {});
 }
 function rulesPoll() {
+  alarmsPoll();
   api("GET", "/api/v1/demand").then((r) => { if (r.ok) renderDemand(r.body); }).catch(() => {});
   api("GET", "/api/v1/sla").then((r) => {
     if (!r.ok) return;
@@ -241,7 +252,20 @@ function chart(id, opts, data, from, to) {
   opts.width = Math.max(300, box.clientWidth || 900); opts.height = opts.height || 260;
   opts.scales = Object.assign({ x: { time: true, range: () => [from, to] } }, opts.scales || {});
   opts.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), S.tz);
+  // The legend's time column, in the page's language and the site's zone.
+  if (opts.series && opts.series[0] && !opts.series[0].label) {
+    opts.series[0] = Object.assign({ label: t("legend.time"), value: (u, ts) => ts == null ? "--" : fmtTime(ts * 1000, true) }, opts.series[0]);
+  }
   S.charts[id] = new uPlot(opts, data, box);
+}
+// chartAxes labels a time chart's axes in the page's language: the x axis
+// in the site's zone (named in its label), the y axis with its unit.
+function chartAxes(yKey, from, to) {
+  const long = to - from > 2 * 86400;
+  const fmt = new Intl.DateTimeFormat(S.lang === "ja" ? "ja-JP" : "en-GB", long ?
+    { timeZone: S.tz, month: "numeric", day: "numeric" } : { timeZone: S.tz, hour: "2-digit", minute: "2-digit", hour12: false });
+  return [{ label: t("axis.time", { tz: S.tz }), values: (u, splits) => splits.map((ts) => fmt.format(new Date(ts * 1000))) },
+    { label: t(yKey), size: 60 }];
 }
 async function todayChart() {
   const now = Date.now(), start = siteDayStart(now), day = 86400000;
@@ -257,7 +281,7 @@ async function todayChart() {
   const put = (ser, arr, base) => { if (ser.series[0]) ser.series[0].t.forEach((ts, i) => { const k = idx(ts, base) - 1; if (k >= 0 && k < arr.length) arr[k] = ser.series[0].v[i]; }); };
   put(today, a, start / 1000); put(yest, b, (start - day) / 1000);
   chart("chart-today", { series: [{}, { label: t("today") + " kW", stroke: "#2a6fdb", width: 2, points: { show: true, size: 3 } }, { label: t("yesterday") + " kW", stroke: "#999", dash: [4, 4] },
-    { label: t("target") + " kW", stroke: "#d33", width: 1 }], axes: [{}, { label: "kW" }] }, [xs, a, b, tgt], start / 1000, (start + day) / 1000);
+    { label: t("target") + " kW", stroke: "#d33", width: 1 }], axes: chartAxes("axis.power", start / 1000, (start + day) / 1000) }, [xs, a, b, tgt], start / 1000, (start + day) / 1000);
 }
 // PUE from energy: the increase of every meter's kwh_total over the
 // range, all meters over the IT ones (category=it).
@@ -326,7 +350,7 @@ async function openRack(room, rk) {
   const res = await Promise.all(rk.meters.map((m) => series({ measurement: "power", field: "kw", meter: m.meter, from: new Date(now - 86400000).toISOString(), to: new Date(now).toISOString(), points: 288 })));
   const xs = res[0] && res[0].series[0] ? res[0].series[0].t : [];
   const data = [xs, ...res.map((r) => { const m = new Map(); if (r && r.series[0]) r.series[0].t.forEach((ts, i) => m.set(ts, r.series[0].v[i])); return xs.map((ts) => m.has(ts) ? m.get(ts) : null); })];
-  chart("chart-rack", { series: [{}, ...rk.meters.map((m, i) => ({ label: m.meter + " kW", stroke: ["#2a6fdb", "#e07b00", "#2c9c4a", "#a33"][i % 4] }))], axes: [{}, { label: "kW" }] }, data, now / 1000 - 86400, now / 1000);
+  chart("chart-rack", { series: [{}, ...rk.meters.map((m, i) => ({ label: m.meter + " kW", stroke: ["#2a6fdb", "#e07b00", "#2c9c4a", "#a33"][i % 4] }))], axes: chartAxes("axis.power", now / 1000 - 86400, now / 1000) }, data, now / 1000 - 86400, now / 1000);
 }
 async function openHost(h) {
   $("host-detail").hidden = false; $("host-name").textContent = h;
@@ -335,7 +359,7 @@ async function openHost(h) {
     series({ measurement: "host", field: "cpu_util", host: h, from, to, points: 288 }),
     series({ measurement: "vm", field: "cpu_util", host: h, from, to, points: 96, fn: "max" }),
   ]);
-  if (cpu && cpu.series[0]) chart("chart-host", { series: [{}, { label: "CPU %", stroke: "#2a6fdb" }], axes: [{}, { label: "%" }] }, [cpu.series[0].t, cpu.series[0].v.map((x) => 100 * x)], now / 1000 - 86400, now / 1000);
+  if (cpu && cpu.series[0]) chart("chart-host", { series: [{}, { label: "CPU %", stroke: "#2a6fdb" }], axes: chartAxes("axis.cpu", now / 1000 - 86400, now / 1000) }, [cpu.series[0].t, cpu.series[0].v.map((x) => 100 * x)], now / 1000 - 86400, now / 1000);
   const rows = ((vms && vms.series) || []).map((s) => ({ vm: s.tags.vm, now: s.v[s.v.length - 1], max: Math.max(...s.v) }));
   fillTable("host-vms", rows, (r) => [cell(r.vm), cell(num(100 * r.now, 0), "n"), cell(num(100 * r.max, 0), "n")]);
 }
@@ -451,11 +475,28 @@ async function slaPoll() {
       cell(g.burn === undefined ? "—" : num(g.burn, 2) + "×", "n" + (g.burn > 1 ? " warn" : "")),
       cell((x.alerts || []).map((a) => `${a.rule || a.name || ""} ${a.state}`).join(", ") || t("none"))];
   });
+  incidentsPoll();
   if (S.user.role === "customer") return;
   const m = await api("GET", "/api/v1/maintenance");
   if (m.ok) fillTable("maint-list", m.body.windows || [], (w) => [cell(w.id), cell((w.services || []).join(", ")), cell(fmtTime(w.start, true)), cell(fmtTime(w.end, true)),
     cell((w.classes || []).map((c) => c.service + ": " + c.class).join(", ")), cell(w.reason || "")]);
 }
+async function incidentsPoll() {
+  const month = $("incidents-month").value;
+  const r = await api("GET", "/api/v1/incidents" + (month ? "?month=" + encodeURIComponent(month) : ""));
+  if (!r.ok) return;
+  if (!month && r.body.month) $("incidents-month").value = r.body.month;
+  const list = r.body.incidents || [];
+  $("incidents-empty").hidden = list.length > 0;
+  fillTable("sla-incidents", list, (x) => [cell(x.service), cell(fmtTime(x.start, true)), cell(x.ongoing ? t("sl.inc.ongoing") : fmtTime(x.end, true)),
+    cell(fmtDuration(x.duration_s), "n"), cell(x.cause || x.maintenance || "—"),
+    cell(!x.counts_against_sla ? t("sl.inc.planned") : t(x.failure ? "sl.inc.failure" : "sl.inc.downtime"), x.failure ? "failed" : (x.counts_against_sla ? "warn" : "ok")),
+    cell(x.rto_met === undefined ? "—" : t(x.rto_met ? "yes" : "no"), x.rto_met === false ? "failed" : "")]);
+  $("incidents-response").replaceChildren(...(r.body.response || []).map((x) => el("li", t("sl.inc.response", { svc: x.service,
+    pct: x.compliance === undefined ? "—" : num(100 * x.compliance, 2), bound: num(x.bound_ms / 1000, 1), obj: x.objective ? num(100 * x.objective, 1) : "—",
+    met: x.met === undefined ? "—" : t(x.met ? "yes" : "no") }), x.met === false ? "failed" : "")));
+}
+$("incidents-month").addEventListener("change", incidentsPoll);
 function maintBody() {
   return { services: $("maint-services").value.split(",").map((s) => s.trim()).filter(Boolean), start: localToRFC3339($("maint-start").value),
     end: localToRFC3339($("maint-end").value), reason: $("maint-reason").value };

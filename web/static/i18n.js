@@ -92,3 +92,33 @@ window.I18N = {
     "stage.normal": "通常", "stage.caution": "注意", "stage.shed": "削減", "stage.limit": "限界"
   }
 };
+
+// Incidents, alarms from the server, chart axes (the slaapi branch).
+Object.assign(window.I18N.en, {
+  "sl.incidents": "Incidents", "sl.inc.start": "Start", "sl.inc.end": "End", "sl.inc.duration": "Duration", "sl.inc.cause": "Cause",
+  "sl.inc.counted": "Counted against the SLA", "sl.inc.rto": "RTO met", "sl.inc.ongoing": "ongoing", "sl.inc.planned": "no (planned)",
+  "sl.inc.failure": "yes (failure)", "sl.inc.downtime": "yes (downtime, not a failure)", "sl.inc.none": "No incidents this month",
+  "yes": "yes", "no": "no", "sl.month": "Month",
+  "sl.inc.response": "response time of {svc}: {pct} % of probes within {bound} s (objective {obj} %, met: {met})",
+  "alarm.demand_stage": "demand stage {stage}: predicted {predicted_kw} kW against {limit_kw} kW",
+  "alarm.demand_shed": "demand stage {stage}: shed {shed_kw} kW (predicted {predicted_kw} kW against {limit_kw} kW)",
+  "alarm.service_down": "service {service} is {state} ({cause})", "alarm.sla_alert": "{service}: burn-rate alert {rule} {state} (burn {burn}×)",
+  "alarm.source_failed": "collector {name} failing: {error}", "alarm.source_stale": "collector {name} is not answering",
+  "alarm.meter_stale": "meter {name} is stale", "alarm.host_stale": "host {name} is stale", "alarm.plan_failed": "plan {id} failed: {error}",
+  "alarm.since": "since {t}", "sev.critical": "critical", "sev.warning": "warning",
+  "legend.time": "Time", "axis.time": "Time ({tz})", "axis.power": "Power (kW)", "axis.cpu": "CPU utilisation (%)",
+});
+Object.assign(window.I18N.ja, {
+  "sl.incidents": "インシデント", "sl.inc.start": "開始", "sl.inc.end": "終了", "sl.inc.duration": "継続時間", "sl.inc.cause": "原因",
+  "sl.inc.counted": "SLA への計上", "sl.inc.rto": "RTO 達成", "sl.inc.ongoing": "継続中", "sl.inc.planned": "なし (計画)",
+  "sl.inc.failure": "あり (障害)", "sl.inc.downtime": "あり (停止時間、障害件数外)", "sl.inc.none": "今月のインシデントはありません",
+  "yes": "はい", "no": "いいえ", "sl.month": "月",
+  "sl.inc.response": "{svc} の応答時間: {bound} 秒以内のプローブ {pct} % (目標 {obj} %、達成: {met})",
+  "alarm.demand_stage": "デマンド段階 {stage}: 予測 {predicted_kw} kW (上限 {limit_kw} kW)",
+  "alarm.demand_shed": "デマンド段階 {stage}: {shed_kw} kW の削減 (予測 {predicted_kw} kW、上限 {limit_kw} kW)",
+  "alarm.service_down": "サービス {service} が {state} ({cause})", "alarm.sla_alert": "{service}: バジェット消費アラート {rule} {state} (消費ペース {burn}×)",
+  "alarm.source_failed": "収集元 {name} が失敗: {error}", "alarm.source_stale": "収集元 {name} が応答しません",
+  "alarm.meter_stale": "メーター {name} の値が古い", "alarm.host_stale": "ホスト {name} の値が古い", "alarm.plan_failed": "計画 {id} が失敗: {error}",
+  "alarm.since": "{t} から", "sev.critical": "重大", "sev.warning": "警告",
+  "legend.time": "時刻", "axis.time": "時刻 ({tz})", "axis.power": "電力 (kW)", "axis.cpu": "CPU 使用率 (%)",
+});
