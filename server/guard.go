@@ -93,20 +93,30 @@ func (s *Server) authenticate(c *fiber.Ctx) (Principal, session, error) {
 // checkPassword verifies a password under the login rate limit.
 func (s *Server) checkPassword(c *fiber.Ctx, user, pass string) (User, error) {
 	var retry time.Duration
+	paid := false
 	admit := func() bool {
-		ok, r := s.limiter.allowed(user, c.IP())
-		retry = r
+		// The token is taken when the bcrypt is admitted (and given back
+		// if the password is right), not after it failed: between one
+		// check's end and its failure being counted, the next guess
+		// would otherwise find the token still there.
+		ok, r := s.limiter.take(user, c.IP())
+		retry, paid = r, ok
 		return ok
 	}
-	if !admit() {
-		return User{}, s.rateLimited(c, user, retry)
+	if ok, r := s.limiter.allowed(user, c.IP()); !ok {
+		return User{}, s.rateLimited(c, user, r)
 	}
 	u, ok, admitted := s.cfg.Auth.verify(user, pass, admit)
 	if !admitted {
 		return User{}, s.rateLimited(c, user, retry)
 	}
+	if ok && paid {
+		s.limiter.refund(user, c.IP())
+	}
 	if !ok {
-		s.limiter.fail(user, c.IP())
+		if !paid { // no check was admitted and paid for (no authenticator): count the failure now
+			s.limiter.fail(user, c.IP())
+		}
 		s.log.Warn("rejected credentials", "path", c.Path(), "user", user, "remote", c.IP())
 		if !s.cfg.Auth.HasUsers() {
 			return User{}, fiber.NewError(fiber.StatusUnauthorized, "no users are configured (server.users); nobody can log in")

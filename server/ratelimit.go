@@ -40,6 +40,10 @@ func newLoginLimiter(now func() time.Time) *loginLimiter {
 func (l *loginLimiter) allowed(user, addr string) (ok bool, retry time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.allowedLocked(user, addr)
+}
+
+func (l *loginLimiter) allowedLocked(user, addr string) (ok bool, retry time.Duration) {
 	now := l.now()
 	for _, x := range []struct {
 		key string
@@ -53,13 +57,40 @@ func (l *loginLimiter) allowed(user, addr string) (ok bool, retry time.Duration)
 	return retry == 0, retry
 }
 
+// take is allowed and, when it allows, takes a token from both buckets
+// under the same lock: a check that runs is paid for before it runs, so a
+// guess admitted while the previous one is between its bcrypt and its
+// failure cannot find the token that one is about to spend.
+func (l *loginLimiter) take(user, addr string) (ok bool, retry time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ok, retry = l.allowedLocked(user, addr)
+	if ok {
+		l.spendLocked(user, addr, 1)
+	}
+	return ok, retry
+}
+
+// refund gives back the tokens of a check that take paid for and that
+// succeeded.
+func (l *loginLimiter) refund(user, addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.spendLocked(user, addr, -1)
+}
+
 // fail takes a token from the user's and the address's buckets.
 func (l *loginLimiter) fail(user, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.spendLocked(user, addr, 1)
+}
+
+func (l *loginLimiter) spendLocked(user, addr string, n float64) {
 	now := l.now()
-	l.bucket("u\x00"+user, perUser, now).tokens--
-	l.bucket("a\x00"+addr, perAddress, now).tokens--
+	u, a := l.bucket("u\x00"+user, perUser, now), l.bucket("a\x00"+addr, perAddress, now)
+	u.tokens = min(perUser.burst, u.tokens-n)
+	a.tokens = min(perAddress.burst, a.tokens-n)
 	if len(l.buckets) > 100_000 { // forget the full buckets of a scan
 		for k, b := range l.buckets {
 			if b.tokens >= perUser.burst {
