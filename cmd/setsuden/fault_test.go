@@ -21,6 +21,7 @@ import (
 // killed, setsuden is restarted while it is down, influxd comes back: the
 // points in InfluxDB equal the points polled, exactly.
 func TestRunSurvivesInfluxOutageAndRestart(t *testing.T) {
+	t.Parallel() // waits on its own daemons; see the suite notes in main_test.go
 	db := testinflux.Start(t)
 	bin := buildBinary(t)
 	ctx := context.Background()

@@ -23,6 +23,7 @@ import (
 // resumed/migrated event (not at the source's stop, which comes later), and
 // the service on it is never DOWN.
 func TestRunPlacementFollowsTheDestinationResume(t *testing.T) {
+	t.Parallel() // waits on its own daemons; see the suite notes in main_test.go
 	db := testinflux.Start(t)
 	src, dst := testlibvirtd.Start(t, 11), testlibvirtd.Start(t, 12)
 	bin := buildBinary(t)

@@ -290,6 +290,7 @@ func sleepRand(lo, hi time.Duration) {
 
 // Row 1: setsuden killed with SIGKILL while InfluxDB is up.
 func TestQueueFaultSIGKILLInfluxUp(t *testing.T) {
+	t.Parallel() // waits on its own daemons; see the suite notes in main_test.go
 	r := newFaultRig(t, rigOpts{meters: 20, interval: time.Second})
 	p := r.run()
 	for i := 0; i < 3; i++ {
@@ -314,6 +315,7 @@ func TestQueueFaultSIGKILLInfluxUp(t *testing.T) {
 // Row 2: setsuden killed with SIGKILL during an outage, with a backlog on
 // disk; InfluxDB comes back and the backlog is delivered.
 func TestQueueFaultSIGKILLDuringOutage(t *testing.T) {
+	t.Parallel() // waits on its own daemons; see the suite notes in main_test.go
 	r := newFaultRig(t, rigOpts{meters: 20, interval: time.Second})
 	p := r.run()
 	time.Sleep(3 * time.Second)
@@ -451,6 +453,7 @@ func TestQueueFaultSIGKILLLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills setsuden 22 times; skipped with -short")
 	}
+	t.Parallel() // waits on its own daemons; see the suite notes in main_test.go
 	r := newFaultRig(t, rigOpts{meters: 10, interval: 500 * time.Millisecond})
 	influxPid := r.db.Pid()
 	stopped := false

@@ -40,6 +40,8 @@ type shedSite struct {
 
 func newShedSite(t *testing.T, kw float64) *shedSite {
 	t.Helper()
+	// The shed and the restore depend on the time left in the block.
+	waitBlockRoom(t, 15*time.Minute, 4*time.Minute)
 	s := &shedSite{dir: t.TempDir(), db: testinflux.Start(t)}
 	s.kw.Store(kw)
 	w, err := influx.NewWriter(influx.WriterConfig{URL: s.db.URL, Bucket: s.db.Bucket(), BatchSize: 5000, FlushInterval: 100 * time.Millisecond, Timeout: 10 * time.Second})

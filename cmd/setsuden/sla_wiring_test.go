@@ -148,6 +148,7 @@ func freeAddr(t *testing.T) string {
 // operator announces maintenance; and the state changes are in InfluxDB,
 // from UNKNOWN at the start to UNKNOWN at the stop.
 func TestRunSLAEndToEnd(t *testing.T) {
+	t.Parallel() // waits on its own daemons; see the suite notes in main_test.go
 	db := testinflux.Start(t)
 	var failing atomic.Bool
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
