@@ -543,8 +543,28 @@ func (w *shedWiring) restore(ctx context.Context, dec shedctl.Decision, was shed
 		w.mu.Unlock()
 		return
 	}
+	// A restore bounded by the headroom may leave stages or hosts shed
+	// (they did not fit): the shed stays in force, partly restored, and
+	// the rest comes back at the window's end without a bound.
+	partial := false
+	if req.KW > 0 {
+		all := req
+		all.KW = 0
+		if full, ferr := shed.NewPlan(shed.Input{Inventory: inv, Policy: w.inv.Policy, Request: all, Now: time.Now()}); ferr == nil && restoredCount(plan) < restoredCount(full) {
+			partial = true
+			w.log.Warn("restore bounded by the headroom leaves part of the shed in force; the rest comes back at the window's end",
+				"plan", was.PlanID, "headroom_kw", round2(req.KW), "restored", restoredCount(plan), "of", restoredCount(full), "window_end", was.By.Format(time.RFC3339))
+			w.exec.Note(ctx, was.PlanID, "shed-controller", "restore_partial",
+				fmt.Sprintf("%.1f kW of headroom restores %d of %d stages and hosts; the rest at the window's end (%s)", req.KW, restoredCount(plan), restoredCount(full), was.By.Format(time.RFC3339)))
+			w.mu.Lock()
+			w.state = shedctl.PartlyRestored(w.state, was)
+			w.mu.Unlock()
+		}
+	}
 	if len(plan.Steps) == 0 {
-		w.logOnce(ctx, "restore_nothing_to_do", was.PlanID, dec, "nothing to bring back")
+		if !partial {
+			w.logOnce(ctx, "restore_nothing_to_do", was.PlanID, dec, "nothing to bring back")
+		}
 		return
 	}
 	ep := toExecutorPlan(plan)
@@ -587,6 +607,18 @@ func (w *shedWiring) Sheddable(ctx context.Context, at time.Time) ([]demand.Shed
 	w.caps, w.capsAt = caps, at
 	w.mu.Unlock()
 	return caps, nil
+}
+
+// restoredCount is how many facility stages and hosts a restore plan
+// brings back.
+func restoredCount(p shed.Plan) int {
+	n := 0
+	for _, s := range p.Steps {
+		if s.Kind == shed.StepSetpointRevert || s.Kind == shed.StepPowerOn {
+			n++
+		}
+	}
+	return n
 }
 
 // toExecutorPlan is the planner's plan as the executor stores and runs it.

@@ -33,6 +33,11 @@ type InForce struct {
 	// releases: a restore for the window's end starts this early.
 	PowerOnLead time.Duration
 	Since       time.Time
+	// Partial is set when a restore bounded by the headroom could not
+	// bring everything back (a stage or host did not fit): the rest comes
+	// back, unbounded, when the shedding window ends (less the power-on
+	// lead), not on a later run of headroom.
+	Partial bool
 }
 
 // State is what the controller remembers between ticks.
@@ -118,7 +123,7 @@ func Decide(cfg Config, st State, in Input) (Decision, State) {
 	case !in.Now.Before(st.Shed.By.Add(-st.Shed.PowerOnLead)):
 		d = Decision{Action: Restore, By: st.Shed.By,
 			Reason: fmt.Sprintf("the shedding window ends at %s; the hosts take up to %s to power on", st.Shed.By.Format(time.RFC3339), st.Shed.PowerOnLead)}
-	case headroom && in.Now.Sub(st.HeadroomSince) >= cfg.RestoreAfter:
+	case headroom && !st.Shed.Partial && in.Now.Sub(st.HeadroomSince) >= cfg.RestoreAfter:
 		d = Decision{Action: Restore, By: in.Now, RestoreKW: max(in.HeadroomKW, 0),
 			Reason: fmt.Sprintf("headroom has lasted %s (restore_after %s)", in.Now.Sub(st.HeadroomSince).Round(time.Second), cfg.RestoreAfter)}
 	default:
@@ -142,6 +147,16 @@ func Planned(st State, planID string, powerOnLead time.Duration) State {
 		c.PlanID, c.PowerOnLead = planID, powerOnLead
 		st.Shed = &c
 	}
+	return st
+}
+
+// PartlyRestored keeps a shed in force after a headroom-bounded restore
+// that left some of it applied (nothing at all, or some stages or hosts):
+// the rest is restored at the window's end, so no stage or host is left
+// shed once the controller has forgotten the shed.
+func PartlyRestored(st State, shed InForce) State {
+	shed.Partial = true
+	st.Shed, st.HeadroomSince = &shed, time.Time{}
 	return st
 }
 

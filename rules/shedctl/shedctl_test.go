@@ -244,3 +244,36 @@ func TestApplyAndSheddableFromThePlanner(t *testing.T) {
 		t.Errorf("undone steps applied: %+v", same.Hosts)
 	}
 }
+
+// TestDecidePartlyRestoredComesBackAtTheWindowEnd: a restore bounded by the
+// headroom that left a stage or host shed keeps the shed in force; more
+// headroom does not start another bounded restore, the window's end (less
+// the power-on lead) restores the rest without a bound.
+func TestDecidePartlyRestoredComesBackAtTheWindowEnd(t *testing.T) {
+	cfg := Config{RestoreAfter: time.Minute}
+	by := t0.Add(time.Hour)
+	_, st := Decide(cfg, State{}, Input{Now: t0, Stage: demand.StageShed, Request: req(30, by)})
+	st = Planned(st, "p1", 5*time.Minute)
+	d, st := Decide(cfg, st, Input{Now: t0.Add(time.Minute), Stage: demand.StageNormal, HeadroomKW: 8})
+	if d.Action != None {
+		t.Fatalf("headroom starts: %+v", d)
+	}
+	d, st = Decide(cfg, st, Input{Now: t0.Add(2 * time.Minute), Stage: demand.StageNormal, HeadroomKW: 8})
+	if d.Action != Restore || d.RestoreKW != 8 || st.Shed != nil {
+		t.Fatalf("bounded restore: %+v %+v", d, st)
+	}
+	// The planner could bring back only part of it within 8 kW.
+	st = PartlyRestored(st, InForce{PlanID: "p1", KW: 30, By: by, PowerOnLead: 5 * time.Minute, Since: t0})
+	if st.Shed == nil || !st.Shed.Partial {
+		t.Fatalf("partly restored: %+v", st)
+	}
+	for _, at := range []time.Duration{3 * time.Minute, 10 * time.Minute, 54*time.Minute + 59*time.Second} {
+		if d, st = Decide(cfg, st, Input{Now: t0.Add(at), Stage: demand.StageNormal, HeadroomKW: 50}); d.Action != None || st.Shed == nil {
+			t.Fatalf("at +%s with headroom: %+v %+v, want nothing until the window's end", at, d, st)
+		}
+	}
+	d, st = Decide(cfg, st, Input{Now: t0.Add(55 * time.Minute), Stage: demand.StageNormal, HeadroomKW: 50})
+	if d.Action != Restore || d.RestoreKW != 0 || st.Shed != nil {
+		t.Fatalf("window end: %+v %+v, want an unbounded restore", d, st)
+	}
+}
