@@ -43,6 +43,13 @@ var allowedSets = map[string]string{
 	"GET /api/v1/shed/mode":                        "viewer operator admin",
 	"PUT /api/v1/shed/mode":                        "admin",
 	"GET /api/v1/cost":                             "operator admin",
+	// users.go
+	"POST /api/v1/users":                    "admin",
+	"PATCH /api/v1/users/:name":             "admin",
+	"PUT /api/v1/users/:name/password":      "admin",
+	"DELETE /api/v1/users/:name":            "admin",
+	"POST /api/v1/users/:name/tokens":       "admin",
+	"DELETE /api/v1/users/:name/tokens/:id": "admin",
 }
 
 // validBodies make each mutating call well-formed, so only the role decides.
@@ -54,9 +61,13 @@ var validBodies = map[string]string{
 	"POST /api/v1/maintenance/check":        `{"services": ["web"], "start": "2026-07-10T02:00:00+09:00", "end": "2026-07-10T04:00:00+09:00", "reason": "firmware"}`,
 	"POST /api/v1/plans/:id/cancel":         `{"reason": "batch job"}`,
 	"PUT /api/v1/shed/mode":                 `{"mode": "approve"}`,
+	// users.go
+	"POST /api/v1/users":               `{"name": "nina", "role": "viewer", "password": "` + testPassword + `"}`,
+	"PATCH /api/v1/users/:name":        `{"role": "operator"}`,
+	"PUT /api/v1/users/:name/password": `{"password": "` + testPassword + `!"}`,
 }
 
-var pathValues = strings.NewReplacer(":month", "2026-06", ":revision", "1", ":format", "csv", ":id", "p1")
+var pathValues = strings.NewReplacer(":month", "2026-06", ":revision", "1", ":format", "csv", ":id", "p1", ":name", "nina")
 
 func concretePath(rt route) string {
 	p := pathValues.Replace(rt.Path)
