@@ -80,6 +80,9 @@ type Server struct {
 	MetricsPublic bool          `yaml:"metrics_public"`
 	SessionTTL    time.Duration `yaml:"session_ttl"`
 	Locale        string        `yaml:"locale"`
+	// UserStore is the SQLite file of the users an admin manages (default:
+	// executor.store; neither: users come from the configuration only).
+	UserStore string `yaml:"user_store"`
 }
 
 // Operator is one person allowed to make changes.

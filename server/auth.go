@@ -122,6 +122,12 @@ type Authenticator struct {
 	mu    sync.Mutex
 	valid map[[32]byte]time.Time
 	now   func() time.Time
+
+	// stored are the users and tokens of the user store (users.go),
+	// replaced whole after every change an admin makes.
+	stored storedAuth
+	// cost is the bcrypt cost of the passwords an admin sets.
+	cost int
 }
 
 // rememberFor is how long a verified credential skips bcrypt.
@@ -133,7 +139,7 @@ const defaultCost = 12
 
 // NewAuthenticator validates the users' hashes and the tokens.
 func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
-	a := &Authenticator{users: map[string]User{}, tokens: map[[32]byte]Token{}, valid: map[[32]byte]time.Time{}, now: time.Now,
+	a := &Authenticator{users: map[string]User{}, tokens: map[[32]byte]Token{}, valid: map[[32]byte]time.Time{}, now: time.Now, cost: defaultCost,
 		slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	cost := 0
 	for _, u := range cfg.Users {
@@ -180,7 +186,9 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 }
 
 // HasUsers says whether anyone can log in at all.
-func (a *Authenticator) HasUsers() bool { return a != nil && (len(a.users) > 0 || len(a.tokens) > 0) }
+func (a *Authenticator) HasUsers() bool {
+	return a != nil && (len(a.users) > 0 || len(a.tokens) > 0 || a.stored.any())
+}
 
 // DummyCost is the bcrypt cost spent on an unknown name.
 func (a *Authenticator) DummyCost() int {
@@ -203,6 +211,9 @@ func (a *Authenticator) verify(name, password string, admit func() bool) (u User
 		return User{}, false, true
 	}
 	u, known := a.users[name]
+	if !known {
+		u, known = a.stored.user(name)
+	}
 	key := sha256.Sum256([]byte(name + "\x00" + password))
 	if known {
 		a.mu.Lock()
@@ -227,6 +238,9 @@ func (a *Authenticator) verify(name, password string, admit func() bool) (u User
 	if !known || err != nil {
 		return User{}, false, true
 	}
+	if cur, still := a.current(name); !still || cur.PasswordHash != u.PasswordHash {
+		return User{}, false, true // disabled or changed while the bcrypt ran
+	}
 	a.mu.Lock()
 	a.valid[key] = a.now().Add(rememberFor)
 	for k, until := range a.valid {
@@ -250,6 +264,9 @@ func (a *Authenticator) VerifyToken(token string) (Token, bool) {
 		if subtle.ConstantTimeCompare(h[:], sum[:]) == 1 {
 			found, ok = t, true
 		}
+	}
+	if !ok {
+		found, ok = a.stored.token(sum)
 	}
 	return found, ok
 }

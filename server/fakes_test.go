@@ -283,11 +283,12 @@ func newRig(t *testing.T, mod ...func(*Config)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	auth.cost = bcrypt.MinCost // managed users' passwords (users_test.go)
 	r := &rig{t: t, demand: &fakeDemand{}, sla: &fakeSLA{}, plans: newFakePlans(), series: &fakeSeries{}, logs: &bytes.Buffer{}, now: testNow}
 	live := NewLive("dc1", tableReader{}, nil, time.Hour, nil)
 	cfg := Config{Site: "dc1", Version: "t", Live: live, Gatherer: prometheus.NewRegistry(), Auth: auth,
 		Logger: slog.New(slog.NewTextHandler(syncWriter{r}, nil)),
-		Demand: r.demand, SLA: r.sla, Plans: r.plans, Series: r.series, Cost: &fakeCost{},
+		Demand: r.demand, SLA: r.sla, Plans: r.plans, Series: r.series, Cost: &fakeCost{}, Users: newFakeUserStore(),
 		Now:   func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now },
 		Audit: func(_ context.Context, e AuditEntry) { r.mu.Lock(); r.audited = append(r.audited, e); r.mu.Unlock() }}
 	for _, m := range mod {

@@ -46,6 +46,13 @@ var allowedSets = map[string]string{
 	"GET /api/v1/incidents":                        "viewer operator admin customer",
 	"POST /api/v1/maintenance/import":              "operator admin",
 	"GET /api/v1/alarms":                           "viewer operator admin",
+	// users.go
+	"POST /api/v1/users":                    "admin",
+	"PATCH /api/v1/users/:name":             "admin",
+	"PUT /api/v1/users/:name/password":      "admin",
+	"DELETE /api/v1/users/:name":            "admin",
+	"POST /api/v1/users/:name/tokens":       "admin",
+	"DELETE /api/v1/users/:name/tokens/:id": "admin",
 }
 
 // validBodies make each mutating call well-formed, so only the role decides.
@@ -58,9 +65,13 @@ var validBodies = map[string]string{
 	"POST /api/v1/plans/:id/cancel":         `{"reason": "batch job"}`,
 	"PUT /api/v1/shed/mode":                 `{"mode": "approve"}`,
 	"POST /api/v1/maintenance/import":       `{"file": "cal.csv", "csv": "services,start,end,announced_at,announced_by,reason\nweb,2026-07-10T02:00:00+09:00,2026-07-10T04:00:00+09:00,2026-06-01T10:00:00+09:00,alice,firmware\n"}`,
+	// users.go
+	"POST /api/v1/users":               `{"name": "nina", "role": "viewer", "password": "` + testPassword + `"}`,
+	"PATCH /api/v1/users/:name":        `{"role": "operator"}`,
+	"PUT /api/v1/users/:name/password": `{"password": "` + testPassword + `!"}`,
 }
 
-var pathValues = strings.NewReplacer(":month", "2026-06", ":revision", "1", ":format", "csv", ":id", "p1")
+var pathValues = strings.NewReplacer(":month", "2026-06", ":revision", "1", ":format", "csv", ":id", "p1", ":name", "nina")
 
 func concretePath(rt route) string {
 	p := pathValues.Replace(rt.Path)

@@ -34,7 +34,6 @@ func (s *Server) allRoutes() []route {
 			Body: `{"name": "alice", "password": "..."}`, Handler: s.login},
 		{Method: "GET", Path: "/api/v1/session", Need: RoleAnyUser, Tag: "session", Summary: "who is logged in, with the CSRF token", Handler: s.whoami},
 		{Method: "DELETE", Path: "/api/v1/session", Need: RoleAnyUser, Tag: "session", Summary: "log out", Handler: s.logout},
-		{Method: "GET", Path: "/api/v1/users", Need: RoleAdmin, Tag: "admin", Summary: "the users and tokens (from the configuration)", Handler: s.users},
 		{Method: "GET", Path: "/api/v1/audit", Need: RoleAdmin, Tag: "admin", Summary: "the newest changes made through the API", Query: []string{"limit"}, Handler: s.auditLog},
 	}
 	rs = append(rs, s.liveRoutes()...)
@@ -45,6 +44,7 @@ func (s *Server) allRoutes() []route {
 	rs = append(rs, s.costRoutes()...)
 	rs = append(rs, s.incidentRoutes()...)
 	rs = append(rs, s.alarmRoutes()...)
+	rs = append(rs, s.userRoutes()...)
 	return rs
 }
 

@@ -58,6 +58,9 @@ type Config struct {
 	Series SeriesReader
 	// Cost is the month's bill (nil: /api/v1/cost answers 503).
 	Cost CostReader
+	// Users is the user store an admin manages (nil: users come from the
+	// configuration only and the user routes answer 503).
+	Users UserStore
 	// Now is the clock of sessions and rate limits (default time.Now).
 	Now func() time.Time
 }

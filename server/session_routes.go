@@ -78,28 +78,6 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"logged_out": true})
 }
 
-// UserView is a user as an admin sees it (never the hash).
-type UserView struct {
-	Name     string `json:"name"`
-	Role     Role   `json:"role"`
-	Customer string `json:"customer,omitempty"`
-	Kind     string `json:"kind"` // password or token
-}
-
-func (s *Server) users(c *fiber.Ctx) error {
-	out := []UserView{}
-	if a := s.cfg.Auth; a != nil {
-		for _, u := range a.users {
-			out = append(out, UserView{Name: u.Name, Role: u.Role, Customer: u.Customer, Kind: "password"})
-		}
-		for _, t := range a.tokens {
-			out = append(out, UserView{Name: t.Name, Role: t.Role, Customer: t.Customer, Kind: "token"})
-		}
-	}
-	sortBy(out, func(u UserView) string { return u.Kind + "\x00" + u.Name })
-	return c.JSON(fiber.Map{"users": out, "source": "configuration (server.users, server.tokens)"})
-}
-
 func (s *Server) auditLog(c *fiber.Ctx) error {
 	n := c.QueryInt("limit", 200)
 	if n < 1 || n > 1000 {

@@ -120,6 +120,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg.Server.Users = []config.User{{Name: "demo", Role: "admin", PasswordHash: hash},
 		{Name: "demo-corp", Role: "customer", Customer: "Demo Corp.", PasswordHash: customerHash}}
+	cfg.Server.UserStore = filepath.Join(dir, "users.db") // the console's Users page
 	log.Info("demo account for the console and the API", "user", "demo", "role", "admin", "password_file", pwFile)
 	if probs := cfg.Validate(config.Options{}); len(probs) > 0 {
 		return fmt.Errorf("demo configuration: %w", probs)

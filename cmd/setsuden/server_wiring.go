@@ -64,7 +64,18 @@ func newServer(p *pipeline) (*server.Server, error) {
 	} else if cost != nil {
 		sc.Cost = cost
 	}
-	return server.New(sc), nil
+	users, err := openUserStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if users != nil {
+		sc.Users = users
+	}
+	srv := server.New(sc)
+	if err := srv.LoadUsers(context.Background()); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // authConfig turns server.users, server.operators (role operator) and

@@ -557,6 +557,46 @@ async function showReports() {
 }
 
 // ---- start -----------------------------------------------------------------
+// ---- users (admin) -----------------------------------------------------------
+pages.users = showUsers;
+function userResult(r, okKey) {
+  const out = $("user-result");
+  out.textContent = r.ok ? t(okKey) : ((r.body && r.body.error) || String(r.status));
+  out.className = "result " + (r.ok ? "ok" : "failed");
+}
+async function usersPoll() {
+  const r = await api("GET", "/api/v1/users");
+  if (!r.ok) { userResult(r); return; }
+  fillTable("user-list", r.body.users, (u) => {
+    const acts = el("td");
+    if (u.source === "store") {
+      const toggle = el("button", t(u.disabled ? "us.enable" : "us.disable"));
+      toggle.type = "button"; toggle.dataset.user = u.name; toggle.className = u.disabled ? "user-enable" : "user-disable";
+      toggle.addEventListener("click", async () => { userResult(await api("PATCH", "/api/v1/users/" + encodeURIComponent(u.name), { disabled: !u.disabled }), "us.saved"); usersPoll(); });
+      const del = el("button", t("us.delete"));
+      del.type = "button"; del.dataset.user = u.name; del.className = "user-delete";
+      del.addEventListener("click", async () => {
+        if (!confirm(t("us.confirm", { name: u.name }))) return;
+        userResult(await api("DELETE", "/api/v1/users/" + encodeURIComponent(u.name)), "us.saved"); usersPoll();
+      });
+      acts.append(toggle, del);
+    } else {
+      acts.textContent = t("us.readonly");
+    }
+    return [cell(u.name + (u.kind === "token" ? " (token)" : "")), cell(u.role), cell(u.customer || ""), cell(u.source),
+      cell(t(u.disabled ? "us.disabled" : "us.enabled")), acts];
+  });
+}
+function showUsers() { usersPoll(); }
+$("user-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = { name: $("user-name").value.trim(), role: $("user-role").value, password: $("user-password").value };
+  if (body.role === "customer") body.customer = $("user-customer").value.trim();
+  const r = await api("POST", "/api/v1/users", body);
+  userResult(r, "us.created");
+  if (r.ok) { $("user-password").value = ""; usersPoll(); }
+});
+
 (async () => {
   chooseLang(null);
   applyLang();

@@ -122,3 +122,17 @@ Object.assign(window.I18N.ja, {
   "alarm.since": "{t} から", "sev.critical": "重大", "sev.warning": "警告",
   "legend.time": "時刻", "axis.time": "時刻 ({tz})", "axis.power": "電力 (kW)", "axis.cpu": "CPU 使用率 (%)",
 });
+
+// Users page (admin).
+Object.assign(window.I18N.en, {
+  "nav.users": "Users", "us.title": "Users", "us.name": "Name", "us.role": "Role", "us.source": "Source", "us.actions": "Actions",
+  "us.new": "Create a user", "us.create": "Create", "us.enable": "Enable", "us.disable": "Disable", "us.delete": "Delete",
+  "us.confirm": "Delete user {name}?", "us.readonly": "configuration (read-only)", "us.disabled": "disabled", "us.enabled": "enabled",
+  "us.saved": "Saved", "us.created": "User created",
+});
+Object.assign(window.I18N.ja, {
+  "nav.users": "ユーザー", "us.title": "ユーザー", "us.name": "名前", "us.role": "ロール", "us.source": "定義元", "us.actions": "操作",
+  "us.new": "ユーザーを作成", "us.create": "作成", "us.enable": "有効化", "us.disable": "無効化", "us.delete": "削除",
+  "us.confirm": "ユーザー {name} を削除しますか?", "us.readonly": "設定ファイル(変更不可)", "us.disabled": "無効", "us.enabled": "有効",
+  "us.saved": "保存しました", "us.created": "ユーザーを作成しました",
+});
