@@ -2,6 +2,7 @@ package influx_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -202,5 +203,96 @@ func TestDemandCacheFollowsALiveSite(t *testing.T) {
 	got, want = got[:len(before)], want[:len(before)]
 	if !reflect.DeepEqual(got, before) || reflect.DeepEqual(got, want) {
 		t.Errorf("a point 9 windows late: got %v, want the cache's %v (the Reader's %v differs)", got, before, want)
+	}
+}
+
+// TestDemandCacheAgreesWithAFreshRead runs 40 meters tick by tick through
+// one cache and compares, at every tick, its site power and energy (the
+// window sums the blocks are made of) with a fresh whole read of the same
+// range by the Reader and by a new cache: a meter disappears mid-way (its
+// settled windows keep counting, the windows after it do not wait for it),
+// a meter appears, a point arrives late in a settled window within the
+// re-read span (both see it), and one arrives later than the span (the
+// running cache keeps its value, a fresh read sees it; after the block's
+// start moves past that window the three agree again).
+func TestDemandCacheAgreesWithAFreshRead(t *testing.T) {
+	d := testinflux.Start(t)
+	ctx := context.Background()
+	t0 := time.Date(2024, 7, 1, 1, 0, 0, 0, time.UTC)
+	r := influx.NewReader(d.URL, "", "", d.Bucket())
+	defer r.Close()
+	c := &influx.DemandCache{R: r}
+	every := 10 * time.Second
+	sample := func(m, step int, kw float64) point.Point {
+		return point.Point{Measurement: "power", Tags: map[string]string{"site": "dc1", "meter": fmt.Sprintf("pdu-%02d", m), "category": "it"},
+			Fields: map[string]any{"kw": kw, "kwh_total": 1000*float64(m) + float64(step)*kw/360},
+			Time:   t0.Add(time.Duration(step)*every + time.Duration(m%9)*time.Second)}
+	}
+	from := t0
+	compare := func(to time.Time, wantSame bool) {
+		t.Helper()
+		got, err := c.SitePower(ctx, "dc1", from, to, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotE, err := c.SiteEnergy(ctx, "dc1", from, to, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := r.SitePower(ctx, "dc1", from, to, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantE, err := r.SiteEnergy(ctx, "dc1", from, to, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := &influx.DemandCache{R: r}
+		freshP, err := fresh.SitePower(ctx, "dc1", from, to, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		freshE, err := fresh.SiteEnergy(ctx, "dc1", from, to, every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(freshP, want) || !reflect.DeepEqual(freshE, wantE) {
+			t.Fatalf("to %s: a fresh cache differs from the Reader:\n got %v %v\nwant %v %v", to.Format("15:04:05"), freshP, freshE, want, wantE)
+		}
+		if same := reflect.DeepEqual(got, want) && reflect.DeepEqual(gotE, wantE); same != wantSame {
+			t.Fatalf("to %s: cache equal to a fresh read: %v, want %v\n got %v\n    %v\nwant %v\n    %v", to.Format("15:04:05"), same, wantSame, got, gotE, want, wantE)
+		}
+		if len(want) == 0 || len(wantE) == 0 {
+			t.Fatalf("to %s: no complete window", to.Format("15:04:05"))
+		}
+	}
+	for step := 0; step < 40; step++ {
+		var pts []point.Point
+		for m := 0; m < 40; m++ {
+			if m == 7 && step >= 12 { // disappears
+				continue
+			}
+			if m == 39 && step < 20 { // appears
+				continue
+			}
+			pts = append(pts, sample(m, step, 3+float64((m+step)%5)))
+		}
+		if step == 30 {
+			p := sample(5, 28, 50) // late, in a settled window within the re-read span
+			p.Time = p.Time.Add(500 * time.Millisecond)
+			pts = append(pts, p)
+		}
+		testinflux.Write(t, d, pts)
+		compare(t0.Add(time.Duration(step+1)*every), true)
+	}
+	// Later than the re-read span: window 25 of pdu-03.
+	p := sample(3, 25, 80)
+	p.Time = p.Time.Add(500 * time.Millisecond)
+	testinflux.Write(t, d, []point.Point{p})
+	compare(t0.Add(41*every), false)
+	from = t0.Add(26 * every) // the start moves past it
+	compare(t0.Add(42*every), true)
+	if _, full := c.Stats(); full != 1 {
+		t.Errorf("%d whole reads, want 1", full)
 	}
 }

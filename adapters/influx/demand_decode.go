@@ -16,9 +16,37 @@ import (
 // not read (an error, an escape in a key, values before columns), and
 // the caller then decodes with decodeWindows, which gives the errors.
 func decodeWindowsFast(b []byte) ([]*meterWindows, error) {
-	p := &jsonScan{b: b}
-	by := map[seriesKey]*meterWindows{}
-	var out []*meterWindows
+	sink := &meterSink{by: map[seriesKey]*meterWindows{}}
+	if err := decodeWindowsInto(b, sink); err != nil {
+		return nil, err
+	}
+	sortWindows(sink.out)
+	return sink.out, nil
+}
+
+type seriesKey struct{ meter, category, field string }
+
+// Kinds of value passed to a windowSink.
+const (
+	valNum uint8 = iota + 1
+	valTrue
+	valFalse
+)
+
+// windowSink receives what decodeWindowsInto reads: each series' tags and
+// columns (column 0 is the time; the slices are valid until the next
+// call), then its non-null values by column. A number comes as valNum
+// with num, a boolean as valTrue or valFalse with num 0.
+type windowSink interface {
+	beginSeries(meter, category []byte, columns [][]byte)
+	value(col int, w int64, num float64, kind uint8)
+}
+
+// decodeWindowsInto reads the response into sink (the reading of
+// decodeWindowsFast, without building any map). On errNotFast, sink may
+// have received part of the response.
+func decodeWindowsInto(b []byte, sink windowSink) error {
+	p := &jsonScan{b: b, sink: sink}
 	err := p.object(func(key []byte) error {
 		if string(key) != "results" {
 			if string(key) == "error" {
@@ -34,25 +62,68 @@ func decodeWindowsFast(b []byte) ([]*meterWindows, error) {
 					}
 					return p.skip()
 				}
-				return p.array(func() error { return p.series(by, &out) })
+				return p.array(p.series)
 			})
 		})
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if p.ws(); p.i != len(p.b) {
-		return nil, errNotFast
+		return errNotFast
 	}
-	sortWindows(out)
-	return out, nil
+	return nil
+}
+
+// meterSink builds meterWindows, as decodeWindows does.
+type meterSink struct {
+	by              map[seriesKey]*meterWindows
+	out             []*meterWindows
+	meter, category string
+	columns         []string
+	cur             []*meterWindows
+}
+
+func (s *meterSink) beginSeries(meter, category []byte, columns [][]byte) {
+	s.meter, s.category = string(meter), string(category)
+	s.columns = s.columns[:0]
+	for _, c := range columns {
+		s.columns = append(s.columns, string(c))
+	}
+	s.cur = make([]*meterWindows, len(columns))
+}
+
+func (s *meterSink) value(col int, w int64, num float64, kind uint8) {
+	m := s.cur[col]
+	if m == nil {
+		k := seriesKey{s.meter, s.category, s.columns[col]}
+		if m = s.by[k]; m == nil {
+			m = &meterWindows{meter: s.meter, category: s.category, field: s.columns[col], values: map[int64]any{}}
+			s.by[k] = m
+			s.out = append(s.out, m)
+		}
+		s.cur[col] = m
+	}
+	if len(m.values) == 0 || w < m.first {
+		m.first = w
+	}
+	if len(m.values) == 0 || w > m.last {
+		m.last = w
+	}
+	var v any = num
+	if kind != valNum {
+		v = kind == valTrue
+	}
+	m.values[w] = v
 }
 
 var errNotFast = errors.New("influxql response: not in the fast decoder's form")
 
 type jsonScan struct {
-	b []byte
-	i int
+	b       []byte
+	i       int
+	sink    windowSink
+	columns [][]byte
 }
 
 func (p *jsonScan) ws() {
@@ -210,10 +281,21 @@ func (p *jsonScan) skip() error {
 
 var jsonNull, jsonTrue, jsonFalse = []byte("null"), []byte("true"), []byte("false")
 
-// series reads one series into by and out, as decodeWindows does.
-func (p *jsonScan) series(by map[seriesKey]*meterWindows, out *[]*meterWindows) error {
-	var meter, category string
-	var columns []string
+// bytesOf reads a string as bytes (a copy only when it has escapes).
+func (p *jsonScan) bytesOf() ([]byte, error) {
+	start := p.i
+	if b, ok := p.rawString(); ok {
+		return b, nil
+	}
+	p.i = start
+	v, err := p.str()
+	return []byte(v), err
+}
+
+// series reads one series into p.sink.
+func (p *jsonScan) series() error {
+	var meter, category []byte
+	p.columns = p.columns[:0]
 	sawValues := false
 	return p.object(func(key []byte) error {
 		switch string(key) {
@@ -222,7 +304,7 @@ func (p *jsonScan) series(by map[seriesKey]*meterWindows, out *[]*meterWindows) 
 				return errNotFast
 			}
 			return p.object(func(k []byte) error {
-				v, err := p.str()
+				v, err := p.bytesOf()
 				if err != nil {
 					return err
 				}
@@ -239,21 +321,22 @@ func (p *jsonScan) series(by map[seriesKey]*meterWindows, out *[]*meterWindows) 
 				return errNotFast
 			}
 			return p.array(func() error {
-				c, err := p.str()
-				columns = append(columns, c)
+				c, err := p.bytesOf()
+				p.columns = append(p.columns, c)
 				return err
 			})
 		case "values":
-			sawValues = true
-			if len(columns) == 0 {
+			if sawValues || len(p.columns) == 0 {
 				return errNotFast
 			}
-			series := make([]*meterWindows, len(columns))
+			sawValues = true
+			p.sink.beginSeries(meter, category, p.columns)
+			ncol := len(p.columns)
 			return p.array(func() error {
 				n := 0
 				var w int64
 				err := p.array(func() error {
-					if n >= len(columns) {
+					if n >= ncol {
 						return errNotFast
 					}
 					i := n
@@ -266,7 +349,6 @@ func (p *jsonScan) series(by map[seriesKey]*meterWindows, out *[]*meterWindows) 
 						w = t
 						return nil
 					}
-					var v any
 					switch p.peek() {
 					case '"', '{', '[':
 						return p.skip() // not a reading
@@ -274,38 +356,20 @@ func (p *jsonScan) series(by map[seriesKey]*meterWindows, out *[]*meterWindows) 
 					lit := p.literal()
 					switch {
 					case bytes.Equal(lit, jsonNull):
-						return nil
 					case bytes.Equal(lit, jsonTrue):
-						v = true
+						p.sink.value(i, w, 0, valTrue)
 					case bytes.Equal(lit, jsonFalse):
-						v = false
+						p.sink.value(i, w, 0, valFalse)
 					default:
 						f, err := strconv.ParseFloat(string(lit), 64)
 						if err != nil || !isJSONNumber(lit) {
 							return errNotFast
 						}
-						v = f
+						p.sink.value(i, w, f, valNum)
 					}
-					m := series[i]
-					if m == nil {
-						k := seriesKey{meter, category, columns[i]}
-						if m = by[k]; m == nil {
-							m = &meterWindows{meter: meter, category: category, field: columns[i], values: map[int64]any{}}
-							by[k] = m
-							*out = append(*out, m)
-						}
-						series[i] = m
-					}
-					if len(m.values) == 0 || w < m.first {
-						m.first = w
-					}
-					if len(m.values) == 0 || w > m.last {
-						m.last = w
-					}
-					m.values[w] = v
 					return nil
 				})
-				if err == nil && n != len(columns) {
+				if err == nil && n != ncol {
 					return errNotFast // a short row: decodeWindows names it
 				}
 				return err

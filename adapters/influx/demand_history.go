@@ -47,14 +47,26 @@ func (r *Reader) SiteHistory(ctx context.Context, site string, from, to time.Tim
 // (meter, category, field) with field kw (mean), kwh_total and kwh_reset
 // (last).
 func (r *Reader) siteWindows(ctx context.Context, site string, start, stop time.Time, every time.Duration) ([]*meterWindows, error) {
-	stmt := fmt.Sprintf(`SELECT mean("kw") AS "kw", last("kwh_total") AS "kwh_total", last("kwh_reset") AS "kwh_reset" FROM "power" WHERE "site" = %s AND time >= %d AND time < %d GROUP BY time(%ds), "meter", "category" fill(none)`,
-		influxQLString(site), start.UnixNano(), stop.UnixNano(), int64(every/time.Second))
-	return r.influxQLWindows(ctx, stmt)
+	return r.influxQLWindows(ctx, siteStatement(site, start, stop, every))
 }
 
 // influxQLWindows runs an InfluxQL statement grouped by time, "meter" and
 // "category" and returns one meterWindows per (meter, category, column).
 func (r *Reader) influxQLWindows(ctx context.Context, stmt string) ([]*meterWindows, error) {
+	var buf bytes.Buffer
+	body, err := r.influxQLBody(ctx, stmt, &buf)
+	if err != nil {
+		return nil, err
+	}
+	if out, err := decodeWindowsFast(body); err == nil {
+		return out, nil
+	}
+	return decodeWindows(bytes.NewReader(body))
+}
+
+// influxQLBody runs an InfluxQL statement and returns the response's body,
+// read into buf (reset first; the caller may keep it for the next call).
+func (r *Reader) influxQLBody(ctx context.Context, stmt string, buf *bytes.Buffer) ([]byte, error) {
 	db, rp, _ := strings.Cut(r.bucket, "/")
 	form := url.Values{"db": {db}, "q": {stmt}, "epoch": {"ns"}}
 	if rp != "" {
@@ -74,14 +86,17 @@ func (r *Reader) influxQLWindows(ctx context.Context, stmt string) ([]*meterWind
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, fmt.Errorf("influxql on %s: HTTP %s: %s", r.bucket, resp.Status, strings.TrimSpace(string(b)))
 	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
+	buf.Reset()
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		return nil, fmt.Errorf("influxql on %s: %w", r.bucket, err)
 	}
-	if out, err := decodeWindowsFast(body); err == nil {
-		return out, nil
-	}
-	return decodeWindows(bytes.NewReader(body))
+	return buf.Bytes(), nil
+}
+
+// siteStatement is siteWindows' statement.
+func siteStatement(site string, start, stop time.Time, every time.Duration) string {
+	return fmt.Sprintf(`SELECT mean("kw") AS "kw", last("kwh_total") AS "kwh_total", last("kwh_reset") AS "kwh_reset" FROM "power" WHERE "site" = %s AND time >= %d AND time < %d GROUP BY time(%ds), "meter", "category" fill(none)`,
+		influxQLString(site), start.UnixNano(), stop.UnixNano(), int64(every/time.Second))
 }
 
 // v1Auth turns the client's "Token user:password" (InfluxDB 1.8's form of

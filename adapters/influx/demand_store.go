@@ -160,10 +160,6 @@ type meterWindows struct {
 	meter, category, field string
 	values                 map[int64]any // window start (Unix ns) → value
 	first, last            int64
-	// Kept by DemandCache only: the read that last updated the series,
-	// and its roles in the site selection (rolePower...).
-	gen             uint64
-	roles, newRoles uint8
 }
 
 func sortWindows(out []*meterWindows) {
