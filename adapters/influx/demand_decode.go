@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 )
 
@@ -331,53 +332,156 @@ func (p *jsonScan) series() error {
 			}
 			sawValues = true
 			p.sink.beginSeries(meter, category, p.columns)
-			ncol := len(p.columns)
-			return p.array(func() error {
-				n := 0
-				var w int64
-				err := p.array(func() error {
-					if n >= ncol {
-						return errNotFast
-					}
-					i := n
-					n++
-					if i == 0 {
-						t, err := strconv.ParseInt(string(p.literal()), 10, 64)
-						if err != nil {
-							return errNotFast
-						}
-						w = t
-						return nil
-					}
-					switch p.peek() {
-					case '"', '{', '[':
-						return p.skip() // not a reading
-					}
-					lit := p.literal()
-					switch {
-					case bytes.Equal(lit, jsonNull):
-					case bytes.Equal(lit, jsonTrue):
-						p.sink.value(i, w, 0, valTrue)
-					case bytes.Equal(lit, jsonFalse):
-						p.sink.value(i, w, 0, valFalse)
-					default:
-						f, err := strconv.ParseFloat(string(lit), 64)
-						if err != nil || !isJSONNumber(lit) {
-							return errNotFast
-						}
-						p.sink.value(i, w, f, valNum)
-					}
-					return nil
-				})
-				if err == nil && n != ncol {
-					return errNotFast // a short row: decodeWindows names it
-				}
-				return err
-			})
+			return p.rows(len(p.columns))
 		default:
 			return p.skip()
 		}
 	})
+}
+
+// rows reads a series' values: rows of a time and ncol-1 values.
+func (p *jsonScan) rows(ncol int) error {
+	if p.peek() != '[' {
+		return errNotFast
+	}
+	p.i++
+	if p.peek() == ']' {
+		p.i++
+		return nil
+	}
+	for {
+		if p.peek() != '[' {
+			return errNotFast
+		}
+		p.i++
+		p.ws()
+		w, ok := p.int64()
+		if !ok {
+			return errNotFast
+		}
+		for col := 1; col < ncol; col++ {
+			if p.peek() != ',' {
+				return errNotFast // a short row: decodeWindows names it
+			}
+			p.i++
+			if err := p.cell(col, w); err != nil {
+				return err
+			}
+		}
+		if p.peek() != ']' {
+			return errNotFast // a long row
+		}
+		p.i++
+		switch p.peek() {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return nil
+		default:
+			return errNotFast
+		}
+	}
+}
+
+// int64 reads a time: digits, as ParseInt reads them, up to a delimiter.
+func (p *jsonScan) int64() (int64, bool) {
+	j, neg := p.i, false
+	if j < len(p.b) && p.b[j] == '-' {
+		neg = true
+		j++
+	}
+	var n int64
+	d := j
+	for ; j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9'; j++ {
+		c := int64(p.b[j] - '0')
+		if n > (math.MaxInt64-c)/10 {
+			return p.int64Slow()
+		}
+		n = n*10 + c
+	}
+	if j == d || (j < len(p.b) && !isDelim(p.b[j])) {
+		return p.int64Slow()
+	}
+	p.i = j
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+func (p *jsonScan) int64Slow() (int64, bool) {
+	t, err := strconv.ParseInt(string(p.literal()), 10, 64)
+	return t, err == nil
+}
+
+func isDelim(c byte) bool {
+	return c == ',' || c == ']' || c == '}' || c == ' ' || c == '\n' || c == '\t' || c == '\r'
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// cell reads one value of column col.
+func (p *jsonScan) cell(col int, w int64) error {
+	switch c := p.peek(); c {
+	case '"', '{', '[':
+		return p.skip() // not a reading
+	case 'n', 't', 'f':
+		lit := p.literal()
+		switch {
+		case bytes.Equal(lit, jsonNull):
+		case bytes.Equal(lit, jsonTrue):
+			p.sink.value(col, w, 0, valTrue)
+		case bytes.Equal(lit, jsonFalse):
+			p.sink.value(col, w, 0, valFalse)
+		default:
+			return errNotFast
+		}
+		return nil
+	}
+	// A plain decimal ([-]digits[.digits], at most 15 digits) is exact as
+	// an integer divided by a power of ten, which is how ParseFloat reads
+	// it too; anything else goes through ParseFloat.
+	j, neg := p.i, false
+	if j < len(p.b) && p.b[j] == '-' {
+		neg = true
+		j++
+	}
+	var mant uint64
+	digits, frac, dot := 0, 0, false
+	for ; j < len(p.b); j++ {
+		c := p.b[j]
+		if c >= '0' && c <= '9' {
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+			continue
+		}
+		if c == '.' && !dot {
+			dot = true
+			continue
+		}
+		break
+	}
+	if digits > 0 && digits <= 15 && (j == len(p.b) || isDelim(p.b[j])) && !(dot && frac == 0) {
+		f := float64(mant) / pow10[frac]
+		if neg {
+			f = -f
+		}
+		p.i = j
+		p.sink.value(col, w, f, valNum)
+		return nil
+	}
+	lit := p.literal()
+	f, err := strconv.ParseFloat(string(lit), 64)
+	if err != nil || !isJSONNumber(lit) {
+		return errNotFast
+	}
+	p.sink.value(col, w, f, valNum)
+	return nil
 }
 
 // isJSONNumber: ParseFloat also takes "Inf", "0x1p3" and "1_0", JSON does not.

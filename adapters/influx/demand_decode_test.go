@@ -11,6 +11,7 @@ import (
 // errNotFast (so decodeWindows decides, and names the error) otherwise.
 func TestDecodeWindowsFastAgrees(t *testing.T) {
 	same := []string{
+		`{"results":[{"series":[{"tags":{"meter":"m"},"columns":["time","kw","kwh_total"],"values":[[ -5 , -0 , 0.1 ],[9223372036854775807,123456789012345,1234567890123456],[1720000000000000001,1.0,0.5],[3,-12.000000000001,1e-7],[4,99999.99999999999,-0.0]]}]}]}`,
 		`{"results":[{"statement_id":0,"series":[{"name":"power","tags":{"category":"it","meter":"pdu-a"},"columns":["time","kw","kwh_total","kwh_reset"],"values":[[1720000000000000000,3.25,1000.125,null],[1720000010000000000,-4e-3,1000.5,true]]},{"name":"power","tags":{"category":"","meter":"p\"q\\u00e9"},"columns":["time","kw","kwh_total","kwh_reset"],"values":[[1720000000000000000,1E2,null,false],[1720000010000000000,"x",7,null]]}]}]}`,
 		`{"results":[{"statement_id":0}]}`,
 		"{ \"results\" : [ { \"series\" : [ { \"tags\" : { \"meter\" : \"m\" } , \"columns\" : [ \"time\" , \"kw\" ] , \"values\" : [ [ 5 , 0.1 ] ] , \"partial\" : true } ] } ] }\n",
