@@ -114,7 +114,7 @@ type AuthConfig struct {
 type Authenticator struct {
 	users  map[string]User
 	tokens map[[32]byte]Token
-	dummy  []byte
+	dummy  atomic.Pointer[[]byte]
 	slots  chan struct{}
 	// bcrypts counts the password checks run.
 	bcrypts atomic.Int64
@@ -181,7 +181,7 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.dummy = dummy
+	a.dummy.Store(&dummy)
 	return a, nil
 }
 
@@ -192,8 +192,25 @@ func (a *Authenticator) HasUsers() bool {
 
 // DummyCost is the bcrypt cost spent on an unknown name.
 func (a *Authenticator) DummyCost() int {
-	c, _ := bcrypt.Cost(a.dummy)
+	c, _ := bcrypt.Cost(*a.dummy.Load())
 	return c
+}
+
+// raiseDummyCost makes the dummy hash at least as costly as cost, so an
+// unknown name costs what the dearest known one does (stored users are
+// hashed at a.cost, which may exceed the configured users' cost).
+func (a *Authenticator) raiseDummyCost(cost int) error {
+	if a == nil || cost <= a.DummyCost() {
+		return nil
+	}
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	dummy, err := bcrypt.GenerateFromPassword([]byte(hex.EncodeToString(secret)), cost)
+	if err != nil {
+		return fmt.Errorf("dummy hash at cost %d: %w", cost, err)
+	}
+	a.dummy.Store(&dummy)
+	return nil
 }
 
 // Verify checks name and password and returns the user.
@@ -223,7 +240,7 @@ func (a *Authenticator) verify(name, password string, admit func() bool) (u User
 			return u, true, true
 		}
 	}
-	hash := a.dummy
+	hash := *a.dummy.Load()
 	if known {
 		hash = []byte(u.PasswordHash)
 	}

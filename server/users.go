@@ -151,6 +151,15 @@ func (s *Server) LoadUsers(ctx context.Context) error {
 			return fmt.Errorf("user store: user %q is also in the configuration (server.users or server.tokens); remove one", u.Name)
 		}
 	}
+	cost := s.cfg.Auth.cost // new stored hashes
+	for _, u := range us {
+		if c, err := bcrypt.Cost([]byte(u.PasswordHash)); err == nil {
+			cost = max(cost, c)
+		}
+	}
+	if err := s.cfg.Auth.raiseDummyCost(cost); err != nil {
+		return fmt.Errorf("user store: %w", err)
+	}
 	s.cfg.Auth.replaceStored(us)
 	return nil
 }

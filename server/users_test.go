@@ -239,3 +239,20 @@ func TestUserRoutesWithoutStore(t *testing.T) {
 		t.Fatalf("list: %d %s", res.code, res.body)
 	}
 }
+
+// TestDummyHashCostsWhatAStoredUserDoes: with a user store, new users are
+// hashed at the authenticator's cost, which may exceed the configured
+// users' cost; an unknown name must then cost as much as a stored one, or
+// stored names could be told apart by timing.
+func TestDummyHashCostsWhatAStoredUserDoes(t *testing.T) {
+	r := newRig(t)
+	a := r.srv.cfg.Auth
+	before := a.DummyCost()
+	a.cost = before + 2
+	if err := r.srv.LoadUsers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.DummyCost(); got != before+2 {
+		t.Fatalf("dummy cost %d after loading a store whose hashes cost %d (was %d)", got, before+2, before)
+	}
+}
