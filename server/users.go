@@ -292,7 +292,8 @@ func (s *Server) listUsers(c *fiber.Ctx) error {
 		}
 	}
 	sortBy(out, func(u UserView) string { return u.Kind + "\x00" + u.Name })
-	return c.JSON(fiber.Map{"users": out, "store": s.cfg.Users != nil})
+	return c.JSON(fiber.Map{"users": out, "store": s.cfg.Users != nil,
+		"password_policy": fiber.Map{"min_chars": MinPasswordLength, "max_bytes": maxPasswordBytes}})
 }
 
 func (s *Server) needStore() error {
