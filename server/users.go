@@ -220,7 +220,7 @@ func (s *Server) userRoutes() []route {
 		{Method: "PUT", Path: "/api/v1/users/:name/password", Need: RoleAdmin, Tag: "admin", Summary: "reset a stored user's password (ends their sessions)",
 			Body: `{"password": "at least 12 characters"}`, Handler: s.resetPassword},
 		{Method: "DELETE", Path: "/api/v1/users/:name", Need: RoleAdmin, Tag: "admin", Summary: "delete a stored user (their sessions and tokens stop at once)", Handler: s.deleteUser},
-		{Method: "POST", Path: "/api/v1/users/:name/tokens", Need: RoleAdmin, Tag: "admin", Summary: "issue an API token for a stored user (shown once)", Handler: s.issueToken},
+		{Method: "POST", Path: "/api/v1/users/:name/tokens", Need: RoleAdmin, Tag: "admin", Summary: "issue an API token for a stored user (shown once); optional body {\"name\": \"grafana\"} names it", Handler: s.issueToken},
 		{Method: "DELETE", Path: "/api/v1/users/:name/tokens/:id", Need: RoleAdmin, Tag: "admin", Summary: "revoke a stored user's API token", Handler: s.revokeToken},
 	}
 }

@@ -209,12 +209,13 @@ func TestLastEnabledAdminIsKept(t *testing.T) {
 	// A configuration without admins: sam is the only one.
 	delete(r.srv.cfg.Auth.users, "ada")
 	sam := basic("sam", newPassword)
-	for _, c := range []struct{ method, path, body string }{
-		{"DELETE", "/api/v1/users/sam", ""},
-		{"PATCH", "/api/v1/users/sam", `{"role": "operator"}`},
-		{"PATCH", "/api/v1/users/sam", `{"disabled": true}`},
+	for _, c := range []struct{ method, path, body, field string }{
+		{"DELETE", "/api/v1/users/sam", "", "user"},
+		{"PATCH", "/api/v1/users/sam", `{"role": "operator"}`, "role"},
+		{"PATCH", "/api/v1/users/sam", `{"disabled": true}`, "disabled"},
 	} {
-		if res := r.do(c.method, c.path, c.body, sam); res.code != 409 || !strings.Contains(string(res.body), "last enabled admin") {
+		if res := r.do(c.method, c.path, c.body, sam); res.code != 409 || !strings.Contains(string(res.body), "last enabled admin") ||
+			!strings.HasPrefix(res.json["error"].(string), c.field+`: user "sam" is the last enabled admin`) {
 			t.Errorf("%s %s %s: %d %s", c.method, c.path, c.body, res.code, res.body)
 		}
 	}

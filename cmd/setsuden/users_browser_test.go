@@ -152,6 +152,12 @@ func TestConsoleUsersPageInChromium(t *testing.T) {
 		t.Fatalf("olga's revoked token: %d, want 401", code)
 	}
 	admin.shot("13-users-edit")
+	// In Japanese: the new labels and the rules are translated.
+	admin.step("switch to Japanese", chromedp.Click(chromedp.ID("lang")))
+	admin.waitFor("the edit card in Japanese", `document.querySelector("#user-edit h2 span[data-i18n='us.edit']").textContent === "ユーザーを編集" &&
+		document.getElementById("edit-token-create").textContent === "トークンを作成" &&
+		document.getElementById("edit-password-rules").textContent.startsWith("パスワード: 12 文字以上、72 バイト以下。")`, 30*time.Second)
+	admin.shot("14-users-edit-ja")
 	t.Logf("screenshots in %s", admin.shots)
 }
 

@@ -641,7 +641,12 @@ function cellOf(node) { const td = el("td"); td.append(node); return td; }
 function hideNewToken() {
   $("edit-token-value").value = ""; $("edit-token-new").hidden = true; $("edit-token-copied").textContent = "";
 }
-function showUsers() { usersPoll(); }
+// showUsers opens the page: answers of earlier actions (in the language
+// then shown) are cleared.
+function showUsers() {
+  for (const id of ["user-result", "edit-result"]) { $(id).textContent = ""; $(id).className = "result"; }
+  usersPoll();
+}
 $("user-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const body = { name: $("user-name").value.trim(), role: $("user-role").value, password: $("user-password").value };
