@@ -283,7 +283,9 @@ func (a *Authenticator) VerifyToken(token string) (Token, bool) {
 		}
 	}
 	if !ok {
-		found, ok = a.stored.token(sum)
+		if found, ok = a.stored.token(sum); ok {
+			a.stored.touch(found.SHA256, a.now())
+		}
 	}
 	return found, ok
 }

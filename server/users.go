@@ -1,15 +1,18 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/crypto/bcrypt"
@@ -34,9 +37,13 @@ type StoredUser struct {
 // StoredToken is one API token of a stored user.
 type StoredToken struct {
 	ID        string
+	Name      string // the admin's label, may be empty
 	SHA256    string // hex
 	CreatedBy string
 	CreatedAt time.Time
+	// LastUsed is when the token last authenticated a request (zero:
+	// never); kept with the user's next change.
+	LastUsed time.Time
 }
 
 // UserStore keeps the managed users. PutUser writes a user whole (its
@@ -52,6 +59,38 @@ type storedAuth struct {
 	mu     sync.RWMutex
 	users  map[string]User
 	tokens map[[32]byte]Token
+
+	// used is when each stored token (by its SHA-256 hex) last
+	// authenticated a request since the daemon started.
+	usedMu sync.Mutex
+	used   map[string]time.Time
+}
+
+func (s *storedAuth) touch(sum string, at time.Time) {
+	s.usedMu.Lock()
+	if s.used == nil {
+		s.used = map[string]time.Time{}
+	}
+	s.used[sum] = at
+	s.usedMu.Unlock()
+}
+
+// lastUsed fills in the tokens' last use since the start where it is later
+// than the stored one.
+func (s *storedAuth) lastUsed(u StoredUser) StoredUser {
+	s.usedMu.Lock()
+	defer s.usedMu.Unlock()
+	if len(s.used) == 0 || len(u.Tokens) == 0 {
+		return u
+	}
+	ts := append([]StoredToken(nil), u.Tokens...)
+	for i, t := range ts {
+		if at, ok := s.used[t.SHA256]; ok && at.After(t.LastUsed) {
+			ts[i].LastUsed = at
+		}
+	}
+	u.Tokens = ts
+	return u
 }
 
 func (s *storedAuth) any() bool {
@@ -109,6 +148,13 @@ func (a *Authenticator) replaceStored(us []StoredUser) {
 	a.stored.mu.Lock()
 	a.stored.users, a.stored.tokens = users, tokens
 	a.stored.mu.Unlock()
+	a.stored.usedMu.Lock()
+	for sum := range a.stored.used { // revoked tokens are forgotten
+		if raw, err := hex.DecodeString(sum); err != nil || len(raw) != sha256.Size || !hasKey(tokens, [32]byte(raw)) {
+			delete(a.stored.used, sum)
+		}
+	}
+	a.stored.usedMu.Unlock()
 	a.mu.Lock()
 	clear(a.valid)
 	a.mu.Unlock()
@@ -174,7 +220,7 @@ func (s *Server) userRoutes() []route {
 		{Method: "PUT", Path: "/api/v1/users/:name/password", Need: RoleAdmin, Tag: "admin", Summary: "reset a stored user's password (ends their sessions)",
 			Body: `{"password": "at least 12 characters"}`, Handler: s.resetPassword},
 		{Method: "DELETE", Path: "/api/v1/users/:name", Need: RoleAdmin, Tag: "admin", Summary: "delete a stored user (their sessions and tokens stop at once)", Handler: s.deleteUser},
-		{Method: "POST", Path: "/api/v1/users/:name/tokens", Need: RoleAdmin, Tag: "admin", Summary: "issue an API token for a stored user (shown once)", Handler: s.issueToken},
+		{Method: "POST", Path: "/api/v1/users/:name/tokens", Need: RoleAdmin, Tag: "admin", Summary: "issue an API token for a stored user (shown once); optional body {\"name\": \"grafana\"} names it", Handler: s.issueToken},
 		{Method: "DELETE", Path: "/api/v1/users/:name/tokens/:id", Need: RoleAdmin, Tag: "admin", Summary: "revoke a stored user's API token", Handler: s.revokeToken},
 	}
 }
@@ -197,9 +243,11 @@ type UserView struct {
 
 // TokenView is a stored token without its hash.
 type TokenView struct {
-	ID        string    `json:"id"`
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string     `json:"id"`
+	Name      string     `json:"name,omitempty"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	LastUsed  *time.Time `json:"last_used,omitempty"`
 }
 
 func storedView(u StoredUser) UserView {
@@ -214,7 +262,12 @@ func storedView(u StoredUser) UserView {
 		v.UpdatedAt = &t
 	}
 	for _, t := range u.Tokens {
-		v.Tokens = append(v.Tokens, TokenView{ID: t.ID, CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt})
+		tv := TokenView{ID: t.ID, Name: t.Name, CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt}
+		if !t.LastUsed.IsZero() {
+			at := t.LastUsed
+			tv.LastUsed = &at
+		}
+		v.Tokens = append(v.Tokens, tv)
 	}
 	return v
 }
@@ -235,11 +288,12 @@ func (s *Server) listUsers(c *fiber.Ctx) error {
 			return fmt.Errorf("user store: %w", err)
 		}
 		for _, u := range us {
-			out = append(out, storedView(u))
+			out = append(out, storedView(s.cfg.Auth.stored.lastUsed(u)))
 		}
 	}
 	sortBy(out, func(u UserView) string { return u.Kind + "\x00" + u.Name })
-	return c.JSON(fiber.Map{"users": out, "store": s.cfg.Users != nil})
+	return c.JSON(fiber.Map{"users": out, "store": s.cfg.Users != nil,
+		"password_policy": fiber.Map{"min_chars": MinPasswordLength, "max_bytes": maxPasswordBytes}})
 }
 
 func (s *Server) needStore() error {
@@ -285,8 +339,8 @@ func (s *Server) enabledAdmins(us []StoredUser, except string) int {
 	return n
 }
 
-func lastAdmin(name, what string) error {
-	return fiber.NewError(fiber.StatusConflict, fmt.Sprintf("user %q is the last enabled admin: %s would leave nobody to manage users", name, what))
+func lastAdmin(field, name, what string) error {
+	return fiber.NewError(fiber.StatusConflict, fmt.Sprintf("%s: user %q is the last enabled admin: %s would leave nobody to manage users", field, name, what))
 }
 
 func passwordPolicy(probs *problems, pw string) {
@@ -326,6 +380,7 @@ func (s *Server) hashPassword(pw string) (string, error) {
 // saved writes the user, reloads the authenticator and, unless keep, ends
 // the user's sessions.
 func (s *Server) saved(c *fiber.Ctx, u StoredUser, keepSessions bool) error {
+	u = s.cfg.Auth.stored.lastUsed(u)
 	if err := s.cfg.Users.PutUser(c.UserContext(), u); err != nil {
 		return fmt.Errorf("user store: %w", err)
 	}
@@ -345,224 +400,278 @@ func (s *Server) reloaded(c *fiber.Ctx, name string, keepSessions bool) error {
 	return nil
 }
 
-func (s *Server) createUser(c *fiber.Ctx) error {
-	if err := s.needStore(); err != nil {
+// userReq is the input of a user handler: a body decoded strictly (none
+// when body is nil) and checked before the store is read.
+type userReq struct {
+	body  any
+	shape string
+	check func(*problems)
+}
+
+// errUserProblems is a 400 with every problem, from a user handler's step.
+type errUserProblems problems
+
+func (e errUserProblems) Error() string { return fmt.Sprint(problems(e)) }
+
+// userCall runs a user handler's steps, answering 400 with the problems a
+// step returns as errUserProblems.
+func userCall(c *fiber.Ctx, req userReq, s *Server, steps func() error) error {
+	err := s.needStore()
+	if err == nil && req.body != nil {
+		if p := decodeStrict(c.Body(), req.body, req.shape); p != nil {
+			err = errUserProblems{*p}
+		}
+	}
+	if err == nil && req.check != nil {
+		var probs problems
+		req.check(&probs)
+		if len(probs) > 0 {
+			err = errUserProblems(probs)
+		}
+	}
+	if err == nil {
+		err = steps()
+	}
+	var probs errUserProblems
+	if errors.As(err, &probs) {
+		return badRequest(c, probs...)
+	}
+	return err
+}
+
+// stamp is who changes a user and when.
+type stamp struct {
+	by  string
+	now time.Time
+}
+
+// withStored runs the steps of a handler of the path's stored user: the
+// audit names the user, the user exists (us is the whole store).
+func (s *Server) withStored(c *fiber.Ctx, req userReq, steps func(u StoredUser, us []StoredUser, st stamp) error) error {
+	return userCall(c, req, s, func() error {
+		changed(c, "user", strings.Clone(c.Params("name")))
+		u, us, err := s.findStored(c)
+		if err != nil {
+			return err
+		}
+		return steps(u, us, stamp{by: principalOf(c).Name, now: s.cfg.Now()})
+	})
+}
+
+// editStored changes the path's stored user: edit changes u and says
+// whether the user's sessions are kept; the user is stamped, saved and
+// answered with reply (status 200 unless created).
+func (s *Server) editStored(c *fiber.Ctx, req userReq, status int, edit func(u *StoredUser, us []StoredUser, st stamp) (keepSessions bool, err error), reply func(StoredUser) any) error {
+	return s.withStored(c, req, func(u StoredUser, us []StoredUser, st stamp) error {
+		keep, err := edit(&u, us, st)
+		if err != nil {
+			return err
+		}
+		u.UpdatedBy, u.UpdatedAt = st.by, st.now
+		return s.savedReply(c, u, keep, status, reply)
+	})
+}
+
+// savedReply is every changing handler's tail: save, reload, answer.
+func (s *Server) savedReply(c *fiber.Ctx, u StoredUser, keepSessions bool, status int, reply func(StoredUser) any) error {
+	if err := s.saved(c, u, keepSessions); err != nil {
 		return err
 	}
+	return c.Status(status).JSON(reply(u))
+}
+
+func viewReply(u StoredUser) any { return storedView(u) }
+
+func (s *Server) createUser(c *fiber.Ctx) error {
 	var body struct {
 		Name     string `json:"name"`
 		Role     string `json:"role"`
 		Customer string `json:"customer"`
 		Password string `json:"password"`
 	}
-	if p := decodeStrict(c.Body(), &body, `{"name": "bob", "role": "operator", "password": "..."}`); p != nil {
-		return badRequest(c, *p)
-	}
-	var probs problems
-	if !userNameRE.MatchString(body.Name) {
-		probs.add("name", "%q is not a user name (expected 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit)", body.Name)
-	}
-	role := checkRole(&probs, body.Role, body.Customer)
-	passwordPolicy(&probs, body.Password)
-	if len(probs) > 0 {
-		return badRequest(c, probs...)
-	}
-	changed(c, "user", body.Name)
-	if s.cfg.Auth.configured(body.Name) {
-		return fiber.NewError(fiber.StatusConflict, fmt.Sprintf("name: user %q is in the configuration already", body.Name))
-	}
-	us, err := s.cfg.Users.ListUsers(c.UserContext())
-	if err != nil {
-		return fmt.Errorf("user store: %w", err)
-	}
-	for _, u := range us {
-		if u.Name == body.Name {
-			return fiber.NewError(fiber.StatusConflict, fmt.Sprintf("name: user %q exists already", body.Name))
+	var role Role
+	req := userReq{body: &body, shape: `{"name": "bob", "role": "operator", "password": "..."}`, check: func(probs *problems) {
+		if !userNameRE.MatchString(body.Name) {
+			probs.add("name", "%q is not a user name (expected 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit)", body.Name)
 		}
-	}
-	hash, err := s.hashPassword(body.Password)
-	if err != nil {
-		return err
-	}
-	by, now := principalOf(c).Name, s.cfg.Now()
-	u := StoredUser{Name: body.Name, Role: role, Customer: body.Customer, PasswordHash: hash, CreatedBy: by, CreatedAt: now, UpdatedBy: by, UpdatedAt: now}
-	changed(c, "role", string(role))
-	if body.Customer != "" {
-		changed(c, "customer", body.Customer)
-	}
-	if err := s.saved(c, u, true); err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(storedView(u))
+		role = checkRole(probs, body.Role, body.Customer)
+		passwordPolicy(probs, body.Password)
+	}}
+	return userCall(c, req, s, func() error {
+		changed(c, "user", body.Name)
+		if s.cfg.Auth.configured(body.Name) {
+			return fiber.NewError(fiber.StatusConflict, fmt.Sprintf("name: user %q is in the configuration already", body.Name))
+		}
+		us, err := s.cfg.Users.ListUsers(c.UserContext())
+		if err != nil {
+			return fmt.Errorf("user store: %w", err)
+		}
+		for _, u := range us {
+			if u.Name == body.Name {
+				return fiber.NewError(fiber.StatusConflict, fmt.Sprintf("name: user %q exists already", body.Name))
+			}
+		}
+		hash, err := s.hashPassword(body.Password)
+		if err != nil {
+			return err
+		}
+		by, now := principalOf(c).Name, s.cfg.Now()
+		u := StoredUser{Name: body.Name, Role: role, Customer: body.Customer, PasswordHash: hash, CreatedBy: by, CreatedAt: now, UpdatedBy: by, UpdatedAt: now}
+		changed(c, "role", string(role))
+		if body.Customer != "" {
+			changed(c, "customer", body.Customer)
+		}
+		return s.savedReply(c, u, true, fiber.StatusCreated, viewReply)
+	})
 }
 
 func (s *Server) patchUser(c *fiber.Ctx) error {
-	if err := s.needStore(); err != nil {
-		return err
-	}
 	var body struct {
 		Role     *string `json:"role"`
 		Customer *string `json:"customer"`
 		Disabled *bool   `json:"disabled"`
 	}
-	if p := decodeStrict(c.Body(), &body, `{"role": "viewer", "customer": "", "disabled": true}`); p != nil {
-		return badRequest(c, *p)
-	}
-	if body.Role == nil && body.Customer == nil && body.Disabled == nil {
-		return badRequest(c, FieldProblem{Field: "body", Msg: "nothing to change (expected role, customer or disabled)"})
-	}
-	changed(c, "user", strings.Clone(c.Params("name")))
-	u, us, err := s.findStored(c)
-	if err != nil {
-		return err
-	}
-	role, customer := string(u.Role), u.Customer
-	if body.Role != nil {
-		role = *body.Role
-		if Role(role) != RoleCustomer && body.Customer == nil {
-			customer = ""
+	req := userReq{body: &body, shape: `{"role": "viewer", "customer": "", "disabled": true}`, check: func(probs *problems) {
+		if body.Role == nil && body.Customer == nil && body.Disabled == nil {
+			probs.add("body", "nothing to change (expected role, customer or disabled)")
 		}
-	}
-	if body.Customer != nil {
-		customer = *body.Customer
-	}
-	var probs problems
-	r := checkRole(&probs, role, customer)
-	if len(probs) > 0 {
-		return badRequest(c, probs...)
-	}
-	disabled := u.Disabled
-	if body.Disabled != nil {
-		disabled = *body.Disabled
-	}
-	if u.Role == RoleAdmin && !u.Disabled && (r != RoleAdmin || disabled) && s.enabledAdmins(us, u.Name) == 0 {
-		if disabled {
-			return lastAdmin(u.Name, "disabling them")
+	}}
+	return s.editStored(c, req, fiber.StatusOK, func(u *StoredUser, us []StoredUser, _ stamp) (bool, error) {
+		role, customer := string(u.Role), u.Customer
+		if body.Role != nil {
+			role = *body.Role
+			if Role(role) != RoleCustomer && body.Customer == nil {
+				customer = ""
+			}
 		}
-		return lastAdmin(u.Name, "demoting them")
-	}
-	if r != u.Role {
-		changed(c, "role", fmt.Sprintf("%s -> %s", u.Role, r))
-	}
-	if customer != u.Customer {
-		changed(c, "customer", fmt.Sprintf("%q -> %q", u.Customer, customer))
-	}
-	if disabled != u.Disabled {
-		changed(c, "disabled", disabled)
-	}
-	keep := r == u.Role && customer == u.Customer && !disabled
-	u.Role, u.Customer, u.Disabled = r, customer, disabled
-	u.UpdatedBy, u.UpdatedAt = principalOf(c).Name, s.cfg.Now()
-	if err := s.saved(c, u, keep); err != nil {
-		return err
-	}
-	return c.JSON(storedView(u))
+		if body.Customer != nil {
+			customer = *body.Customer
+		}
+		var probs problems
+		r := checkRole(&probs, role, customer)
+		if len(probs) > 0 {
+			return false, errUserProblems(probs)
+		}
+		disabled := u.Disabled
+		if body.Disabled != nil {
+			disabled = *body.Disabled
+		}
+		if u.Role == RoleAdmin && !u.Disabled && (r != RoleAdmin || disabled) && s.enabledAdmins(us, u.Name) == 0 {
+			if disabled {
+				return false, lastAdmin("disabled", u.Name, "disabling them")
+			}
+			return false, lastAdmin("role", u.Name, "demoting them")
+		}
+		if r != u.Role {
+			changed(c, "role", fmt.Sprintf("%s -> %s", u.Role, r))
+		}
+		if customer != u.Customer {
+			changed(c, "customer", fmt.Sprintf("%q -> %q", u.Customer, customer))
+		}
+		if disabled != u.Disabled {
+			changed(c, "disabled", disabled)
+		}
+		keep := r == u.Role && customer == u.Customer && !disabled
+		u.Role, u.Customer, u.Disabled = r, customer, disabled
+		return keep, nil
+	}, viewReply)
 }
 
 func (s *Server) resetPassword(c *fiber.Ctx) error {
-	if err := s.needStore(); err != nil {
-		return err
-	}
 	var body struct {
 		Password string `json:"password"`
 	}
-	if p := decodeStrict(c.Body(), &body, `{"password": "..."}`); p != nil {
-		return badRequest(c, *p)
-	}
-	var probs problems
-	passwordPolicy(&probs, body.Password)
-	if len(probs) > 0 {
-		return badRequest(c, probs...)
-	}
-	changed(c, "user", strings.Clone(c.Params("name")))
-	u, _, err := s.findStored(c)
-	if err != nil {
-		return err
-	}
-	hash, err := s.hashPassword(body.Password)
-	if err != nil {
-		return err
-	}
-	u.PasswordHash = hash
-	u.UpdatedBy, u.UpdatedAt = principalOf(c).Name, s.cfg.Now()
-	changed(c, "password", "reset")
-	if err := s.saved(c, u, false); err != nil {
-		return err
-	}
-	return c.JSON(storedView(u))
+	req := userReq{body: &body, shape: `{"password": "..."}`, check: func(probs *problems) { passwordPolicy(probs, body.Password) }}
+	return s.editStored(c, req, fiber.StatusOK, func(u *StoredUser, _ []StoredUser, _ stamp) (bool, error) {
+		hash, err := s.hashPassword(body.Password)
+		if err != nil {
+			return false, err
+		}
+		u.PasswordHash = hash
+		changed(c, "password", "reset")
+		return false, nil
+	}, viewReply)
 }
 
 func (s *Server) deleteUser(c *fiber.Ctx) error {
-	if err := s.needStore(); err != nil {
-		return err
-	}
-	changed(c, "user", strings.Clone(c.Params("name")))
-	u, us, err := s.findStored(c)
-	if err != nil {
-		return err
-	}
-	if u.Role == RoleAdmin && !u.Disabled && s.enabledAdmins(us, u.Name) == 0 {
-		return lastAdmin(u.Name, "deleting them")
-	}
-	if err := s.cfg.Users.DeleteUser(c.UserContext(), u.Name); err != nil {
-		return fmt.Errorf("user store: %w", err)
-	}
-	changed(c, "deleted", true)
-	if err := s.reloaded(c, u.Name, false); err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"deleted": u.Name})
+	return s.withStored(c, userReq{}, func(u StoredUser, us []StoredUser, _ stamp) error {
+		if u.Role == RoleAdmin && !u.Disabled && s.enabledAdmins(us, u.Name) == 0 {
+			return lastAdmin("user", u.Name, "deleting them")
+		}
+		if err := s.cfg.Users.DeleteUser(c.UserContext(), u.Name); err != nil {
+			return fmt.Errorf("user store: %w", err)
+		}
+		changed(c, "deleted", true)
+		if err := s.reloaded(c, u.Name, false); err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"deleted": u.Name})
+	})
 }
 
+// maxTokenName is the longest name of an API token.
+const maxTokenName = 64
+
 func (s *Server) issueToken(c *fiber.Ctx) error {
-	if err := s.needStore(); err != nil {
-		return err
+	var body struct {
+		Name string `json:"name"`
 	}
-	changed(c, "user", strings.Clone(c.Params("name")))
-	u, _, err := s.findStored(c)
-	if err != nil {
-		return err
+	req := userReq{shape: `{"name": "grafana"}`, check: func(probs *problems) {
+		switch {
+		case len([]rune(body.Name)) > maxTokenName:
+			probs.add("name", "longer than %d characters", maxTokenName)
+		case strings.IndexFunc(body.Name, unicode.IsControl) >= 0:
+			probs.add("name", "contains a control character (expected a plain label such as \"grafana\")")
+		}
+	}}
+	if len(bytes.TrimSpace(c.Body())) > 0 { // the body is optional
+		req.body = &body
 	}
-	if len(u.Tokens) >= 20 {
-		return fiber.NewError(fiber.StatusConflict, fmt.Sprintf("user %q has 20 tokens already: revoke one first", u.Name))
-	}
-	token, sum := NewToken()
-	id := sum[:12]
-	by, now := principalOf(c).Name, s.cfg.Now()
-	u.Tokens = append(u.Tokens, StoredToken{ID: id, SHA256: sum, CreatedBy: by, CreatedAt: now})
-	u.UpdatedBy, u.UpdatedAt = by, now
-	changed(c, "token", "issued "+id)
-	if err := s.saved(c, u, true); err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": id, "token": token, "user": u.Name,
-		"note": "shown once: only its SHA-256 is kept"})
+	var token string
+	return s.editStored(c, req, fiber.StatusCreated, func(u *StoredUser, _ []StoredUser, st stamp) (bool, error) {
+		if len(u.Tokens) >= 20 {
+			return false, fiber.NewError(fiber.StatusConflict, fmt.Sprintf("token: user %q has 20 tokens already: revoke one first", u.Name))
+		}
+		name := strings.TrimSpace(body.Name)
+		for _, t := range u.Tokens {
+			if name != "" && t.Name == name {
+				return false, fiber.NewError(fiber.StatusConflict, fmt.Sprintf("name: user %q has a token named %q already", u.Name, name))
+			}
+		}
+		var sum string
+		token, sum = NewToken()
+		id := sum[:12]
+		u.Tokens = append(u.Tokens, StoredToken{ID: id, Name: name, SHA256: sum, CreatedBy: st.by, CreatedAt: st.now})
+		changed(c, "token", "issued "+id)
+		if name != "" {
+			changed(c, "token_name", name)
+		}
+		return true, nil
+	}, func(u StoredUser) any {
+		t := u.Tokens[len(u.Tokens)-1]
+		return fiber.Map{"id": t.ID, "name": t.Name, "token": token, "user": u.Name, "note": "shown once: only its SHA-256 is kept"}
+	})
 }
 
 func (s *Server) revokeToken(c *fiber.Ctx) error {
-	if err := s.needStore(); err != nil {
-		return err
-	}
-	changed(c, "user", strings.Clone(c.Params("name")))
-	u, _, err := s.findStored(c)
-	if err != nil {
-		return err
-	}
 	id := strings.Clone(c.Params("id"))
-	kept := u.Tokens[:0:0]
-	for _, t := range u.Tokens {
-		if t.ID != id {
-			kept = append(kept, t)
+	return s.editStored(c, userReq{}, fiber.StatusOK, func(u *StoredUser, _ []StoredUser, _ stamp) (bool, error) {
+		kept := u.Tokens[:0:0]
+		for _, t := range u.Tokens {
+			if t.ID != id {
+				kept = append(kept, t)
+			}
 		}
-	}
-	if len(kept) == len(u.Tokens) {
-		return fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("user %q has no token %q", u.Name, id))
-	}
-	u.Tokens = kept
-	u.UpdatedBy, u.UpdatedAt = principalOf(c).Name, s.cfg.Now()
-	changed(c, "token", "revoked "+id)
-	if err := s.saved(c, u, true); err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"revoked": id, "user": u.Name})
+		if len(kept) == len(u.Tokens) {
+			return false, fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("id: user %q has no token %q", u.Name, id))
+		}
+		u.Tokens = kept
+		changed(c, "token", "revoked "+id)
+		return true, nil
+	}, func(u StoredUser) any { return fiber.Map{"revoked": id, "user": u.Name} })
+}
+
+func hasKey[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
 }

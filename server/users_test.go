@@ -209,12 +209,13 @@ func TestLastEnabledAdminIsKept(t *testing.T) {
 	// A configuration without admins: sam is the only one.
 	delete(r.srv.cfg.Auth.users, "ada")
 	sam := basic("sam", newPassword)
-	for _, c := range []struct{ method, path, body string }{
-		{"DELETE", "/api/v1/users/sam", ""},
-		{"PATCH", "/api/v1/users/sam", `{"role": "operator"}`},
-		{"PATCH", "/api/v1/users/sam", `{"disabled": true}`},
+	for _, c := range []struct{ method, path, body, field string }{
+		{"DELETE", "/api/v1/users/sam", "", "user"},
+		{"PATCH", "/api/v1/users/sam", `{"role": "operator"}`, "role"},
+		{"PATCH", "/api/v1/users/sam", `{"disabled": true}`, "disabled"},
 	} {
-		if res := r.do(c.method, c.path, c.body, sam); res.code != 409 || !strings.Contains(string(res.body), "last enabled admin") {
+		if res := r.do(c.method, c.path, c.body, sam); res.code != 409 || !strings.Contains(string(res.body), "last enabled admin") ||
+			!strings.HasPrefix(res.json["error"].(string), c.field+`: user "sam" is the last enabled admin`) {
 			t.Errorf("%s %s %s: %d %s", c.method, c.path, c.body, res.code, res.body)
 		}
 	}
@@ -254,5 +255,68 @@ func TestDummyHashCostsWhatAStoredUserDoes(t *testing.T) {
 	}
 	if got := a.DummyCost(); got != before+2 {
 		t.Fatalf("dummy cost %d after loading a store whose hashes cost %d (was %d)", got, before+2, before)
+	}
+}
+
+// TestTokenNameAndLastUse: a token may carry a name (checked, unique per
+// user); the list shows its name and, once it authenticated a request,
+// when it was last used; neither the token nor its hash is listed; errors
+// name the field.
+func TestTokenNameAndLastUse(t *testing.T) {
+	r := newRig(t)
+	admin := as("ada")
+	if res := r.do("POST", "/api/v1/users", `{"name": "bob", "role": "viewer", "password": "`+newPassword+`"}`, admin); res.code != 201 {
+		t.Fatalf("create: %d %s", res.code, res.body)
+	}
+	res := r.do("POST", "/api/v1/users/bob/tokens", `{"name": "grafana"}`, admin)
+	token, _ := res.json["token"].(string)
+	if res.code != 201 || res.json["name"] != "grafana" || token == "" {
+		t.Fatalf("issue named: %d %s", res.code, res.body)
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{"name": "grafana"}`, "name: "},
+		{`{"name": "` + strings.Repeat("x", 65) + `"}`, "name: longer than 64"},
+		{`{"name": "a\u0007b"}`, "name: contains a control character"},
+		{`{"label": "x"}`, "label: unknown field"},
+	} {
+		if res := r.do("POST", "/api/v1/users/bob/tokens", c.body, admin); res.code < 400 || res.code > 409 || !strings.Contains(string(res.body), c.field) {
+			t.Errorf("%s: %d %s", c.body, res.code, res.body)
+		}
+	}
+	listed := func() map[string]any {
+		t.Helper()
+		res := r.do("GET", "/api/v1/users", "", admin)
+		if strings.Contains(string(res.body), token) || strings.Contains(string(res.body), "sha256") {
+			t.Fatalf("list shows a secret: %s", res.body)
+		}
+		for _, u := range res.json["users"].([]any) {
+			if m := u.(map[string]any); m["name"] == "bob" {
+				return m["tokens"].([]any)[0].(map[string]any)
+			}
+		}
+		t.Fatalf("no bob: %s", res.body)
+		return nil
+	}
+	if tok := listed(); tok["name"] != "grafana" || tok["last_used"] != nil {
+		t.Fatalf("unused token: %v", tok)
+	}
+	if res := r.do("GET", "/api/v1/live", "", header("Authorization", "Bearer "+token)); res.code != 200 {
+		t.Fatalf("use: %d %s", res.code, res.body)
+	}
+	if tok := listed(); tok["last_used"] == nil {
+		t.Fatalf("used token without last_used: %v", tok)
+	}
+	// Kept with the user's next change.
+	r.do("PATCH", "/api/v1/users/bob", `{"role": "operator"}`, admin)
+	us, _ := r.srv.cfg.Users.ListUsers(context.Background())
+	if len(us) != 1 || len(us[0].Tokens) != 1 || us[0].Tokens[0].LastUsed.IsZero() || us[0].Tokens[0].Name != "grafana" {
+		t.Fatalf("stored: %+v", us)
+	}
+	// An unnamed token still needs no body.
+	if res := r.do("POST", "/api/v1/users/bob/tokens", "", admin); res.code != 201 {
+		t.Fatalf("issue unnamed: %d %s", res.code, res.body)
+	}
+	if res := r.do("DELETE", "/api/v1/users/bob/tokens/nope", "", admin); res.code != 404 || !strings.Contains(string(res.body), "id: ") {
+		t.Fatalf("revoke unknown: %d %s", res.code, res.body)
 	}
 }

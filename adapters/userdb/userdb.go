@@ -33,6 +33,41 @@ CREATE TABLE IF NOT EXISTS user_tokens (
   PRIMARY KEY (user_name, id));
 `
 
+// tokenColumns are the user_tokens columns added after the first release:
+// a file written before them gets them on open.
+var tokenColumns = []struct{ name, decl string }{
+	{"name", "TEXT NOT NULL DEFAULT ''"},
+	{"last_used", "INTEGER NOT NULL DEFAULT 0"},
+}
+
+func addTokenColumns(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('user_tokens')`)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		have[n] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, c := range tokenColumns {
+		if !have[c.name] {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE user_tokens ADD COLUMN `+c.name+` `+c.decl); err != nil {
+				return fmt.Errorf("add column %s: %w", c.name, err)
+			}
+		}
+	}
+	return nil
+}
+
 // Open opens (creating if needed) the user tables in the SQLite file.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if strings.TrimSpace(path) == "" {
@@ -47,6 +82,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("user store %s: create tables: %w", path, err)
+	}
+	if err := addTokenColumns(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("user store %s: %w", path, err)
 	}
 	return &Store{db: db, path: path}, nil
 }
@@ -80,7 +119,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]server.StoredUser, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("user store %s: %w", s.path, err)
 	}
-	trows, err := s.db.QueryContext(ctx, `SELECT user_name, id, sha256, created_by, created_at FROM user_tokens ORDER BY created_at, id`)
+	trows, err := s.db.QueryContext(ctx, `SELECT user_name, id, name, sha256, created_by, created_at, last_used FROM user_tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("user store %s: %w", s.path, err)
 	}
@@ -88,11 +127,14 @@ func (s *Store) ListUsers(ctx context.Context) ([]server.StoredUser, error) {
 	for trows.Next() {
 		var name string
 		var t server.StoredToken
-		var created int64
-		if err := trows.Scan(&name, &t.ID, &t.SHA256, &t.CreatedBy, &created); err != nil {
+		var created, used int64
+		if err := trows.Scan(&name, &t.ID, &t.Name, &t.SHA256, &t.CreatedBy, &created, &used); err != nil {
 			return nil, fmt.Errorf("user store %s: %w", s.path, err)
 		}
 		t.CreatedAt = time.UnixMilli(created).UTC()
+		if used != 0 {
+			t.LastUsed = time.UnixMilli(used).UTC()
+		}
 		if i, ok := idx[name]; ok {
 			out[i].Tokens = append(out[i].Tokens, t)
 		}
@@ -121,8 +163,12 @@ password_hash=excluded.password_hash, disabled=excluded.disabled, updated_by=exc
 		return fmt.Errorf("user store %s: user %q: %w", s.path, u.Name, err)
 	}
 	for _, t := range u.Tokens {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO user_tokens (user_name, id, sha256, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
-			u.Name, t.ID, t.SHA256, t.CreatedBy, t.CreatedAt.UnixMilli()); err != nil {
+		var used int64
+		if !t.LastUsed.IsZero() {
+			used = t.LastUsed.UnixMilli()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO user_tokens (user_name, id, name, sha256, created_by, created_at, last_used) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			u.Name, t.ID, t.Name, t.SHA256, t.CreatedBy, t.CreatedAt.UnixMilli(), used); err != nil {
 			return fmt.Errorf("user store %s: user %q token %s: %w", s.path, u.Name, t.ID, err)
 		}
 	}

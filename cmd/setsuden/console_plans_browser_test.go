@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,50 +20,11 @@ import (
 // the demo's migrator carries it out (live, through the stream's plans
 // event), with a screenshot of each state.
 func TestConsoleApprovesAPlanInChromium(t *testing.T) {
-	base, password, _ := startDemo(t, "--shed-mode", "approve")
-	shots := screenshotDir(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath("/usr/bin/chromium"), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancelC := chromedp.NewContext(actx)
-	defer cancelC()
-	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
-	defer cancelT()
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return strings.TrimSpace(v)
-	}
-	waitFor := func(what, js string, limit time.Duration) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(limit), chromedp.WithPollingInterval(250*time.Millisecond))); err != nil {
-			t.Fatalf("waiting for %s: %v (plans: %q)", what, err, text("#plans"))
-		}
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	br, password, _ := startConsole(t, 6*time.Minute, "--shed-mode", "approve") // on the login page
+	base, ctx, shots := br.base, br.ctx, br.shots
+	step, text, waitFor, shot := br.step, br.text, br.waitFor, br.shot
+	br.explain = func() string { return fmt.Sprintf("plans: %q", text("#plans")) }
 
-	step("open", chromedp.Navigate(base+"/?lang=en"), chromedp.WaitVisible(chromedp.ID("login-name")))
 	step("log in", consoleLogin("demo", password, "site-kw")...)
 	step("peak page", chromedp.Click(chromedp.CSS(`#nav a[href="#peak"]`)), chromedp.WaitVisible(chromedp.ID("plans")))
 	waitFor("the approve mode", `document.getElementById("plan-mode").textContent.startsWith("Mode: approve")`, 30*time.Second)

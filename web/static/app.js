@@ -126,7 +126,7 @@ $("lang").addEventListener("click", () => {
 });
 
 // ---- pages -----------------------------------------------------------------
-function stopPage() { S.timers.forEach(clearInterval); S.timers = []; }
+function stopPage() { S.timers.forEach(clearInterval); S.timers = []; hideNewToken(); }
 function every(ms, f) { f(); S.timers.push(setInterval(f, ms)); }
 const pages = { overview: showOverview, floor: showFloor, peak: showPeak, sla: showSLA, reports: showReports };
 function route() {
@@ -559,35 +559,94 @@ async function showReports() {
 // ---- start -----------------------------------------------------------------
 // ---- users (admin) -----------------------------------------------------------
 pages.users = showUsers;
-function userResult(r, okKey) {
-  const out = $("user-result");
-  out.textContent = r.ok ? t(okKey) : ((r.body && r.body.error) || String(r.status));
+// S.editing is the stored user the edit card shows; S.users the last list.
+const userPath = (name) => "/api/v1/users/" + encodeURIComponent(name);
+// apiError is the API's answer as the user reads it: every problem with
+// its field ("password: too short ..."), else the error (the server names
+// the field there too), else the status.
+function apiError(r) {
+  const b = r.body || {};
+  if (Array.isArray(b.problems) && b.problems.length) return b.problems.map((p) => p.field + ": " + p.message).join("; ");
+  return b.error || String(r.status);
+}
+function showResult(id, r, okKey, vars) {
+  const out = $(id);
+  out.textContent = r.ok ? t(okKey, vars) : t("us.failed", { error: apiError(r) });
   out.className = "result " + (r.ok ? "ok" : "failed");
+}
+function userResult(r, okKey) { showResult("user-result", r, okKey); }
+function passwordRules(p) {
+  const txt = t("us.pwrules", { min: p.min_chars, max: p.max_bytes });
+  $("user-password-rules").textContent = txt;
+  $("edit-password-rules").textContent = txt + " " + t("us.pwreset");
 }
 async function usersPoll() {
   const r = await api("GET", "/api/v1/users");
   if (!r.ok) { userResult(r); return; }
+  S.users = r.body.users;
+  if (r.body.password_policy) passwordRules(r.body.password_policy);
   fillTable("user-list", r.body.users, (u) => {
     const acts = el("td");
     if (u.source === "store") {
+      const edit = el("button", t("us.editbtn"));
+      edit.type = "button"; edit.dataset.user = u.name; edit.className = "user-edit";
+      edit.addEventListener("click", () => editUser(u.name, true));
       const toggle = el("button", t(u.disabled ? "us.enable" : "us.disable"));
       toggle.type = "button"; toggle.dataset.user = u.name; toggle.className = u.disabled ? "user-enable" : "user-disable";
-      toggle.addEventListener("click", async () => { userResult(await api("PATCH", "/api/v1/users/" + encodeURIComponent(u.name), { disabled: !u.disabled }), "us.saved"); usersPoll(); });
+      toggle.addEventListener("click", async () => { userResult(await api("PATCH", userPath(u.name), { disabled: !u.disabled }), u.disabled ? "us.enabledmsg" : "us.disabledmsg"); usersPoll(); });
       const del = el("button", t("us.delete"));
       del.type = "button"; del.dataset.user = u.name; del.className = "user-delete";
       del.addEventListener("click", async () => {
         if (!confirm(t("us.confirm", { name: u.name }))) return;
-        userResult(await api("DELETE", "/api/v1/users/" + encodeURIComponent(u.name)), "us.saved"); usersPoll();
+        const d = await api("DELETE", userPath(u.name));
+        userResult(d, "us.saved");
+        if (d.ok && S.editing === u.name) { S.editing = null; $("user-edit").hidden = true; }
+        usersPoll();
       });
-      acts.append(toggle, del);
+      acts.append(edit, " ", toggle, " ", del);
     } else {
       acts.textContent = t("us.readonly");
     }
     return [cell(u.name + (u.kind === "token" ? " (token)" : "")), cell(u.role), cell(u.customer || ""), cell(u.source),
-      cell(t(u.disabled ? "us.disabled" : "us.enabled")), acts];
+      cell(t(u.disabled ? "us.disabled" : "us.enabled"), u.disabled ? "failed" : ""), cell(u.source === "store" ? String((u.tokens || []).length) : "", "n"), acts];
+  });
+  if (S.editing) editUser(S.editing, false);
+}
+// editUser shows the edit card for the stored user name; fresh: a newly
+// chosen user (the forms are reset, a shown token is forgotten).
+function editUser(name, fresh) {
+  const u = (S.users || []).find((x) => x.name === name && x.source === "store");
+  if (!u) { S.editing = null; $("user-edit").hidden = true; return; }
+  if (fresh || S.editing !== name) {
+    $("edit-role").value = u.role; $("edit-customer").value = u.customer || "";
+    $("edit-password").value = ""; $("edit-token-name").value = "";
+    hideNewToken(); $("edit-result").textContent = ""; $("edit-result").className = "result";
+  }
+  S.editing = name;
+  $("edit-name").textContent = u.name;
+  $("user-edit").hidden = false;
+  fillTable("edit-token-list", u.tokens || [], (tk) => {
+    const rev = el("button", t("us.revoke"));
+    rev.type = "button"; rev.className = "token-revoke"; rev.dataset.id = tk.id;
+    rev.addEventListener("click", async () => {
+      if (!confirm(t("us.confirmrevoke", { name: tk.name || tk.id }))) return;
+      showResult("edit-result", await api("DELETE", userPath(name) + "/tokens/" + encodeURIComponent(tk.id)), "us.revoked", { name: tk.name || tk.id });
+      usersPoll();
+    });
+    return [cell(tk.name || "—"), cell(tk.id), cell(fmtTime(tk.created_at, true) + " " + (tk.created_by || "")),
+      cell(tk.last_used ? fmtTime(tk.last_used, true) : t("us.never")), cellOf(rev)];
   });
 }
-function showUsers() { usersPoll(); }
+function cellOf(node) { const td = el("td"); td.append(node); return td; }
+function hideNewToken() {
+  $("edit-token-value").value = ""; $("edit-token-new").hidden = true; $("edit-token-copied").textContent = "";
+}
+// showUsers opens the page: answers of earlier actions (in the language
+// then shown) are cleared.
+function showUsers() {
+  for (const id of ["user-result", "edit-result"]) { $(id).textContent = ""; $(id).className = "result"; }
+  usersPoll();
+}
 $("user-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const body = { name: $("user-name").value.trim(), role: $("user-role").value, password: $("user-password").value };
@@ -595,6 +654,41 @@ $("user-form").addEventListener("submit", async (ev) => {
   const r = await api("POST", "/api/v1/users", body);
   userResult(r, "us.created");
   if (r.ok) { $("user-password").value = ""; usersPoll(); }
+});
+$("edit-role-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = { role: $("edit-role").value };
+  if (body.role === "customer") body.customer = $("edit-customer").value.trim();
+  showResult("edit-result", await api("PATCH", userPath(S.editing), body), "us.rolesaved", { name: S.editing, role: body.role });
+  usersPoll();
+});
+$("edit-password-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const r = await api("PUT", userPath(S.editing) + "/password", { password: $("edit-password").value });
+  showResult("edit-result", r, "us.pwdone", { name: S.editing });
+  if (r.ok) $("edit-password").value = "";
+});
+$("edit-token-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  hideNewToken();
+  const name = $("edit-token-name").value.trim();
+  const r = await api("POST", userPath(S.editing) + "/tokens", name ? { name } : undefined);
+  showResult("edit-result", r, "us.tokenmade", { name: name || (r.body && r.body.id) || "" });
+  if (!r.ok) return;
+  // Shown once: kept only in this field until another user is chosen or
+  // the page is left; never listed again.
+  $("edit-token-value").value = r.body.token;
+  $("edit-token-new").hidden = false;
+  $("edit-token-name").value = "";
+  $("edit-token-value").select();
+  usersPoll();
+});
+$("edit-token-copy").addEventListener("click", async () => {
+  const v = $("edit-token-value");
+  v.select();
+  let ok = false;
+  try { await navigator.clipboard.writeText(v.value); ok = true; } catch (e) { ok = document.execCommand && document.execCommand("copy"); }
+  $("edit-token-copied").textContent = t(ok ? "us.copied" : "us.copyhint");
 });
 
 (async () => {

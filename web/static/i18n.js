@@ -136,3 +136,29 @@ Object.assign(window.I18N.ja, {
   "us.confirm": "ユーザー {name} を削除しますか?", "us.readonly": "設定ファイル(変更不可)", "us.disabled": "無効", "us.enabled": "有効",
   "us.saved": "保存しました", "us.created": "ユーザーを作成しました",
 });
+
+// Users page: edit a stored user (role, password, tokens).
+Object.assign(window.I18N.en, {
+  "us.edit": "Edit user", "us.editbtn": "Edit", "us.saverole": "Change role",
+  "us.rolenote": "A changed role applies to the user's next request; their sessions end.",
+  "us.newpassword": "New password", "us.resetpassword": "Reset password",
+  "us.pwrules": "Passwords: at least {min} characters, at most {max} bytes.", "us.pwreset": "Resetting ends the user's sessions; the old password stops working.",
+  "us.tokens": "API tokens", "us.tokenid": "ID", "us.createdat": "Created", "us.lastused": "Last used", "us.never": "never",
+  "us.tokenname": "Token name", "us.newtoken": "Create token", "us.revoke": "Revoke", "us.confirmrevoke": "Revoke token {name}? Scripts using it stop at once.",
+  "us.tokenonce": "Copy this token now: it is shown only once and cannot be retrieved later (only its SHA-256 is kept).",
+  "us.copy": "Copy", "us.copied": "Copied to the clipboard", "us.copyhint": "Selected: press Ctrl+C (⌘C) to copy",
+  "us.failed": "Not saved: {error}", "us.enabledmsg": "User enabled", "us.disabledmsg": "User disabled",
+  "us.rolesaved": "{name} is now {role}", "us.pwdone": "Password of {name} reset", "us.tokenmade": "Token {name} created", "us.revoked": "Token {name} revoked",
+});
+Object.assign(window.I18N.ja, {
+  "us.edit": "ユーザーを編集", "us.editbtn": "編集", "us.saverole": "ロールを変更",
+  "us.rolenote": "変更したロールは次のリクエストから適用され、そのユーザーのセッションは終了します。",
+  "us.newpassword": "新しいパスワード", "us.resetpassword": "パスワードを再設定",
+  "us.pwrules": "パスワード: {min} 文字以上、{max} バイト以下。", "us.pwreset": "再設定するとそのユーザーのセッションは終了し、古いパスワードは使えなくなります。",
+  "us.tokens": "API トークン", "us.tokenid": "ID", "us.createdat": "作成", "us.lastused": "最終使用", "us.never": "未使用",
+  "us.tokenname": "トークン名", "us.newtoken": "トークンを作成", "us.revoke": "失効", "us.confirmrevoke": "トークン {name} を失効させますか? 使用中のスクリプトはすぐに止まります。",
+  "us.tokenonce": "このトークンを今コピーしてください。表示は一度だけで、後から取り出すことはできません(保存されるのは SHA-256 のみ)。",
+  "us.copy": "コピー", "us.copied": "クリップボードにコピーしました", "us.copyhint": "選択済み: Ctrl+C (⌘C) でコピーしてください",
+  "us.failed": "保存できませんでした: {error}", "us.enabledmsg": "ユーザーを有効にしました", "us.disabledmsg": "ユーザーを無効にしました",
+  "us.rolesaved": "{name} のロールを {role} に変更しました", "us.pwdone": "{name} のパスワードを再設定しました", "us.tokenmade": "トークン {name} を作成しました", "us.revoked": "トークン {name} を失効させました",
+});
