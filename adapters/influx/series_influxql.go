@@ -1,10 +1,11 @@
 package influx
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -77,12 +78,15 @@ func (r *Reader) meanSums(ctx context.Context, q SeriesQuery, sc sumCount) (map[
 	if q.Every < time.Second {
 		return nil, fmt.Errorf("series: window %s (expected at least 1s)", q.Every)
 	}
-	var buf bytes.Buffer
-	stmt := meanStatement(q, sc)
-	body, err := r.influxQLBody(ctx, stmt, &buf)
+	// Chunked: influxd streams the rows (10,000 a chunk) rather than
+	// building the whole response, and each chunk is decoded on its own,
+	// so a month of hours of 10,000 meters (the rollup's query) never sits
+	// in memory as one document.
+	body, err := r.influxQLOpen(ctx, meanStatement(q, sc), url.Values{"chunked": {"true"}, "chunk_size": {"10000"}})
 	if err != nil {
 		return nil, fmt.Errorf("series of %s.%s: %w", q.Measurement, q.Field, err)
 	}
+	defer body.Close()
 	out, err := decodeSums(body)
 	if err != nil {
 		return nil, fmt.Errorf("series of %s.%s: %w", q.Measurement, q.Field, err)
@@ -90,25 +94,37 @@ func (r *Reader) meanSums(ctx context.Context, q SeriesQuery, sc sumCount) (map[
 	return out, nil
 }
 
-// decodeSums reads the response of a meanStatement.
-func decodeSums(body []byte) (map[string]*windowSums, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
+// decodeSums reads the response of a meanStatement: one JSON document, or
+// a chunk after another (a series may go on in the next chunk).
+func decodeSums(body io.Reader) (map[string]*windowSums, error) {
+	dec := json.NewDecoder(body)
 	dec.UseNumber() // nanosecond times do not fit a float64
-	var res influxQLResponse
-	if err := dec.Decode(&res); err != nil {
-		return nil, fmt.Errorf("influxql response: %w", err)
-	}
-	if res.Error != "" {
-		return nil, fmt.Errorf("influxql: %s", res.Error)
-	}
 	out := map[string]*windowSums{}
+	for {
+		var res influxQLResponse
+		if err := dec.Decode(&res); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("influxql response: %w", err)
+		}
+		if err := addSums(out, &res); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// addSums adds one response (or chunk) to out.
+func addSums(out map[string]*windowSums, res *influxQLResponse) error {
+	if res.Error != "" {
+		return fmt.Errorf("influxql: %s", res.Error)
+	}
 	for _, rs := range res.Results {
 		if rs.Error != "" {
-			return nil, fmt.Errorf("influxql: %s", rs.Error)
+			return fmt.Errorf("influxql: %s", rs.Error)
 		}
 		for _, s := range rs.Series {
 			if len(s.Columns) != 3 || s.Columns[0] != "time" || s.Columns[1] != "s" || s.Columns[2] != "n" {
-				return nil, fmt.Errorf("influxql: columns %v (expected time, s, n)", s.Columns)
+				return fmt.Errorf("influxql: columns %v (expected time, s, n)", s.Columns)
 			}
 			// GROUP BY * names every tag key of the measurement; a series
 			// without one has it empty. The site is the query's.
@@ -126,15 +142,15 @@ func decodeSums(body []byte) (map[string]*windowSums, error) {
 			}
 			for _, row := range s.Values {
 				if len(row) != 3 {
-					return nil, fmt.Errorf("influxql: row of %d values (expected 3)", len(row))
+					return fmt.Errorf("influxql: row of %d values (expected 3)", len(row))
 				}
 				tn, ok := row[0].(json.Number)
 				if !ok {
-					return nil, fmt.Errorf("influxql: time %v is not a number", row[0])
+					return fmt.Errorf("influxql: time %v is not a number", row[0])
 				}
 				start, err := tn.Int64()
 				if err != nil {
-					return nil, fmt.Errorf("influxql: time %v: %w", row[0], err)
+					return fmt.Errorf("influxql: time %v: %w", row[0], err)
 				}
 				sn, ok1 := row[1].(json.Number)
 				nn, ok2 := row[2].(json.Number)
@@ -144,7 +160,7 @@ func decodeSums(body []byte) (map[string]*windowSums, error) {
 				sum, err1 := sn.Float64()
 				count, err2 := nn.Float64()
 				if err1 != nil || err2 != nil {
-					return nil, fmt.Errorf("influxql: window %d of %v: sum %q count %q", start, tags, sn, nn)
+					return fmt.Errorf("influxql: window %d of %v: sum %q count %q", start, tags, sn, nn)
 				}
 				if count <= 0 {
 					continue
@@ -155,7 +171,7 @@ func decodeSums(body []byte) (map[string]*windowSums, error) {
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // seriesOfSums turns windowed sums into means stamped at the windows' ends
