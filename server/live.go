@@ -72,6 +72,8 @@ type Live struct {
 	snap    Snapshot
 	js      []byte
 	at      time.Time // when js was built
+	gen     uint64    // counts the snapshots built (views are per gen)
+	views   map[string]*liveView
 	wanted  time.Time // when Current was last asked
 	subs    map[chan []byte]struct{}
 	done    chan struct{}
@@ -148,6 +150,7 @@ func (l *Live) update(ctx context.Context, asked time.Time) {
 	js, _ := json.Marshal(snap)
 	l.mu.Lock()
 	l.snap, l.js, l.at = snap, js, time.Now()
+	l.gen++
 	for ch := range l.subs {
 		select {
 		case ch <- js:

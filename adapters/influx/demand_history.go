@@ -67,10 +67,28 @@ func (r *Reader) influxQLWindows(ctx context.Context, stmt string) ([]*meterWind
 // influxQLBody runs an InfluxQL statement and returns the response's body,
 // read into buf (reset first; the caller may keep it for the next call).
 func (r *Reader) influxQLBody(ctx context.Context, stmt string, buf *bytes.Buffer) ([]byte, error) {
+	body, err := r.influxQLOpen(ctx, stmt, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	buf.Reset()
+	if _, err := buf.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("influxql on %s: %w", r.bucket, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// influxQLOpen runs an InfluxQL statement (with extra parameters, e.g.
+// chunked) and returns the response's body, for the caller to close.
+func (r *Reader) influxQLOpen(ctx context.Context, stmt string, extra url.Values) (io.ReadCloser, error) {
 	db, rp, _ := strings.Cut(r.bucket, "/")
 	form := url.Values{"db": {db}, "q": {stmt}, "epoch": {"ns"}}
 	if rp != "" {
 		form.Set("rp", rp)
+	}
+	for k, v := range extra {
+		form[k] = v
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(r.client.ServerURL(), "/")+"/query", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -81,16 +99,12 @@ func (r *Reader) influxQLBody(ctx context.Context, stmt string, buf *bytes.Buffe
 	if err != nil {
 		return nil, fmt.Errorf("influxql on %s: %w", r.bucket, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, fmt.Errorf("influxql on %s: HTTP %s: %s", r.bucket, resp.Status, strings.TrimSpace(string(b)))
 	}
-	buf.Reset()
-	if _, err := buf.ReadFrom(resp.Body); err != nil {
-		return nil, fmt.Errorf("influxql on %s: %w", r.bucket, err)
-	}
-	return buf.Bytes(), nil
+	return resp.Body, nil
 }
 
 // siteStatement is siteWindows' statement.

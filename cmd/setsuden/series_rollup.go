@@ -14,8 +14,8 @@ import (
 )
 
 // rolledSeries are the fields the console charts over long ranges: their
-// hourly means are kept as MEASUREMENT_1h so that a year is 8,760 points a
-// series, not 525,600.
+// hourly sums, counts and means are kept as MEASUREMENT_1h so that a year
+// is 8,760 points a series, not 525,600.
 var rolledSeries = []struct{ measurement, field string }{
 	{"power", "kw"}, {"temperature", "inlet_c"}, {"host", "cpu_util"},
 }
@@ -96,8 +96,11 @@ func (s *seriesRollup) step(ctx context.Context) {
 				s.log.Warn("series rollup: reading the last hour rolled up", "measurement", rs.measurement, "err", err)
 				continue
 			}
+			// An hour counts as rolled up once it has its count (rollups
+			// of means only, from before the sums and counts, are rolled
+			// up again: a day's mean is its sums over its counts).
 			for _, v := range last {
-				if v.Field == rs.field && !v.Time.Add(time.Hour).Before(from) {
+				if v.Field == rs.field+"_count" && !v.Time.Add(time.Hour).Before(from) {
 					from = v.Time.Add(time.Hour)
 				}
 			}
