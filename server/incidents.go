@@ -112,29 +112,17 @@ func incidentView(f sla.Figures, in sla.Incident, carried bool) IncidentView {
 }
 
 func (s *Server) incidents(c *fiber.Ctx) error {
-	ctl, err := s.slaController()
+	m, bad, err := s.visibleFigures(c)
 	if err != nil {
 		return err
 	}
-	month := c.Query("month")
-	if month != "" {
-		if p := checkMonth(month); p != nil {
-			return badRequest(c, *p)
-		}
+	if bad != nil {
+		return badRequest(c, *bad)
 	}
 	service := c.Query("service")
-	figs, err := ctl.MonthFigures(c.UserContext(), month)
-	if err != nil {
-		return err
-	}
 	p := principalOf(c)
-	var visible []sla.Figures
 	var names []string
-	for _, f := range figs {
-		if p.Role == RoleCustomer && f.Customer != p.Customer {
-			continue
-		}
-		visible = append(visible, f)
+	for _, f := range m.figs {
 		names = append(names, f.Service)
 	}
 	if service != "" && !slices.Contains(names, service) {
@@ -145,7 +133,7 @@ func (s *Server) incidents(c *fiber.Ctx) error {
 	}
 	out := []IncidentView{}
 	resp := []ResponseView{}
-	for _, f := range visible {
+	for _, f := range m.figs {
 		if service != "" && f.Service != service {
 			continue
 		}
@@ -160,8 +148,9 @@ func (s *Server) incidents(c *fiber.Ctx) error {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
+	month := m.month
 	if month == "" {
-		month = ctl.Now().In(s.cfg.Location).Format("2006-01")
+		month = m.ctl.Now().In(s.cfg.Location).Format("2006-01")
 	}
 	return c.JSON(fiber.Map{"month": month, "incidents": out, "response": resp})
 }

@@ -108,11 +108,9 @@ func (s *Server) revisions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	month := c.Query("month")
-	if month != "" {
-		if p := checkMonth(month); p != nil {
-			return badRequest(c, *p)
-		}
+	month, bad := queryMonth(c)
+	if bad != nil {
+		return badRequest(c, *bad)
 	}
 	revs, err := ctl.Revisions(month)
 	if err != nil {
@@ -376,28 +374,66 @@ func ratioPtr(r sla.Ratio) *float64 {
 	return &v
 }
 
-func (s *Server) slaFigures(c *fiber.Ctx) error {
-	ctl, err := s.slaController()
-	if err != nil {
-		return err
-	}
+// queryMonth is the request's ?month= ("" for the current month); a
+// malformed one is a problem naming month.
+func queryMonth(c *fiber.Ctx) (string, *FieldProblem) {
 	month := c.Query("month")
 	if month != "" {
 		if p := checkMonth(month); p != nil {
-			return badRequest(c, *p)
+			return "", p
 		}
+	}
+	return month, nil
+}
+
+// slaMonth is one month of SLA figures as a request may see them.
+type slaMonth struct {
+	ctl SLAController
+	// month is the month asked ("" for the current one).
+	month string
+	// figs are the month's figures the principal may see: a customer's
+	// own services only.
+	figs []sla.Figures
+}
+
+// visibleFigures reads the figures of the request's month (GET
+// /api/v1/sla/figures and /api/v1/incidents); a malformed month is a
+// problem naming month, for the caller to answer with 400.
+func (s *Server) visibleFigures(c *fiber.Ctx) (slaMonth, *FieldProblem, error) {
+	ctl, err := s.slaController()
+	if err != nil {
+		return slaMonth{}, nil, err
+	}
+	month, bad := queryMonth(c)
+	if bad != nil {
+		return slaMonth{}, bad, nil
 	}
 	figs, err := ctl.MonthFigures(c.UserContext(), month)
 	if err != nil {
-		return err
+		return slaMonth{}, nil, err
 	}
 	p := principalOf(c)
-	now := ctl.Now()
-	out := []FiguresView{}
+	m := slaMonth{ctl: ctl, month: month}
 	for _, f := range figs {
 		if p.Role == RoleCustomer && f.Customer != p.Customer {
 			continue
 		}
+		m.figs = append(m.figs, f)
+	}
+	return m, nil, nil
+}
+
+func (s *Server) slaFigures(c *fiber.Ctx) error {
+	m, bad, err := s.visibleFigures(c)
+	if err != nil {
+		return err
+	}
+	if bad != nil {
+		return badRequest(c, *bad)
+	}
+	now := m.ctl.Now()
+	out := []FiguresView{}
+	for _, f := range m.figs {
 		v := FiguresView{Service: f.Service, Customer: f.Customer, SLA: f.SLA, Objective: f.Objective, Availability: ratioPtr(f.Availability),
 			Verdict: fmt.Sprint(f.Verdict), Provisional: f.Provisional, BudgetTotalS: f.BudgetTotal.Seconds(), BudgetLeftS: f.BudgetLeft.Seconds(),
 			BudgetLeft: ratioPtr(f.BudgetLeftRatio()), Failures: f.Failures, MaxFailures: f.MaxFailures, Incidents: len(f.Incidents)}

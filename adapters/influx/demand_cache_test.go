@@ -13,45 +13,66 @@ import (
 	"github.com/setsuden/setsuden/rules/demand"
 )
 
+// siteSource is what the demand controller reads a site's windows from:
+// the Reader or a DemandCache.
+type siteSource interface {
+	SitePower(ctx context.Context, site string, from, to time.Time, every time.Duration) ([]demand.Sample, error)
+	SiteEnergy(ctx context.Context, site string, from, to time.Time, every time.Duration) ([]demand.EnergySample, error)
+}
+
+// newCacheRig starts influxd and returns a Reader on it, a DemandCache on
+// the Reader and the fixtures' start time.
+func newCacheRig(t *testing.T) (*influx.Influxd, *influx.Reader, *influx.DemandCache, time.Time) {
+	t.Helper()
+	d := testinflux.Start(t)
+	r := influx.NewReader(d.URL, "", "", d.Bucket())
+	t.Cleanup(r.Close)
+	return d, r, &influx.DemandCache{R: r}, time.Date(2024, 7, 1, 1, 0, 0, 0, time.UTC)
+}
+
+// readSite is dc1's power and energy windows from src.
+func readSite(t *testing.T, src siteSource, from, to time.Time, every time.Duration) ([]demand.Sample, []demand.EnergySample) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := src.SitePower(ctx, "dc1", from, to, every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := src.SiteEnergy(ctx, "dc1", from, to, every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, e
+}
+
+// matchReader fails the test unless the cache returns what the Reader
+// returns for [from, to); it returns the cache's power windows.
+func matchReader(t *testing.T, c *influx.DemandCache, r *influx.Reader, from, to time.Time, every time.Duration) []demand.Sample {
+	t.Helper()
+	want, wantE := readSite(t, r, from, to, every)
+	got, gotE := readSite(t, c, from, to, every)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("power to %s:\n got %v\nwant %v", to.Format("15:04:05"), got, want)
+	}
+	if !reflect.DeepEqual(gotE, wantE) {
+		t.Fatalf("energy to %s:\n got %v\nwant %v", to.Format("15:04:05"), gotE, wantE)
+	}
+	return got
+}
+
 // TestDemandCacheMatchesTheReader ticks a demand read every 20 s over the
 // demandPoints fixture (meters at their own offsets, a gap, a register
 // reset): the cache returns what the Reader returns at every tick, reads
 // the whole range once, and sees a sample that arrives late within its
 // re-read span.
 func TestDemandCacheMatchesTheReader(t *testing.T) {
-	d := testinflux.Start(t)
-	ctx := context.Background()
-	t0 := time.Date(2024, 7, 1, 1, 0, 0, 0, time.UTC)
+	d, r, c, t0 := newCacheRig(t)
 	testinflux.Write(t, d, demandPoints(t0))
-	r := influx.NewReader(d.URL, "", "", d.Bucket())
-	defer r.Close()
-	c := &influx.DemandCache{R: r}
 	every := 20 * time.Second
 	from := t0.Add(30 * time.Second)
 	check := func(to time.Time) {
 		t.Helper()
-		want, err := r.SitePower(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := c.SitePower(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("power to %s:\n got %v\nwant %v", to.Format("15:04:05"), got, want)
-		}
-		wantE, err := r.SiteEnergy(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gotE, err := c.SiteEnergy(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(gotE, wantE) {
-			t.Fatalf("energy to %s:\n got %v\nwant %v", to.Format("15:04:05"), gotE, wantE)
-		}
+		matchReader(t, c, r, from, to, every)
 	}
 	for to := t0.Add(time.Minute); to.Before(t0.Add(8 * time.Minute)); to = to.Add(every) {
 		check(to)
@@ -93,12 +114,8 @@ func TestDemandCacheMatchesTheReader(t *testing.T) {
 // is the cache's documented rule: it is not read, and the window keeps the
 // value the cache had.
 func TestDemandCacheFollowsALiveSite(t *testing.T) {
-	d := testinflux.Start(t)
+	d, r, c, t0 := newCacheRig(t)
 	ctx := context.Background()
-	t0 := time.Date(2024, 7, 1, 1, 0, 0, 0, time.UTC)
-	r := influx.NewReader(d.URL, "", "", d.Bucket())
-	defer r.Close()
-	c := &influx.DemandCache{R: r}
 	every := 10 * time.Second
 	sample := func(meter, category string, step int, off time.Duration, kw float64, reset bool) point.Point {
 		f := map[string]any{"kw": kw, "kwh_total": 100*float64(len(meter)) + float64(step)*kw/360}
@@ -113,29 +130,7 @@ func TestDemandCacheFollowsALiveSite(t *testing.T) {
 	var last []demand.Sample
 	check := func(to time.Time) {
 		t.Helper()
-		want, err := r.SitePower(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := c.SitePower(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("power to %s:\n got %v\nwant %v", to.Format("15:04:05"), got, want)
-		}
-		wantE, err := r.SiteEnergy(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gotE, err := c.SiteEnergy(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(gotE, wantE) {
-			t.Fatalf("energy to %s:\n got %v\nwant %v", to.Format("15:04:05"), gotE, wantE)
-		}
-		last = got
+		last = matchReader(t, c, r, from, to, every)
 	}
 	sawGap, sawReset := false, false
 	for step := 0; step < 60; step++ {
@@ -216,12 +211,7 @@ func TestDemandCacheFollowsALiveSite(t *testing.T) {
 // running cache keeps its value, a fresh read sees it; after the block's
 // start moves past that window the three agree again).
 func TestDemandCacheAgreesWithAFreshRead(t *testing.T) {
-	d := testinflux.Start(t)
-	ctx := context.Background()
-	t0 := time.Date(2024, 7, 1, 1, 0, 0, 0, time.UTC)
-	r := influx.NewReader(d.URL, "", "", d.Bucket())
-	defer r.Close()
-	c := &influx.DemandCache{R: r}
+	d, r, c, t0 := newCacheRig(t)
 	every := 10 * time.Second
 	sample := func(m, step int, kw float64) point.Point {
 		return point.Point{Measurement: "power", Tags: map[string]string{"site": "dc1", "meter": fmt.Sprintf("pdu-%02d", m), "category": "it"},
@@ -231,31 +221,9 @@ func TestDemandCacheAgreesWithAFreshRead(t *testing.T) {
 	from := t0
 	compare := func(to time.Time, wantSame bool) {
 		t.Helper()
-		got, err := c.SitePower(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gotE, err := c.SiteEnergy(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := r.SitePower(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantE, err := r.SiteEnergy(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fresh := &influx.DemandCache{R: r}
-		freshP, err := fresh.SitePower(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
-		freshE, err := fresh.SiteEnergy(ctx, "dc1", from, to, every)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, gotE := readSite(t, c, from, to, every)
+		want, wantE := readSite(t, r, from, to, every)
+		freshP, freshE := readSite(t, &influx.DemandCache{R: r}, from, to, every)
 		if !reflect.DeepEqual(freshP, want) || !reflect.DeepEqual(freshE, wantE) {
 			t.Fatalf("to %s: a fresh cache differs from the Reader:\n got %v %v\nwant %v %v", to.Format("15:04:05"), freshP, freshE, want, wantE)
 		}

@@ -35,8 +35,13 @@ type queue interface {
 	// sequence number of the first (a disk queue delivers only lines
 	// already durable in its files).
 	Peek(n int) (lines []string, first uint64, err error)
-	// Ack removes lines with sequence numbers below upTo.
+	// Ack removes lines with sequence numbers below upTo: the batch of
+	// the last Peek was delivered.
 	Ack(upTo uint64) error
+	// Unsent says the batch of the last Peek was not delivered: lines a
+	// bound dropped from it meanwhile are counted now (until then they
+	// are held back, so that a delivered point is never counted dropped).
+	Unsent()
 	Len() int
 	Sync() error
 	Close() error
@@ -54,6 +59,7 @@ type memQueue struct {
 	head    uint64 // sequence number of lines[0]
 	max     int
 	drop    dropFunc
+	fl      flight // the batch of the last Peek
 }
 
 func (q *memQueue) Push(lines []string) error {
@@ -79,8 +85,8 @@ func (q *memQueue) Push(lines []string) error {
 	// Drop the oldest without copying the rest (see diskQueue.cache).
 	clear(q.lines[:dropped])
 	q.lines = q.lines[dropped:]
+	q.fl.drop(dropQueueFull, q.head, q.head+uint64(dropped), q.drop)
 	q.head += uint64(dropped)
-	q.drop(dropQueueFull, dropped)
 	return nil
 }
 
@@ -88,12 +94,14 @@ func (q *memQueue) Peek(n int) ([]string, uint64, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n = min(n, len(q.lines))
+	q.fl.begin(q.head, q.head+uint64(n), q.drop)
 	return append([]string(nil), q.lines[:n]...), q.head, nil
 }
 
 func (q *memQueue) Ack(upTo uint64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.fl.settle(upTo, q.drop)
 	if upTo <= q.head {
 		return nil
 	}
@@ -119,8 +127,18 @@ func (q *memQueue) Len() int {
 	return len(q.lines)
 }
 
-func (q *memQueue) Sync() error  { return nil }
-func (q *memQueue) Close() error { return nil }
+func (q *memQueue) Unsent() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.fl.settle(0, q.drop)
+}
+
+func (q *memQueue) Sync() error { return nil }
+
+func (q *memQueue) Close() error {
+	q.Unsent()
+	return nil
+}
 
 // diskQueue is a write-ahead queue of segment files, one line of line
 // protocol per point. A Push is written to the active segment with one
@@ -182,6 +200,9 @@ type diskQueue struct {
 	cache      []string
 	cacheFirst uint64
 	cacheMax   int
+	// fl is the batch of the last Peek: a bound dropping its lines
+	// meanwhile counts them only if it is not delivered.
+	fl flight
 	// cursor is where the last disk read stopped: the next line to read is
 	// seq cursor.seq at byte cursor.off of segment cursor.path. Draining a
 	// backlog then reads each segment once instead of rescanning it.
@@ -503,7 +524,7 @@ func (q *diskQueue) makeRoom(size int64) {
 			q.closeActive() // the only segment: seal it to drop it
 		}
 		if end := s.first + uint64(s.lines); q.head < end {
-			q.drop(q.limitReason(), int(end-max(q.head, s.first)))
+			q.fl.drop(q.limitReason(), max(q.head, s.first), end, q.drop)
 			q.head = end
 		}
 		q.removeOldest()
@@ -577,15 +598,18 @@ func (q *diskQueue) Peek(n int) ([]string, uint64, error) {
 	defer q.mu.Unlock()
 	upTo := q.synced
 	if q.head >= upTo {
+		q.fl.begin(q.head, q.head, q.drop)
 		return nil, q.head, nil
 	}
 	n = min(n, int(upTo-q.head))
 	if q.head >= q.cacheFirst {
 		from := int(q.head - q.cacheFirst)
 		k := min(n, len(q.cache)-from)
+		q.fl.begin(q.head, q.head+uint64(k), q.drop)
 		return append([]string(nil), q.cache[from:from+k]...), q.head, nil
 	}
 	out, err := q.readLocked(n)
+	q.fl.begin(q.head, q.head+uint64(len(out)), q.drop)
 	return out, q.head, err
 }
 
@@ -632,6 +656,7 @@ func (q *diskQueue) readLocked(n int) ([]string, error) {
 func (q *diskQueue) Ack(upTo uint64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.fl.settle(upTo, q.drop)
 	if upTo <= q.head {
 		return nil
 	}
@@ -811,10 +836,17 @@ func (q *diskQueue) giveUpHeld() {
 	q.log.Error("stopping with points the queue's disk did not take: they are lost", "points", held, "queue_dir", q.dir, "err", q.diskErr)
 }
 
+func (q *diskQueue) Unsent() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.fl.settle(0, q.drop)
+}
+
 func (q *diskQueue) Close() error {
 	q.giveUpHeld()
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.fl.settle(0, q.drop)
 	q.closeActive()
 	if q.lock != nil {
 		unlockDir(q.lock)

@@ -408,6 +408,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
+			w.queue.Unsent()
 			w.errs.Inc()
 			w.mu.Lock()
 			first := w.lastErr == nil
@@ -419,7 +420,8 @@ func (w *Writer) Flush(ctx context.Context) error {
 			return fmt.Errorf("write %d points to %s bucket %s: %w", n, w.cfg.URL, w.cfg.Bucket, err)
 		}
 		// The queue may have dropped from its head meanwhile; Ack removes
-		// only what is still the batch we sent.
+		// only what is still the batch we sent, and counts none of it
+		// dropped (it was delivered).
 		if err := w.queue.Ack(first + uint64(n)); err != nil {
 			return fmt.Errorf("acknowledge %d points in queue: %w", n, err)
 		}

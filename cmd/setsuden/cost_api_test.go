@@ -3,13 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -56,23 +53,10 @@ server:
     - {name: cora, role: customer, customer: "Demo Corp.", password_hash: '`+hash+`'}
 `)
 	bin := buildBinary(t)
-	d := startDaemon(t, bin, conf)
-	line := d.waitLog(t, 60*time.Second, "setsuden running", "ui=")
-	base := regexp.MustCompile(`ui=(http://[0-9.:]+)`).FindStringSubmatch(line)[1]
-
+	base := startDaemon(t, bin, conf).apiBase(t)
 	get := func(path, user string) (int, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-		if user != "" {
-			req.SetBasicAuth(user, viewerPassword)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return apiGet(t, base, path, user)
 	}
 	code, body := get("/api/v1/cost?month="+june, "olga")
 	if code != 200 {
@@ -187,22 +171,10 @@ func TestCostAPIShedAndSharesOnTheRunningDaemon(t *testing.T) {
 `
 	conf := writeDemandConfig(t, db.URL, db.Bucket(), kepcoTariff+"  vm_labels: "+labels+"\n"+users)
 	bin := buildBinary(t)
-	d := startDaemon(t, bin, conf)
-	line := d.waitLog(t, 60*time.Second, "setsuden running", "ui=")
-	base := regexp.MustCompile(`ui=(http://[0-9.:]+)`).FindStringSubmatch(line)[1]
+	base := startDaemon(t, bin, conf).apiBase(t)
 	get := func(base, path, user string) (int, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-		if user != "" {
-			req.SetBasicAuth(user, viewerPassword)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return apiGet(t, base, path, user)
 	}
 	// canon re-encodes JSON (sorted keys), dropping the named keys.
 	canon := func(b []byte, drop ...string) string {
@@ -330,9 +302,7 @@ func TestCostAPIShedAndSharesOnTheRunningDaemon(t *testing.T) {
 
 	// Without tariff.vm_labels: by=vm still shares, by=tenant says what is missing.
 	bare := writeDemandConfig(t, db.URL, db.Bucket(), kepcoTariff+users)
-	d2 := startDaemon(t, bin, bare)
-	line = d2.waitLog(t, 60*time.Second, "setsuden running", "ui=")
-	base2 := regexp.MustCompile(`ui=(http://[0-9.:]+)`).FindStringSubmatch(line)[1]
+	base2 := startDaemon(t, bin, bare).apiBase(t)
 	if code, b := get(base2, "/api/v1/cost?month="+june+"&by=tenant", "olga"); code != 503 || !strings.Contains(string(b), "tariff.vm_labels") {
 		t.Errorf("by=tenant without vm_labels: %d %s, want 503 naming tariff.vm_labels", code, b)
 	}

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,15 +29,7 @@ func TestRunIncidentsAlarmsAndCalendarImport(t *testing.T) {
 	db := testinflux.Start(t)
 	state := t.TempDir()
 	writeSLAMonth(t, db, state)
-	var failing atomic.Bool
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if failing.Load() {
-			http.Error(w, "broken", http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprint(w, "ok")
-	}))
-	defer target.Close()
+	target, failing := probeTarget(t)
 	const pass = "correct horse battery"
 	hash, err := server.HashPassword(pass)
 	if err != nil {
@@ -67,9 +56,7 @@ sla:
   probes:
     - {name: web-http, service: web, kind: http, target: %q, interval: 1s, timeout: 500ms}
 `, addr, hash, hash, hash, hash, state, target.URL+"/health"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cmdRun(ctx, []string{"--config", conf}, io.Discard, io.Discard) }()
+	done, cancel := runInProcess(conf)
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

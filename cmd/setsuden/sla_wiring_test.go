@@ -9,12 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,15 +148,7 @@ func freeAddr(t *testing.T) string {
 func TestRunSLAEndToEnd(t *testing.T) {
 	t.Parallel() // waits on its own daemons; see the suite notes in main_test.go
 	db := testinflux.Start(t)
-	var failing atomic.Bool
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if failing.Load() {
-			http.Error(w, "broken", http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprint(w, "ok")
-	}))
-	defer target.Close()
+	target, failing := probeTarget(t)
 	hash, err := server.HashPassword("correct horse battery")
 	if err != nil {
 		t.Fatal(err)
@@ -178,10 +168,8 @@ sla:
   probes:
     - {name: web-http, service: web, kind: http, target: %q, interval: 1s, timeout: 500ms}
 `, addr, hash, t.TempDir(), target.URL+"/health"))
-	ctx, cancel := context.WithCancel(context.Background())
+	done, cancel := runInProcess(conf)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmdRun(ctx, []string{"--config", conf}, io.Discard, io.Discard) }()
 	base := "http://" + addr
 
 	webState := func() (state, cause string, ok bool) {
