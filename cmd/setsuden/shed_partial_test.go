@@ -65,6 +65,9 @@ func TestRunShedPartlyRestoredComesBackAtTheWindowEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts influxd, obixd and setsuden run")
 	}
+	// Mostly waiting (about 200 s) on its own influxd and obixd: alongside
+	// the other parallel tests rather than after them.
+	t.Parallel()
 	// The window-end restore comes the lead before the block ends: the
 	// shed and the headroom restore must fit before it.
 	waitBlockRoom(t, 15*time.Minute, 5*time.Minute)
