@@ -181,7 +181,9 @@ func (b *bench) outage(ctx context.Context) int64 {
 		if err != nil {
 			log.Fatal(err)
 		}
-		_ = os.Rename(filepath.Join(dir, "setsuden.log"), filepath.Join(dir, "setsuden-"+tag+".log"))
+		// startProcess names the log after the binary (bench/queue/ab.sh
+		// passes binaries under other names than setsuden).
+		_ = os.Rename(filepath.Join(dir, filepath.Base(b.setsuden)+".log"), filepath.Join(dir, "setsuden-"+tag+".log"))
 		return cmd
 	}
 	start := time.Now()
