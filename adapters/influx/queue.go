@@ -22,6 +22,10 @@ const (
 	dropQueueFull = "queue_full" // the configured bound (queue_max_bytes, or the memory queue's points)
 	dropDisk      = "disk"       // the queue's disk is full or failing and memory is at its bound too
 	dropRejected  = "rejected"   // InfluxDB refused the data itself
+	// dropUnanswered: a bound dropped the lines after a write of them got
+	// no answer, so InfluxDB may hold them. Counted apart
+	// (setsuden_points_unanswered_dropped_total), never as lost.
+	dropUnanswered = "unanswered"
 )
 
 // queue holds line-protocol lines until InfluxDB has accepted them. Lines
@@ -41,7 +45,9 @@ type queue interface {
 	// Unsent says the batch of the last Peek was not delivered: lines a
 	// bound dropped from it meanwhile are counted now (until then they
 	// are held back, so that a delivered point is never counted dropped).
-	Unsent()
+	// noAnswer says the write got no answer and may have been stored: its
+	// lines, dropped later, count as dropUnanswered.
+	Unsent(noAnswer bool)
 	Len() int
 	Sync() error
 	Close() error
@@ -127,16 +133,19 @@ func (q *memQueue) Len() int {
 	return len(q.lines)
 }
 
-func (q *memQueue) Unsent() {
+func (q *memQueue) Unsent(noAnswer bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if noAnswer {
+		q.fl.noAnswer()
+	}
 	q.fl.settle(0, q.drop)
 }
 
 func (q *memQueue) Sync() error { return nil }
 
 func (q *memQueue) Close() error {
-	q.Unsent()
+	q.Unsent(false)
 	return nil
 }
 
@@ -154,7 +163,9 @@ func (q *memQueue) Close() error {
 //
 // Layout: DIR/NNNNNNNNNNNNNNNNNNNN.seg (segment named by the sequence number
 // of its first line), DIR/head (sequence number of the first unacked line,
-// replaced by rename) and DIR/lock (flock: one process per directory).
+// replaced by rename), DIR/unanswered (the flight's unanswered mark, written
+// only after a write without an answer) and DIR/lock (flock: one process per
+// directory).
 type diskQueue struct {
 	mu       sync.Mutex
 	dir      string
@@ -326,6 +337,11 @@ func (q *diskQueue) load() error {
 			case h > q.head:
 				q.head = h
 			}
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(q.dir, "unanswered")); err == nil {
+		if v, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); perr == nil && v > q.head {
+			q.fl.unanswered = min(v, q.tail)
 		}
 	}
 	q.synced = q.tail // what is in the files now is what a restart has
@@ -836,10 +852,28 @@ func (q *diskQueue) giveUpHeld() {
 	q.log.Error("stopping with points the queue's disk did not take: they are lost", "points", held, "queue_dir", q.dir, "err", q.diskErr)
 }
 
-func (q *diskQueue) Unsent() {
+func (q *diskQueue) Unsent(noAnswer bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if noAnswer && q.fl.noAnswer() {
+		q.writeUnanswered()
+	}
 	q.fl.settle(0, q.drop)
+}
+
+// writeUnanswered records the unanswered mark (see flight), so that a
+// restart still counts those lines apart if a bound drops them. Written
+// only after a write that got no answer; a failure is logged and costs
+// only that distinction (the lines would then be counted dropped).
+func (q *diskQueue) writeUnanswered() {
+	tmp := filepath.Join(q.dir, "unanswered.tmp")
+	err := os.WriteFile(tmp, []byte(strconv.FormatUint(q.fl.unanswered, 10)+"\n"), 0o644)
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(q.dir, "unanswered"))
+	}
+	if err != nil {
+		q.log.Warn("queue: unanswered mark not saved", "queue_dir", q.dir, "err", err)
+	}
 }
 
 func (q *diskQueue) Close() error {

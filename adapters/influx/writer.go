@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -65,15 +66,18 @@ type Writer struct {
 	kick  chan struct{}
 	mu    sync.Mutex // guards lastErr, lastOKAt, recent
 
-	queued   prometheus.Counter
-	written  prometheus.Counter
-	errs     prometheus.Counter
-	dropped  *prometheus.CounterVec
-	drops    map[string]prometheus.Counter
-	depth    prometheus.GaugeFunc
-	extra    []prometheus.Collector
-	lastErr  error
-	lastOKAt time.Time
+	queued  prometheus.Counter
+	written prometheus.Counter
+	errs    prometheus.Counter
+	dropped *prometheus.CounterVec
+	drops   map[string]prometheus.Counter
+	// unanswered counts points a bound dropped after a write of them got
+	// no answer (InfluxDB may hold them): not in dropped.
+	unanswered prometheus.Counter
+	depth      prometheus.GaugeFunc
+	extra      []prometheus.Collector
+	lastErr    error
+	lastOKAt   time.Time
 	// recent are the drops of the last minute (health) and when the last
 	// drop log line was written (one a reason every 10 s).
 	recent map[string]*dropWindow
@@ -135,6 +139,9 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 			Name: "setsuden_points_dropped_total",
 			Help: "Points dropped, by reason: queue_full (the queue's bound, oldest first), disk (the queue's disk full or failing and memory at its bound), rejected (InfluxDB refused them)."},
 			[]string{"reason"}),
+		unanswered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "setsuden_points_unanswered_dropped_total",
+			Help: "Points a bound dropped after a write of them to InfluxDB got no answer (a timeout, a reset connection, a 5xx): InfluxDB may hold them, so they are not in setsuden_points_dropped_total."}),
 	}
 	w.drops = map[string]prometheus.Counter{}
 	for _, r := range []string{dropQueueFull, dropDisk, dropRejected} {
@@ -230,7 +237,11 @@ func (w *Writer) countDrop(reason string, n int) {
 	if n <= 0 {
 		return
 	}
-	w.drops[reason].Add(float64(n))
+	if reason == dropUnanswered {
+		w.unanswered.Add(float64(n))
+	} else {
+		w.drops[reason].Add(float64(n))
+	}
 	now := time.Now()
 	w.mu.Lock()
 	d := w.recent[reason]
@@ -259,6 +270,9 @@ func (w *Writer) countDrop(reason string, n int) {
 	case dropQueueFull:
 		w.log.Error("write queue full: DROPPED oldest points", "dropped", k, "reason", reason,
 			"queue_max_points", w.cfg.QueueMax, "queue_dir", w.cfg.QueueDir, "queue_max_bytes", w.cfg.QueueMaxBytes)
+	case dropUnanswered:
+		w.log.Error("write queue at its bound: DROPPED points whose write got no answer (InfluxDB may hold them)", "dropped", k,
+			"queue_dir", w.cfg.QueueDir, "queue_max_bytes", w.cfg.QueueMaxBytes)
 	}
 }
 
@@ -273,7 +287,7 @@ func (w *Writer) Degraded() error {
 	if w.lastErr != nil && n > 0 {
 		why = append(why, fmt.Sprintf("InfluxDB writes failing with %d points waiting: %v", n, w.lastErr))
 	}
-	for _, r := range []string{dropQueueFull, dropDisk, dropRejected} {
+	for _, r := range []string{dropQueueFull, dropDisk, dropRejected, dropUnanswered} {
 		if d := w.recent[r]; d != nil && time.Since(d.since) <= time.Minute && d.n > 0 {
 			why = append(why, fmt.Sprintf("%d points dropped in the last minute (reason %s)", d.n, r))
 		}
@@ -408,7 +422,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
-			w.queue.Unsent()
+			w.queue.Unsent(mayBeStored(err))
 			w.errs.Inc()
 			w.mu.Lock()
 			first := w.lastErr == nil
@@ -450,11 +464,13 @@ func (w *Writer) Close() {
 // Metrics returns the writer's collectors: written, write errors, dropped
 // (by reason), queue depth, queued, degraded, then the disk queue's gauges.
 func (w *Writer) Metrics() []prometheus.Collector {
-	return append([]prometheus.Collector{w.written, w.errs, w.dropped, w.depth, w.queued}, w.extra...)
+	return append([]prometheus.Collector{w.written, w.errs, w.dropped, w.unanswered, w.depth, w.queued}, w.extra...)
 }
 
 // Stats are the writer's counters since it started.
-type Stats struct{ Queued, Written, Dropped, Pending int64 }
+// Dropped are the points known lost; Unanswered those a bound dropped after
+// a write of them got no answer (InfluxDB may hold them).
+type Stats struct{ Queued, Written, Dropped, Unanswered, Pending int64 }
 
 // Stats returns the counters (logged at shutdown; the fault tests compare
 // them with what InfluxDB holds).
@@ -464,7 +480,7 @@ func (w *Writer) Stats() Stats {
 		dropped += counterValue(c)
 	}
 	return Stats{Queued: int64(counterValue(w.queued)), Written: int64(counterValue(w.written)),
-		Dropped: int64(dropped), Pending: int64(w.QueueLen())}
+		Dropped: int64(dropped), Unanswered: int64(counterValue(w.unanswered)), Pending: int64(w.QueueLen())}
 }
 
 func counterValue(c prometheus.Counter) float64 {
@@ -473,6 +489,22 @@ func counterValue(c prometheus.Counter) float64 {
 		return 0
 	}
 	return m.GetCounter().GetValue()
+}
+
+// mayBeStored reports whether a failed write may still have been stored:
+// anything but a refused connection or an answer in the 4xx range (a
+// timeout or a reset after the request went out, a 5xx such as InfluxDB
+// 1.8's "timeout", whose points can still be written).
+func mayBeStored(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var he *ihttp.Error
+	if errors.As(err, &he) && he.StatusCode >= 400 && he.StatusCode < 500 {
+		return false
+	}
+	return true
 }
 
 // rejected reports whether InfluxDB refused the data itself (400 or 422),

@@ -251,7 +251,7 @@ func (p *pipeline) serve(ctx context.Context, ready func(addr string)) error {
 	writerWG.Wait()
 	st := p.writer.Stats()
 	p.log.Info("stopped", "points_queued", st.Queued, "points_written", st.Written,
-		"points_dropped", st.Dropped, "points_left_in_queue", st.Pending)
+		"points_dropped", st.Dropped, "points_unanswered_dropped", st.Unanswered, "points_left_in_queue", st.Pending)
 	return runErr
 }
 
